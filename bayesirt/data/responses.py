@@ -1,0 +1,491 @@
+"""The :class:`Responses` container: who answered which question, and how.
+
+A benchmark result is a sparse subjects × items table of binary outcomes. ``Responses`` stores
+only the observed cells, in long format with integer codes, next to the original labels:
+
+* ``subject_index[k]``, ``item_index[k]``, ``response[k]`` for each observed pair ``k``;
+* ``subjects`` and ``items``: the labels behind the codes (a subject or an item with no observed
+  response at all keeps its label: it is part of the table, its cells are missing);
+* ``item_meta`` / ``subject_meta``: optional metadata tables indexed by label (``category``,
+  ``benchmark``, ``text`` for items; ``family``, ``size`` for subjects).
+
+A missing cell is simply absent from the long arrays. Nothing is ever filled in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesirt.data.validation import DUPLICATE_RULES, ResponsesError, describe_values
+
+__all__ = ["Responses", "DUPLICATE_RULES"]
+
+
+@dataclass(frozen=True, eq=False)
+class Responses:
+    """Binary responses of subjects (evaluated models) to items (benchmark questions).
+
+    Build one with :meth:`from_long`, :meth:`from_wide` or :func:`bayesirt.load_responses`;
+    the constructor expects already-validated codes.
+
+    Attributes
+    ----------
+    subject_index, item_index : numpy.ndarray of int32, shape (n_observed,)
+        Codes into ``subjects`` and ``items`` of each observed pair.
+    response : numpy.ndarray of int8, shape (n_observed,)
+        The observed outcome, 0 or 1.
+    subjects, items : pandas.Index
+        Labels of the codes, unique.
+    item_meta, subject_meta : pandas.DataFrame
+        Metadata indexed by ``items`` / ``subjects`` (possibly with no columns).
+    """
+
+    subject_index: np.ndarray
+    item_index: np.ndarray
+    response: np.ndarray
+    subjects: pd.Index
+    items: pd.Index
+    item_meta: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    subject_meta: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        subjects = pd.Index(self.subjects, name="subject")
+        items = pd.Index(self.items, name="item")
+        for name, labels in (("subject", subjects), ("item", items)):
+            if labels.has_duplicates:
+                dup = labels[labels.duplicated()].unique()
+                raise ResponsesError(f"duplicate {name} labels: {describe_values(dup)}")
+        object.__setattr__(self, "subjects", subjects)
+        object.__setattr__(self, "items", items)
+        object.__setattr__(self, "subject_index", np.asarray(self.subject_index, dtype=np.int32))
+        object.__setattr__(self, "item_index", np.asarray(self.item_index, dtype=np.int32))
+        object.__setattr__(self, "response", np.asarray(self.response, dtype=np.int8))
+        object.__setattr__(
+            self, "item_meta", _align_meta(self.item_meta, items, "item")
+        )
+        object.__setattr__(
+            self, "subject_meta", _align_meta(self.subject_meta, subjects, "subject")
+        )
+        n = len(self.response)
+        if not (len(self.subject_index) == len(self.item_index) == n):
+            raise ResponsesError(
+                "subject_index, item_index and response must have the same length, got "
+                f"{len(self.subject_index)}, {len(self.item_index)}, {n}"
+            )
+        if n and (self.subject_index.min() < 0 or self.subject_index.max() >= len(subjects)):
+            raise ResponsesError("subject_index holds codes outside the subject labels")
+        if n and (self.item_index.min() < 0 or self.item_index.max() >= len(items)):
+            raise ResponsesError("item_index holds codes outside the item labels")
+        bad = ~np.isin(self.response, (0, 1))
+        if bad.any():
+            raise ResponsesError(
+                f"responses must be 0 or 1, found {describe_values(np.unique(self.response[bad]))}"
+            )
+
+    # ------------------------------------------------------------------ counts
+    @property
+    def n_subjects(self) -> int:
+        return len(self.subjects)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_observed(self) -> int:
+        return len(self.response)
+
+    @property
+    def fraction_missing(self) -> float:
+        cells = self.n_subjects * self.n_items
+        return 1.0 - self.n_observed / cells if cells else 0.0
+
+    def __len__(self) -> int:
+        return self.n_observed
+
+    def __repr__(self) -> str:
+        return (
+            f"Responses({self.n_subjects} subjects × {self.n_items} items, "
+            f"{self.n_observed} observed, {self.fraction_missing:.1%} missing)"
+        )
+
+    def summary(self) -> dict:
+        """Counts of the table: subjects, items, observed pairs, missing fraction, accuracy."""
+        return {
+            "n_subjects": self.n_subjects,
+            "n_items": self.n_items,
+            "n_observed": self.n_observed,
+            "fraction_missing": self.fraction_missing,
+            "mean_accuracy": float(self.response.mean()) if self.n_observed else float("nan"),
+            "item_metadata": list(self.item_meta.columns),
+            "subject_metadata": list(self.subject_meta.columns),
+        }
+
+    # ------------------------------------------------------------ aggregates
+    def subject_accuracy(self) -> pd.Series:
+        """Fraction correct of each subject over its observed items (NaN if none)."""
+        return self._mean_by(self.subject_index, self.subjects)
+
+    def item_accuracy(self) -> pd.Series:
+        """Fraction correct of each item over the subjects that answered it (NaN if none)."""
+        return self._mean_by(self.item_index, self.items)
+
+    def subject_counts(self) -> pd.Series:
+        """Number of observed responses of each subject."""
+        return pd.Series(
+            np.bincount(self.subject_index, minlength=self.n_subjects), index=self.subjects
+        )
+
+    def item_counts(self) -> pd.Series:
+        """Number of observed responses to each item."""
+        return pd.Series(np.bincount(self.item_index, minlength=self.n_items), index=self.items)
+
+    def constant_items(self) -> pd.Index:
+        """Items every observed subject answered the same way: they carry no information."""
+        acc = self.item_accuracy()
+        return acc.index[(acc == 0) | (acc == 1)]
+
+    def _mean_by(self, codes: np.ndarray, labels: pd.Index) -> pd.Series:
+        total = np.bincount(codes, weights=self.response, minlength=len(labels))
+        count = np.bincount(codes, minlength=len(labels))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return pd.Series(total / count, index=labels)
+
+    def dense(self) -> np.ndarray:
+        """Subjects × items float matrix with NaN for missing cells."""
+        out = np.full((self.n_subjects, self.n_items), np.nan)
+        out[self.subject_index, self.item_index] = self.response
+        return out
+
+    # ---------------------------------------------------------- conversions
+    @classmethod
+    def from_long(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        subject: str = "subject",
+        item: str = "item",
+        response: str = "response",
+        duplicates: str = "error",
+        threshold: float | None = None,
+        item_meta: pd.DataFrame | None = None,
+        subject_meta: pd.DataFrame | None = None,
+        item_meta_columns: list[str] | None = None,
+        subject_meta_columns: list[str] | None = None,
+    ) -> Responses:
+        """Build from a long table with one row per (subject, item) pair.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One row per pair. A NaN response marks a missing cell: the pair is kept out of the
+            observed arrays but its subject and item keep their labels.
+        subject, item, response : str
+            Column names in ``frame``.
+        duplicates : {"error", "mean", "first", "last"}
+            What to do with repeated (subject, item) pairs. ``"mean"`` averages them, which
+            can give a fractional response that then needs ``threshold``.
+        threshold : float, optional
+            Binarise graded or fractional responses: ``response >= threshold`` counts as
+            correct. Without it any response other than 0/1 is an error.
+        item_meta, subject_meta : pandas.DataFrame, optional
+            Metadata indexed by label (or with the label in a column named like ``item`` /
+            ``subject``).
+        item_meta_columns, subject_meta_columns : list of str, optional
+            Columns of ``frame`` that are item (subject) metadata; each must hold one value
+            per item (subject).
+        """
+        from bayesirt.data import validation as checks
+
+        frame = checks.require_frame(frame)
+        checks.require_columns(frame, {"subject": subject, "item": item, "response": response})
+        for col in (subject, item):
+            checks.require_labels(frame[col], col)
+        values = checks.numeric_responses(frame[response], response)
+        long = pd.DataFrame({"subject": frame[subject].to_numpy(),
+                             "item": frame[item].to_numpy(),
+                             "response": values})
+        long = checks.resolve_duplicates(long, duplicates)
+        long["response"] = checks.binarise(long, threshold=threshold, column=response)
+
+        subjects = pd.Index(pd.unique(long["subject"]), name="subject")
+        items = pd.Index(pd.unique(long["item"]), name="item")
+        meta_items = _meta_from_columns(frame, item, item_meta_columns, "item")
+        meta_subjects = _meta_from_columns(frame, subject, subject_meta_columns, "subject")
+        if item_meta is not None:
+            meta_items = _merge_meta(meta_items, _index_meta(item_meta, "item"))
+        if subject_meta is not None:
+            meta_subjects = _merge_meta(meta_subjects, _index_meta(subject_meta, "subject"))
+
+        observed = long.dropna(subset=["response"])
+        checks.require_nonempty(observed, len(subjects), len(items))
+        return cls(
+            subject_index=subjects.get_indexer(observed["subject"]),
+            item_index=items.get_indexer(observed["item"]),
+            response=observed["response"].to_numpy(dtype=np.int8),
+            subjects=subjects,
+            items=items,
+            item_meta=meta_items,
+            subject_meta=meta_subjects,
+        )
+
+    @classmethod
+    def from_wide(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        subject: str | None = None,
+        threshold: float | None = None,
+        item_meta: pd.DataFrame | None = None,
+        subject_meta: pd.DataFrame | None = None,
+    ) -> Responses:
+        """Build from a subjects × items table (NaN = missing).
+
+        ``subject`` names the column with the subject labels; without it the frame's index
+        is used.
+        """
+        from bayesirt.data import validation as checks
+
+        frame = checks.require_frame(frame)
+        if subject is not None:
+            checks.require_columns(frame, {"subject": subject})
+            frame = frame.set_index(subject)
+        frame.index = frame.index.rename("subject")
+        frame.columns = frame.columns.rename("item")
+        if frame.columns.has_duplicates:
+            dup = frame.columns[frame.columns.duplicated()].unique()
+            raise ResponsesError(f"duplicate item columns in the wide table: {describe_values(dup)}")
+        long = frame.stack(future_stack=True).rename("response").reset_index()
+        return cls.from_long(
+            long, threshold=threshold, item_meta=item_meta, subject_meta=subject_meta
+        )
+
+    def to_long(self, *, with_metadata: bool = False) -> pd.DataFrame:
+        """Long table of the observed pairs: ``subject, item, response`` (+ metadata)."""
+        frame = pd.DataFrame(
+            {
+                "subject": self.subjects[self.subject_index],
+                "item": self.items[self.item_index],
+                "response": self.response,
+            }
+        )
+        if with_metadata:
+            if len(self.item_meta.columns):
+                frame = frame.join(self.item_meta, on="item")
+            if len(self.subject_meta.columns):
+                frame = frame.join(self.subject_meta, on="subject", rsuffix="_subject")
+        return frame
+
+    def to_wide(self) -> pd.DataFrame:
+        """Subjects × items table with NaN where a response is missing."""
+        return pd.DataFrame(self.dense(), index=self.subjects, columns=self.items)
+
+    def to_xarray(self) -> xr.Dataset:
+        """The data as an xarray Dataset (dims ``obs``, ``subject``, ``item``).
+
+        Variables: ``response``, ``subject_index``, ``item_index`` over ``obs``, and each
+        metadata column as ``item_<name>`` / ``subject_<name>``. :meth:`from_xarray` inverts it;
+        fitted models store this dataset in their InferenceData.
+        """
+        data_vars = {
+            "response": ("obs", self.response),
+            "subject_index": ("obs", self.subject_index),
+            "item_index": ("obs", self.item_index),
+        }
+        for name, col in self.item_meta.items():
+            data_vars[f"item_{name}"] = ("item", _storable(col))
+        for name, col in self.subject_meta.items():
+            data_vars[f"subject_{name}"] = ("subject", _storable(col))
+        return xr.Dataset(
+            data_vars,
+            coords={
+                "subject": np.asarray(self.subjects.astype(str)),
+                "item": np.asarray(self.items.astype(str)),
+            },
+            attrs={"bayesirt_responses_fingerprint": self.fingerprint()},
+        )
+
+    @classmethod
+    def from_xarray(cls, ds: xr.Dataset) -> Responses:
+        """Rebuild from :meth:`to_xarray` output (labels come back as strings)."""
+        item_meta = pd.DataFrame(
+            {k[len("item_"):]: ds[k].values for k in ds.data_vars
+             if k.startswith("item_") and k != "item_index"},
+            index=ds["item"].values,
+        )
+        subject_meta = pd.DataFrame(
+            {k[len("subject_"):]: ds[k].values for k in ds.data_vars
+             if k.startswith("subject_") and k != "subject_index"},
+            index=ds["subject"].values,
+        )
+        return cls(
+            subject_index=ds["subject_index"].values,
+            item_index=ds["item_index"].values,
+            response=ds["response"].values,
+            subjects=pd.Index(ds["subject"].values),
+            items=pd.Index(ds["item"].values),
+            item_meta=item_meta.replace({"": np.nan}),
+            subject_meta=subject_meta.replace({"": np.nan}),
+        )
+
+    # -------------------------------------------------------------- subsets
+    def subset(
+        self, *, subjects: list | pd.Index | None = None, items: list | pd.Index | None = None
+    ) -> Responses:
+        """The responses of the given subjects and items (labels), in the given order."""
+        new_subjects = self.subjects if subjects is None else _checked_labels(
+            subjects, self.subjects, "subject"
+        )
+        new_items = self.items if items is None else _checked_labels(items, self.items, "item")
+        s_map = new_subjects.get_indexer(self.subjects)
+        i_map = new_items.get_indexer(self.items)
+        s_new = s_map[self.subject_index]
+        i_new = i_map[self.item_index]
+        keep = (s_new >= 0) & (i_new >= 0)
+        return Responses(
+            subject_index=s_new[keep],
+            item_index=i_new[keep],
+            response=self.response[keep],
+            subjects=new_subjects,
+            items=new_items,
+            item_meta=self.item_meta.loc[new_items],
+            subject_meta=self.subject_meta.loc[new_subjects],
+        )
+
+    def with_item_meta(self, meta: pd.DataFrame, *, on: str = "item") -> Responses:
+        """Join item metadata (indexed by item, or with the label in column ``on``)."""
+        meta = _index_meta(meta, on)
+        missing = self.items.difference(meta.index)
+        if len(missing):
+            raise ResponsesError(
+                f"item metadata has no row for {len(missing)} item(s): {describe_values(missing)}"
+            )
+        merged = _merge_meta(self.item_meta, meta.loc[self.items])
+        return _replace(self, item_meta=merged)
+
+    def with_subject_meta(self, meta: pd.DataFrame, *, on: str = "subject") -> Responses:
+        """Join subject metadata (indexed by subject, or with the label in column ``on``)."""
+        meta = _index_meta(meta, on)
+        missing = self.subjects.difference(meta.index)
+        if len(missing):
+            raise ResponsesError(
+                f"subject metadata has no row for {len(missing)} subject(s): "
+                f"{describe_values(missing)}"
+            )
+        merged = _merge_meta(self.subject_meta, meta.loc[self.subjects])
+        return _replace(self, subject_meta=merged)
+
+    def item_groups(self, column: str) -> tuple[np.ndarray, pd.Index]:
+        """Integer code of each item's group in metadata ``column``, and the group labels."""
+        if column not in self.item_meta.columns:
+            raise ResponsesError(
+                f"no item metadata column {column!r}; available: "
+                f"{describe_values(self.item_meta.columns) or 'none'}"
+            )
+        values = self.item_meta[column]
+        if values.isna().any():
+            raise ResponsesError(
+                f"item metadata {column!r} is missing for items "
+                f"{describe_values(values.index[values.isna()])}"
+            )
+        codes, labels = pd.factorize(values, sort=True)
+        return codes.astype(np.int32), pd.Index(labels, name=column)
+
+    # ---------------------------------------------------------- identity
+    def fingerprint(self) -> str:
+        """sha256 of the codes, responses and labels: equal data give equal fingerprints."""
+        h = hashlib.sha256()
+        order = np.lexsort((self.item_index, self.subject_index))
+        for arr in (self.subject_index[order], self.item_index[order], self.response[order]):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        for labels in (self.subjects, self.items):
+            h.update("\x1f".join(map(str, labels)).encode())
+        return h.hexdigest()
+
+    def equals(self, other: Responses) -> bool:
+        """Same labels, same observed cells and values (metadata not compared)."""
+        return (
+            isinstance(other, Responses)
+            and list(map(str, self.subjects)) == list(map(str, other.subjects))
+            and list(map(str, self.items)) == list(map(str, other.items))
+            and self.fingerprint() == other.fingerprint()
+        )
+
+
+# ---------------------------------------------------------------- helpers
+def _replace(resp: Responses, **changes) -> Responses:
+    fields = {
+        "subject_index": resp.subject_index,
+        "item_index": resp.item_index,
+        "response": resp.response,
+        "subjects": resp.subjects,
+        "items": resp.items,
+        "item_meta": resp.item_meta,
+        "subject_meta": resp.subject_meta,
+    }
+    fields.update(changes)
+    return Responses(**fields)
+
+
+def _align_meta(meta: pd.DataFrame | None, labels: pd.Index, name: str) -> pd.DataFrame:
+    if meta is None:
+        return pd.DataFrame(index=labels)
+    meta = meta.copy()
+    if len(meta) != len(labels):
+        raise ResponsesError(f"{name} metadata has {len(meta)} rows for {len(labels)} {name}s")
+    meta.index = labels
+    return meta
+
+
+def _index_meta(meta: pd.DataFrame, on: str) -> pd.DataFrame:
+    if on in meta.columns:
+        meta = meta.set_index(on)
+    if meta.index.has_duplicates:
+        dup = meta.index[meta.index.duplicated()].unique()
+        raise ResponsesError(f"metadata has several rows for {on} {describe_values(dup)}")
+    return meta
+
+
+def _merge_meta(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    base = base.drop(columns=[c for c in extra.columns if c in base.columns])
+    return base.join(extra, how="left")
+
+
+def _meta_from_columns(
+    frame: pd.DataFrame, key: str, columns: list[str] | None, name: str
+) -> pd.DataFrame | None:
+    if not columns:
+        return None
+    from bayesirt.data import validation as checks
+
+    checks.require_columns(frame, {c: c for c in columns})
+    meta = frame[[key, *columns]].drop_duplicates()
+    conflicting = meta[key][meta[key].duplicated()].unique()
+    if len(conflicting):
+        raise ResponsesError(
+            f"{name} metadata columns {columns} take several values for {name} "
+            f"{describe_values(conflicting)}"
+        )
+    meta = meta.set_index(key)
+    labels = pd.Index(pd.unique(frame[key]))
+    return meta.loc[labels]
+
+
+def _checked_labels(wanted, available: pd.Index, name: str) -> pd.Index:
+    wanted = pd.Index(wanted, name=name)
+    unknown = wanted.difference(available)
+    if len(unknown):
+        raise ResponsesError(f"unknown {name} label(s): {describe_values(unknown)}")
+    return wanted
+
+
+def _storable(col: pd.Series) -> np.ndarray:
+    """Metadata column as an array netCDF can store (strings for objects, NaN → '')."""
+    if pd.api.types.is_numeric_dtype(col):
+        return col.to_numpy()
+    return col.astype(object).where(col.notna(), "").astype(str).to_numpy()

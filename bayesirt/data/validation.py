@@ -1,0 +1,124 @@
+"""Errors raised on bad response data.
+
+Every check in :mod:`bayesirt.data` raises :class:`ResponsesError` (a ``ValueError``) with a
+message that names the offending value and where it was found, so a user can fix the input
+without reading a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ResponsesError", "describe_values", "DUPLICATE_RULES"]
+
+DUPLICATE_RULES = ("error", "mean", "first", "last")
+
+
+class ResponsesError(ValueError):
+    """Response data that cannot be used as given; the message names the bad value."""
+
+
+def describe_values(values: Iterable, limit: int = 5) -> str:
+    """Render up to ``limit`` values for an error message, with a count of the rest."""
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    if len(values) > limit:
+        shown += f", ... ({len(values) - limit} more)"
+    return shown
+
+
+def require_frame(frame) -> pd.DataFrame:
+    """The input as a DataFrame; refuses other types and empty tables."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ResponsesError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    if frame.empty:
+        raise ResponsesError("the response table is empty (no rows or no columns)")
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns: dict[str, str]) -> None:
+    """Each role (``subject``, ``item``, ...) must name an existing column."""
+    missing = {role: col for role, col in columns.items() if col not in frame.columns}
+    if missing:
+        wanted = ", ".join(f"{role}={col!r}" for role, col in missing.items())
+        raise ResponsesError(
+            f"column(s) not found: {wanted}; the table has columns "
+            f"{describe_values(frame.columns, limit=12)}. Map other names with "
+            "subject=/item=/response=."
+        )
+
+
+def require_labels(labels: pd.Series, column: str) -> None:
+    """Subject and item labels may not be missing."""
+    bad = labels.isna().to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ResponsesError(
+            f"column {column!r} has {bad.sum()} missing label(s) (NaN), at row(s) "
+            f"{describe_values(rows.tolist())}"
+        )
+
+
+def numeric_responses(values: pd.Series, column: str) -> np.ndarray:
+    """Responses as floats (NaN = missing); refuses text such as 'yes'."""
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = converted.isna() & values.notna()
+    if bad.any():
+        raise ResponsesError(
+            f"column {column!r} holds non-numeric responses {describe_values(values[bad].unique())}"
+            f" (first at row {int(np.flatnonzero(bad.to_numpy())[0])})"
+        )
+    return converted.to_numpy(dtype=float)
+
+
+def resolve_duplicates(long: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Apply the duplicate rule to repeated (subject, item) pairs of a long table."""
+    if rule not in DUPLICATE_RULES:
+        raise ResponsesError(
+            f"unknown duplicates rule {rule!r}; choose one of {', '.join(DUPLICATE_RULES)}"
+        )
+    dup = long.duplicated(subset=["subject", "item"], keep=False)
+    if not dup.any():
+        return long
+    if rule == "error":
+        pairs = long.loc[dup, ["subject", "item"]].drop_duplicates()
+        shown = [tuple(p) for p in pairs.itertuples(index=False)]
+        raise ResponsesError(
+            f"{len(pairs)} duplicate subject-item pair(s), e.g. {describe_values(shown, 3)}; "
+            "pass duplicates='mean', 'first' or 'last' to resolve them"
+        )
+    if rule == "mean":
+        return long.groupby(["subject", "item"], sort=False, as_index=False)["response"].mean()
+    return long.drop_duplicates(subset=["subject", "item"], keep=rule)
+
+
+def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.ndarray:
+    """0/1 responses (NaN kept as missing); graded values need an explicit threshold."""
+    values = long["response"].to_numpy(dtype=float)
+    observed = ~np.isnan(values)
+    if threshold is not None:
+        out = np.where(values >= threshold, 1.0, 0.0)
+        out[~observed] = np.nan
+        return out
+    bad = observed & ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        where = long.loc[bad, ["subject", "item"]].iloc[0]
+        raise ResponsesError(
+            f"column {column!r} holds non-binary responses {describe_values(np.unique(values[bad]))}"
+            f" (first for subject {where['subject']!r}, item {where['item']!r}); pass "
+            "threshold= to binarise graded or fractional responses, or fit a graded model"
+        )
+    return values
+
+
+def require_nonempty(observed: pd.DataFrame, n_subjects: int, n_items: int) -> None:
+    """At least one observed response, and at least 2 subjects and 2 items."""
+    if observed.empty:
+        raise ResponsesError("no observed responses: every response is missing")
+    if n_subjects < 2:
+        raise ResponsesError(f"need at least 2 subjects, got {n_subjects}")
+    if n_items < 2:
+        raise ResponsesError(f"need at least 2 items, got {n_items}")

@@ -1,0 +1,1 @@
+"""bayesirt.inference"""

@@ -1,0 +1,1 @@
+"""PyMC models of the package and the pure IRT functions they share."""
