@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt.data import validation as checks
 from bayesirt.data.validation import DUPLICATE_RULES, ResponsesError, describe_values
 
-__all__ = ["Responses", "DUPLICATE_RULES"]
+__all__ = ["DUPLICATE_RULES", "Responses"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,9 +66,7 @@ class Responses:
         object.__setattr__(self, "subject_index", np.asarray(self.subject_index, dtype=np.int32))
         object.__setattr__(self, "item_index", np.asarray(self.item_index, dtype=np.int32))
         object.__setattr__(self, "response", np.asarray(self.response, dtype=np.int8))
-        object.__setattr__(
-            self, "item_meta", _align_meta(self.item_meta, items, "item")
-        )
+        object.__setattr__(self, "item_meta", _align_meta(self.item_meta, items, "item"))
         object.__setattr__(
             self, "subject_meta", _align_meta(self.subject_meta, subjects, "subject")
         )
@@ -200,30 +199,32 @@ class Responses:
             Columns of ``frame`` that are item (subject) metadata; each must hold one value
             per item (subject).
         """
-        from bayesirt.data import validation as checks
-
         frame = checks.require_frame(frame)
         checks.require_columns(frame, {"subject": subject, "item": item, "response": response})
         for col in (subject, item):
             checks.require_labels(frame[col], col)
         values = checks.numeric_responses(frame[response], response)
-        long = pd.DataFrame({"subject": frame[subject].to_numpy(),
-                             "item": frame[item].to_numpy(),
-                             "response": values})
+        long = pd.DataFrame(
+            {
+                "subject": frame[subject].to_numpy(),
+                "item": frame[item].to_numpy(),
+                "response": values,
+            }
+        )
         long = checks.resolve_duplicates(long, duplicates)
         long["response"] = checks.binarise(long, threshold=threshold, column=response)
 
         subjects = pd.Index(pd.unique(long["subject"]), name="subject")
         items = pd.Index(pd.unique(long["item"]), name="item")
-        meta_items = _meta_from_columns(frame, item, item_meta_columns, "item")
-        meta_subjects = _meta_from_columns(frame, subject, subject_meta_columns, "subject")
+        meta_items = _meta_from_columns(frame, item, item_meta_columns, items)
+        meta_subjects = _meta_from_columns(frame, subject, subject_meta_columns, subjects)
         if item_meta is not None:
             meta_items = _merge_meta(meta_items, _index_meta(item_meta, "item"))
         if subject_meta is not None:
             meta_subjects = _merge_meta(meta_subjects, _index_meta(subject_meta, "subject"))
 
         observed = long.dropna(subset=["response"])
-        checks.require_nonempty(observed, len(subjects), len(items))
+        checks.require_nonempty(len(observed), len(subjects), len(items))
         return cls(
             subject_index=subjects.get_indexer(observed["subject"]),
             item_index=items.get_indexer(observed["item"]),
@@ -249,17 +250,16 @@ class Responses:
         ``subject`` names the column with the subject labels; without it the frame's index
         is used.
         """
-        from bayesirt.data import validation as checks
-
         frame = checks.require_frame(frame)
         if subject is not None:
             checks.require_columns(frame, {"subject": subject})
             frame = frame.set_index(subject)
-        frame.index = frame.index.rename("subject")
-        frame.columns = frame.columns.rename("item")
+        frame = frame.rename_axis(index="subject", columns="item")
         if frame.columns.has_duplicates:
             dup = frame.columns[frame.columns.duplicated()].unique()
-            raise ResponsesError(f"duplicate item columns in the wide table: {describe_values(dup)}")
+            raise ResponsesError(
+                f"duplicate item columns in the wide table: {describe_values(dup)}"
+            )
         long = frame.stack(future_stack=True).rename("response").reset_index()
         return cls.from_long(
             long, threshold=threshold, item_meta=item_meta, subject_meta=subject_meta
@@ -314,13 +314,19 @@ class Responses:
     def from_xarray(cls, ds: xr.Dataset) -> Responses:
         """Rebuild from :meth:`to_xarray` output (labels come back as strings)."""
         item_meta = pd.DataFrame(
-            {k[len("item_"):]: ds[k].values for k in ds.data_vars
-             if k.startswith("item_") and k != "item_index"},
+            {
+                k[len("item_") :]: ds[k].values
+                for k in ds.data_vars
+                if k.startswith("item_") and k != "item_index"
+            },
             index=ds["item"].values,
         )
         subject_meta = pd.DataFrame(
-            {k[len("subject_"):]: ds[k].values for k in ds.data_vars
-             if k.startswith("subject_") and k != "subject_index"},
+            {
+                k[len("subject_") :]: ds[k].values
+                for k in ds.data_vars
+                if k.startswith("subject_") and k != "subject_index"
+            },
             index=ds["subject"].values,
         )
         return cls(
@@ -338,8 +344,10 @@ class Responses:
         self, *, subjects: list | pd.Index | None = None, items: list | pd.Index | None = None
     ) -> Responses:
         """The responses of the given subjects and items (labels), in the given order."""
-        new_subjects = self.subjects if subjects is None else _checked_labels(
-            subjects, self.subjects, "subject"
+        new_subjects = (
+            self.subjects
+            if subjects is None
+            else _checked_labels(subjects, self.subjects, "subject")
         )
         new_items = self.items if items is None else _checked_labels(items, self.items, "item")
         s_map = new_subjects.get_indexer(self.subjects)
@@ -433,11 +441,16 @@ def _replace(resp: Responses, **changes) -> Responses:
 
 
 def _align_meta(meta: pd.DataFrame | None, labels: pd.Index, name: str) -> pd.DataFrame:
+    """Metadata with one row per label, in label order (rows are matched by label)."""
     if meta is None:
         return pd.DataFrame(index=labels)
-    meta = meta.copy()
-    if len(meta) != len(labels):
-        raise ResponsesError(f"{name} metadata has {len(meta)} rows for {len(labels)} {name}s")
+    missing = labels.difference(meta.index)
+    if len(missing) or len(meta) != len(labels):
+        raise ResponsesError(
+            f"{name} metadata must have one row per {name} label: {len(meta)} rows for "
+            f"{len(labels)} {name}s, no row for {describe_values(missing) or 'none'}"
+        )
+    meta = meta.loc[labels]
     meta.index = labels
     return meta
 
@@ -457,23 +470,20 @@ def _merge_meta(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
 
 
 def _meta_from_columns(
-    frame: pd.DataFrame, key: str, columns: list[str] | None, name: str
-) -> pd.DataFrame | None:
+    frame: pd.DataFrame, key: str, columns: list[str] | None, labels: pd.Index
+) -> pd.DataFrame:
+    """Metadata columns of a long table, one row per label of column ``key``."""
     if not columns:
-        return None
-    from bayesirt.data import validation as checks
-
+        return pd.DataFrame(index=labels)
     checks.require_columns(frame, {c: c for c in columns})
     meta = frame[[key, *columns]].drop_duplicates()
     conflicting = meta[key][meta[key].duplicated()].unique()
     if len(conflicting):
         raise ResponsesError(
-            f"{name} metadata columns {columns} take several values for {name} "
+            f"metadata columns {columns} take several values for {labels.name} "
             f"{describe_values(conflicting)}"
         )
-    meta = meta.set_index(key)
-    labels = pd.Index(pd.unique(frame[key]))
-    return meta.loc[labels]
+    return meta.set_index(key).reindex(labels)
 
 
 def _checked_labels(wanted, available: pd.Index, name: str) -> pd.Index:

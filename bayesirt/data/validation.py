@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["ResponsesError", "describe_values", "DUPLICATE_RULES"]
+__all__ = ["DUPLICATE_RULES", "ResponsesError", "ResponsesWarning", "describe_values"]
 
 DUPLICATE_RULES = ("error", "mean", "first", "last")
 
@@ -21,9 +21,13 @@ class ResponsesError(ValueError):
     """Response data that cannot be used as given; the message names the bad value."""
 
 
+class ResponsesWarning(UserWarning):
+    """Usable response data with a property worth knowing (e.g. items that carry no information)."""
+
+
 def describe_values(values: Iterable, limit: int = 5) -> str:
     """Render up to ``limit`` values for an error message, with a count of the rest."""
-    values = list(values)
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
     shown = ", ".join(repr(v) for v in values[:limit])
     if len(values) > limit:
         shown += f", ... ({len(values) - limit} more)"
@@ -106,17 +110,18 @@ def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.
     bad = observed & ~np.isin(values, (0.0, 1.0))
     if bad.any():
         where = long.loc[bad, ["subject", "item"]].iloc[0]
+        shown = describe_values(np.unique(values[bad]))
         raise ResponsesError(
-            f"column {column!r} holds non-binary responses {describe_values(np.unique(values[bad]))}"
+            f"column {column!r} holds non-binary responses {shown}"
             f" (first for subject {where['subject']!r}, item {where['item']!r}); pass "
             "threshold= to binarise graded or fractional responses, or fit a graded model"
         )
     return values
 
 
-def require_nonempty(observed: pd.DataFrame, n_subjects: int, n_items: int) -> None:
+def require_nonempty(n_observed: int, n_subjects: int, n_items: int) -> None:
     """At least one observed response, and at least 2 subjects and 2 items."""
-    if observed.empty:
+    if n_observed == 0:
         raise ResponsesError("no observed responses: every response is missing")
     if n_subjects < 2:
         raise ResponsesError(f"need at least 2 subjects, got {n_subjects}")
