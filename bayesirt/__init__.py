@@ -1,8 +1,23 @@
 """bayesirt: Bayesian item response theory for LLM benchmark results."""
 
 from bayesirt.analysis import rank, score_new
-from bayesirt.data import Responses, ResponsesError, load_responses
+from bayesirt.data import (
+    Responses,
+    ResponsesError,
+    load_example,
+    load_responses,
+    simulate_responses,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["Responses", "ResponsesError", "__version__", "load_responses", "rank", "score_new"]
+__all__ = [
+    "Responses",
+    "ResponsesError",
+    "__version__",
+    "load_example",
+    "load_responses",
+    "rank",
+    "score_new",
+    "simulate_responses",
+]

@@ -1,15 +1,20 @@
 """Responses in: the container, loaders, validation, filters, simulation and datasets."""
 
 from bayesirt.data import filters
+from bayesirt.data.example import load_example
 from bayesirt.data.loaders import FORMATS, load_responses
 from bayesirt.data.responses import Responses
+from bayesirt.data.simulate import SIMULATION_MODELS, simulate_responses
 from bayesirt.data.validation import ResponsesError, ResponsesWarning
 
 __all__ = [
     "FORMATS",
+    "SIMULATION_MODELS",
     "Responses",
     "ResponsesError",
     "ResponsesWarning",
     "filters",
+    "load_example",
     "load_responses",
+    "simulate_responses",
 ]

@@ -1,0 +1,318 @@
+r"""Simulated benchmark results with a known truth.
+
+:func:`simulate_responses` draws a leaderboard-like data set: evaluated models (subjects) come
+in families whose abilities are correlated, questions (items) come in categories with their own
+difficulty and discrimination, some cells may be missing completely at random, and clusters of
+items may share a subject-specific random effect. The generating values come back as an
+:class:`xarray.Dataset` so that fits can be checked against them.
+
+The generative model, for subject :math:`j` in family :math:`f(j)` and item :math:`i` in
+category :math:`k(i)` and (optionally) cluster :math:`g(i)`:
+
+.. math::
+
+    u_f &\sim N(0, 1), \qquad
+    \theta_j = \sqrt{\rho}\, u_{f(j)} + \sqrt{1 - \rho}\, \varepsilon_j,
+    \quad \varepsilon_j \sim N(0, 1)
+    \quad\Rightarrow\quad \theta_j \sim N(0, 1),\ \operatorname{corr}(\theta_j, \theta_{j'})
+    = \rho \text{ within a family},\\
+    b_i &= \delta_{k(i)} + N(0, 1), \qquad
+    \log a_i = \eta_{k(i)} + N(0, \sigma_a^2),\\
+    \gamma_{jg} &\sim N(0, \sigma_\gamma^2), \qquad
+    P(y_{ij} = 1) = c_i + (d_i - c_i)\,\sigma\big(a_i(\theta_j + \gamma_{j g(i)} - b_i)\big),
+
+with category effects :math:`\delta_k = \tilde\delta_k - \bar{\tilde\delta}`,
+:math:`\tilde\delta_k \sim N(0, \sigma_\delta^2)` (and :math:`\eta_k` likewise), centred so
+that a single category has no effect; :math:`\gamma = 0` for items outside a cluster (the
+testlet structure). The 1PL fixes :math:`a_i = 1`; the 2PL has :math:`c = 0, d = 1`; the 3PL
+draws :math:`c_i \sim U(\text{guessing})`; the 4PL also :math:`1 - d_i \sim U(\text{slipping})`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesirt.data.responses import Responses
+from bayesirt.data.validation import ResponsesError
+
+__all__ = ["SIMULATION_MODELS", "simulate_responses"]
+
+
+@dataclass(frozen=True)
+class _ItemSettings:
+    """What the item-parameter draws of every model may use."""
+
+    n_items: int
+    category: np.ndarray
+    n_categories: int
+    category_difficulty_sd: float
+    category_discrimination_sd: float
+    discrimination_sd: float
+    guessing: tuple[float, float]
+    slipping: tuple[float, float]
+
+
+def _draw_logistic_items(
+    rng: np.random.Generator,
+    settings: _ItemSettings,
+    *,
+    free_discrimination: bool,
+    guessing: bool,
+    slipping: bool,
+) -> dict[str, np.ndarray]:
+    """Item parameters of the 1PL-4PL and the category effects behind them."""
+    k = settings.category
+    difficulty = _centred(rng.normal(0.0, settings.category_difficulty_sd, settings.n_categories))
+    params = {"category_difficulty": difficulty, "b": difficulty[k] + rng.normal(size=k.size)}
+    if free_discrimination:
+        log_a = _centred(
+            rng.normal(0.0, settings.category_discrimination_sd, settings.n_categories)
+        )
+        params["category_log_discrimination"] = log_a
+        params["a"] = np.exp(log_a[k] + rng.normal(0.0, settings.discrimination_sd, k.size))
+    else:
+        params["a"] = np.ones(k.size)
+    if guessing:
+        params["c"] = rng.uniform(*settings.guessing, size=k.size)
+    if slipping:
+        params["d"] = 1.0 - rng.uniform(*settings.slipping, size=k.size)
+    return params
+
+
+#: Response models :func:`simulate_responses` draws from: name → item-parameter draw.
+#: A model with another structure (testlet, bifactor, multidimensional) is one more entry.
+SIMULATION_MODELS: dict[str, Callable[[np.random.Generator, _ItemSettings], dict]] = {
+    "1pl": partial(_draw_logistic_items, free_discrimination=False, guessing=False, slipping=False),
+    "2pl": partial(_draw_logistic_items, free_discrimination=True, guessing=False, slipping=False),
+    "3pl": partial(_draw_logistic_items, free_discrimination=True, guessing=True, slipping=False),
+    "4pl": partial(_draw_logistic_items, free_discrimination=True, guessing=True, slipping=True),
+}
+
+
+def simulate_responses(
+    n_subjects: int,
+    n_items: int,
+    *,
+    model: str = "2pl",
+    seed: int | np.random.Generator,
+    n_families: int = 1,
+    family_correlation: float = 0.0,
+    n_categories: int = 1,
+    category_difficulty_sd: float = 0.5,
+    category_discrimination_sd: float = 0.2,
+    discrimination_sd: float = 0.3,
+    guessing: tuple[float, float] = (0.0, 0.25),
+    slipping: tuple[float, float] = (0.0, 0.1),
+    missing_fraction: float = 0.0,
+    clusters: int | None = None,
+    cluster_size: int = 10,
+    cluster_sd: float = 1.0,
+) -> tuple[Responses, xr.Dataset]:
+    r"""Draw binary responses with a known truth (see the module docstring for the model).
+
+    Parameters
+    ----------
+    n_subjects, n_items : int
+        Table size (at least 2 each).
+    model : {"1pl", "2pl", "3pl", "4pl"}
+        The response model (:data:`SIMULATION_MODELS`).
+    seed : int or numpy.random.Generator
+        Everything is drawn from ``numpy.random.default_rng(seed)``: equal seeds, equal data.
+    n_families : int
+        Subjects are spread over this many families, as evenly as possible, at random.
+    family_correlation : float in [0, 1)
+        :math:`\rho`, the correlation of two abilities in the same family. The marginal
+        ability stays :math:`N(0, 1)`.
+    n_categories : int
+        Items are spread over this many categories, as evenly as possible, at random.
+    category_difficulty_sd, category_discrimination_sd : float
+        :math:`\sigma_\delta`, :math:`\sigma_\eta`: spread of the category effects on the
+        difficulty and on the log discrimination (the latter unused by the 1PL, whose
+        discrimination is 1).
+    discrimination_sd : float
+        :math:`\sigma_a`, spread of the log discrimination within a category.
+    guessing, slipping : (float, float)
+        Ranges of the lower asymptote :math:`c` (3PL, 4PL) and of :math:`1 - d` (4PL).
+    missing_fraction : float in [0, 1)
+        Share of cells removed completely at random (exactly ``round(fraction * cells)``).
+    clusters : int, optional
+        Plant this many clusters of ``cluster_size`` items each (chosen at random), with a
+        subject × cluster effect :math:`\gamma_{jg} \sim N(0, \text{cluster\_sd}^2)` added to
+        the ability on the cluster's items: responses within a cluster correlate beyond what
+        the ability explains.
+
+    Returns
+    -------
+    responses : Responses
+        Item metadata ``category`` (and ``cluster``, NaN outside clusters); subject metadata
+        ``family``.
+    truth : xarray.Dataset
+        ``theta(subject)``, ``a(item)``, ``b(item)``, ``c(item)`` / ``d(item)`` where the
+        model has them, ``subject_family(subject)``, ``item_category(item)``,
+        ``family_ability(family)`` (:math:`\sqrt\rho\,u_f`), ``category_difficulty(category)``,
+        ``category_log_discrimination(category)`` (not for the 1PL), and with clusters
+        ``item_cluster(item)`` and ``cluster_effect(subject, cluster)``. Coordinates are the
+        labels of ``responses``; the settings are in ``attrs``.
+    """
+    if model not in SIMULATION_MODELS:
+        raise ResponsesError(
+            f"unknown model {model!r}; known models: {', '.join(SIMULATION_MODELS)}"
+        )
+    _check_settings(
+        n_subjects=n_subjects,
+        n_items=n_items,
+        n_families=n_families,
+        family_correlation=family_correlation,
+        n_categories=n_categories,
+        guessing=guessing,
+        slipping=slipping,
+        missing_fraction=missing_fraction,
+        clusters=clusters,
+        cluster_size=cluster_size,
+    )
+    # Imported here: bayesirt.models pulls in the modelling stack, the data layer stays light.
+    from bayesirt.models.irt import icc
+
+    rng = np.random.default_rng(seed)
+    subjects = _labels("model", n_subjects)
+    items = _labels("item", n_items)
+    families = _labels("family", n_families)
+    categories = _labels("category", n_categories)
+
+    family = rng.permutation(np.arange(n_subjects) % n_families)
+    family_ability = np.sqrt(family_correlation) * rng.normal(size=n_families)
+    theta = family_ability[family] + np.sqrt(1.0 - family_correlation) * rng.normal(size=n_subjects)
+
+    category = rng.permutation(np.arange(n_items) % n_categories)
+    settings = _ItemSettings(
+        n_items=n_items,
+        category=category,
+        n_categories=n_categories,
+        category_difficulty_sd=category_difficulty_sd,
+        category_discrimination_sd=category_discrimination_sd,
+        discrimination_sd=discrimination_sd,
+        guessing=tuple(guessing),
+        slipping=tuple(slipping),
+    )
+    params = SIMULATION_MODELS[model](rng, settings)
+    item_params = {k: params[k] for k in ("a", "b", "c", "d") if k in params}
+
+    ability = np.repeat(theta[:, None], n_items, axis=1)
+    cluster = np.full(n_items, -1)
+    if clusters:
+        chosen = rng.choice(n_items, size=clusters * cluster_size, replace=False)
+        cluster[chosen] = np.repeat(np.arange(clusters), cluster_size)
+        cluster_effect = rng.normal(0.0, cluster_sd, size=(n_subjects, clusters))
+        in_cluster = cluster >= 0
+        ability[:, in_cluster] += cluster_effect[:, cluster[in_cluster]]
+
+    prob = icc(ability, **{k: v[None, :] for k, v in item_params.items()})
+    y = (rng.uniform(size=prob.shape) < prob).astype(float)
+    n_missing = round(missing_fraction * y.size)
+    y.flat[rng.choice(y.size, size=n_missing, replace=False)] = np.nan
+
+    item_meta = pd.DataFrame({"category": categories[category]}, index=items)
+    if clusters:
+        cluster_labels = _labels("cluster", clusters)
+        item_meta["cluster"] = pd.Series(cluster_labels[cluster], index=items).where(cluster >= 0)
+    subject_meta = pd.DataFrame({"family": families[family]}, index=subjects)
+    responses = Responses.from_wide(
+        pd.DataFrame(y, index=subjects, columns=items),
+        item_meta=item_meta,
+        subject_meta=subject_meta,
+    )
+
+    truth = xr.Dataset(
+        {
+            "theta": ("subject", theta),
+            **{k: ("item", v) for k, v in item_params.items()},
+            "subject_family": ("subject", families[family].to_numpy(dtype=object)),
+            "item_category": ("item", categories[category].to_numpy(dtype=object)),
+            "family_ability": ("family", family_ability),
+            **{
+                k: ("category", params[k])
+                for k in ("category_difficulty", "category_log_discrimination")
+                if k in params
+            },
+        },
+        coords={
+            "subject": subjects.to_numpy(dtype=object),
+            "item": items.to_numpy(dtype=object),
+            "family": families.to_numpy(dtype=object),
+            "category": categories.to_numpy(dtype=object),
+        },
+        attrs={
+            "model": model,
+            "family_correlation": family_correlation,
+            "category_difficulty_sd": category_difficulty_sd,
+            "category_discrimination_sd": category_discrimination_sd,
+            "discrimination_sd": discrimination_sd,
+            "missing_fraction": missing_fraction,
+            **({"seed": seed} if isinstance(seed, int) else {}),
+            **({"guessing": list(guessing)} if "c" in params else {}),
+            **({"slipping": list(slipping)} if "d" in params else {}),
+        },
+    )
+    if clusters:
+        truth["item_cluster"] = ("item", item_meta["cluster"].to_numpy(dtype=object))
+        truth["cluster_effect"] = (("subject", "cluster"), cluster_effect)
+        truth = truth.assign_coords(cluster=cluster_labels.to_numpy(dtype=object))
+        truth.attrs["cluster_sd"] = cluster_sd
+    return responses, truth
+
+
+def _centred(effects: np.ndarray) -> np.ndarray:
+    """Effects minus their mean: with a single category there is no effect."""
+    return effects - effects.mean()
+
+
+def _labels(prefix: str, n: int) -> pd.Index:
+    """``prefix_00`` ... zero-padded so that labels sort in order."""
+    width = len(str(n - 1))
+    return pd.Index([f"{prefix}_{i:0{width}d}" for i in range(n)])
+
+
+def _check_settings(
+    *,
+    n_subjects: int,
+    n_items: int,
+    n_families: int,
+    family_correlation: float,
+    n_categories: int,
+    guessing: tuple[float, float],
+    slipping: tuple[float, float],
+    missing_fraction: float,
+    clusters: int | None,
+    cluster_size: int,
+) -> None:
+    problems = []
+    if n_subjects < 2 or n_items < 2:
+        problems.append(f"need n_subjects >= 2 and n_items >= 2, got {n_subjects}, {n_items}")
+    if not 1 <= n_families <= n_subjects:
+        problems.append(f"n_families={n_families} must be between 1 and n_subjects")
+    if not 1 <= n_categories <= n_items:
+        problems.append(f"n_categories={n_categories} must be between 1 and n_items")
+    if not 0.0 <= family_correlation < 1.0:
+        problems.append(f"family_correlation={family_correlation} must be in [0, 1)")
+    if not 0.0 <= missing_fraction < 1.0:
+        problems.append(f"missing_fraction={missing_fraction} must be in [0, 1)")
+    for name, (low, high) in (("guessing", guessing), ("slipping", slipping)):
+        if not 0.0 <= low <= high < 1.0:
+            problems.append(f"{name}={(low, high)} must satisfy 0 <= low <= high < 1")
+    if guessing[1] >= 1.0 - slipping[1]:
+        problems.append(
+            f"guessing up to {guessing[1]} and slipping up to {slipping[1]} allow c >= d"
+        )
+    if clusters is not None and (clusters < 0 or clusters * cluster_size > n_items):
+        problems.append(
+            f"clusters={clusters} of cluster_size={cluster_size} items do not fit in "
+            f"{n_items} items"
+        )
+    if problems:
+        raise ResponsesError("; ".join(problems))
