@@ -4,6 +4,7 @@ from bayesirt.analysis import rank, score_new
 from bayesirt.data import (
     Responses,
     ResponsesError,
+    datasets,
     load_example,
     load_responses,
     simulate_responses,
@@ -15,6 +16,7 @@ __all__ = [
     "Responses",
     "ResponsesError",
     "__version__",
+    "datasets",
     "load_example",
     "load_responses",
     "rank",

@@ -1,6 +1,6 @@
 """Responses in: the container, loaders, validation, filters, simulation and datasets."""
 
-from bayesirt.data import filters
+from bayesirt.data import datasets, filters
 from bayesirt.data.example import load_example
 from bayesirt.data.loaders import FORMATS, load_responses
 from bayesirt.data.responses import Responses
@@ -13,6 +13,7 @@ __all__ = [
     "Responses",
     "ResponsesError",
     "ResponsesWarning",
+    "datasets",
     "filters",
     "load_example",
     "load_responses",
