@@ -21,12 +21,12 @@ from scipy.special import expit, log_expit, logsumexp
 
 __all__ = [
     "icc",
-    "log_likelihood",
-    "item_information",
-    "test_information",
-    "quadrature",
-    "marginal_loglik",
     "irt_from_slope_intercept",
+    "item_information",
+    "log_likelihood",
+    "marginal_loglik",
+    "quadrature",
+    "test_information",
 ]
 
 

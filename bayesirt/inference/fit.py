@@ -1,0 +1,223 @@
+"""Fitting: one entry point dispatching to NUTS (PyMC, nutpie, numpyro) or ADVI.
+
+Every method returns an :class:`arviz.InferenceData` in the same layout:
+
+* ``posterior``: ``theta`` (chain, draw, subject), ``a``, ``b`` (chain, draw, item), ``c`` and
+  ``d`` where the model has them, and the hyperparameters, with the data's own labels as
+  coordinates;
+* ``constant_data``: the responses (:meth:`bayesirt.data.Responses.to_xarray`), so the fit
+  carries its data; ``observed_data``: ``y`` over ``obs``;
+* ``log_likelihood`` (``y`` over ``obs``) when ``log_likelihood=True``, for LOO;
+* ``attrs``: the model configuration, the inference settings, the diagnostics and the
+  package versions (see :mod:`bayesirt.inference.io`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import arviz as az
+import numpy as np
+import pymc as pm
+
+from bayesirt.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
+
+if TYPE_CHECKING:
+    from bayesirt.data import Responses
+    from bayesirt.models.base import IRTModel
+
+__all__ = ["METHODS", "SAMPLERS", "fit", "fit_model"]
+
+METHODS = ("nuts", "advi")
+SAMPLERS = ("nutpie", "pymc", "numpyro")
+DEFAULT_SAMPLER = "nutpie"
+
+
+def fit(
+    responses: Responses,
+    *,
+    model: str = "2pl",
+    priors: dict | None = None,
+    pool_by: str | None = None,
+    method: str = "nuts",
+    **kwargs: Any,
+) -> az.InferenceData:
+    """Build the model named ``model`` on ``responses`` and fit it.
+
+    Parameters
+    ----------
+    responses : Responses
+        The data.
+    model : str
+        A registered model name (``"1pl"``, ``"2pl"``, ``"3pl"``, ``"4pl"``, ...).
+    priors, pool_by
+        Passed to the model class.
+    method : {"nuts", "advi"}
+        Inference method; further keyword arguments as in :func:`fit_model`.
+    """
+    from bayesirt.models import get_model
+
+    irt_model = get_model(model)(responses, priors=priors, pool_by=pool_by)
+    return fit_model(irt_model, method=method, **kwargs)
+
+
+def fit_model(
+    irt_model: IRTModel,
+    *,
+    method: str = "nuts",
+    sampler: str = DEFAULT_SAMPLER,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    random_seed: int = 0,
+    target_accept: float = 0.8,
+    log_likelihood: bool = False,
+    advi_iterations: int = 20_000,
+    progressbar: bool = True,
+    sampler_kwargs: dict | None = None,
+) -> az.InferenceData:
+    """Fit a built model by NUTS or ADVI.
+
+    Parameters
+    ----------
+    irt_model : IRTModel
+        The model (holds its data and priors).
+    method : {"nuts", "advi"}
+        ``"nuts"`` samples with the No-U-Turn sampler and checks convergence;
+        ``"advi"`` fits a mean-field Gaussian approximation (fast, but its intervals are too
+        narrow: see the README for measured coverage) and draws ``draws × chains`` samples.
+    sampler : {"nutpie", "pymc", "numpyro"}
+        NUTS implementation. nutpie compiles the model with numba and is the default
+        (fastest measured in ``benchmarks/``); numpyro needs the ``numpyro`` extra.
+    draws, tune, chains : int
+        Posterior draws and tuning steps per chain, number of chains.
+    random_seed : int
+        Seed of everything random in the fit.
+    target_accept : float
+        NUTS target acceptance rate (raise towards 0.95 if divergences are reported).
+    log_likelihood : bool
+        Store the pointwise log-likelihood (needed for LOO).
+    advi_iterations : int
+        ADVI optimisation steps (Adam, learning rate 0.02).
+    progressbar : bool
+        Show progress bars.
+    sampler_kwargs : dict, optional
+        Extra options for the NUTS implementation (e.g. nutpie's ``backend="jax"``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "nuts" and sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    for name, value in (("draws", draws), ("chains", chains)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if int(tune) < 0:
+        raise ValueError(f"tune must be non-negative, got {tune}")
+    if method == "nuts" and sampler != "pymc":
+        _require_backend(sampler)
+
+    started = time.perf_counter()
+    model = irt_model.build_model()
+    settings: dict[str, Any] = {
+        "method": method,
+        "draws": int(draws),
+        "chains": int(chains),
+        "random_seed": int(random_seed),
+    }
+    with model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*idata_kwargs.*ignored.*")
+        if method == "nuts":
+            settings.update(sampler=sampler, tune=int(tune), target_accept=target_accept)
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=min(chains, 2),
+                random_seed=random_seed,
+                target_accept=target_accept,
+                nuts_sampler=sampler,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+                nuts_sampler_kwargs=sampler_kwargs or {},
+            )
+        else:
+            settings.update(advi_iterations=int(advi_iterations))
+            idata, advi_info = _fit_advi(draws * chains, advi_iterations, random_seed, progressbar)
+            settings.update(advi_info)
+        if log_likelihood and "log_likelihood" not in idata:
+            pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
+    settings["seconds"] = round(time.perf_counter() - started, 2)
+
+    transformed = [name for name in idata.posterior.data_vars if name.endswith("__")]
+    idata.posterior = idata.posterior.drop_vars(transformed)  # nutpie's unconstrained copies
+    idata.constant_data = irt_model.responses.to_xarray()  # type: ignore[attr-defined]
+    diagnostics = check_convergence(idata) if method == "nuts" else _advi_diagnostics(settings)
+    _stamp(idata, irt_model, settings, diagnostics)
+    return idata
+
+
+def _fit_advi(n_draws: int, iterations: int, seed: int, progressbar: bool):
+    """Mean-field ADVI for ``iterations`` Adam steps, then ``n_draws`` draws.
+
+    Convergence is judged on the loss (negative ELBO): the mean over the last 10% of the
+    steps must be within 0.1% of the mean over the 10% before them.
+    """
+    approx = pm.fit(
+        n=iterations,
+        method="advi",
+        random_seed=seed,
+        progressbar=progressbar,
+        obj_optimizer=pm.adam(learning_rate=0.02),
+    )
+    window = max(len(approx.hist) // 10, 1)
+    last = float(np.mean(approx.hist[-window:]))
+    before = float(np.mean(approx.hist[-2 * window : -window]))
+    idata = approx.sample(n_draws, random_seed=seed)  # one chain of n_draws
+    info = {
+        "advi_final_loss": round(last, 3),
+        "advi_converged": bool(abs(before - last) <= 1e-3 * abs(last)),
+    }
+    return idata, info
+
+
+def _advi_diagnostics(settings: dict) -> Diagnostics:
+    diag = Diagnostics(method="advi")
+    if not settings.get("advi_converged", False):
+        diag.problems.append(
+            f"the ADVI loss still changed by more than 0.1% over the last 10% of its "
+            f"{settings['advi_iterations']} steps"
+        )
+        warnings.warn(
+            "ADVI did not converge: " + diag.problems[-1] + "; raise advi_iterations.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return diag
+
+
+def _stamp(idata, irt_model, settings: dict, diagnostics: Diagnostics) -> None:
+    from bayesirt.inference.io import package_versions
+
+    idata.attrs.update(
+        {
+            "bayesirt_config": json.dumps(irt_model.config()),
+            "bayesirt_inference": json.dumps(settings),
+            "bayesirt_diagnostics": json.dumps(diagnostics.to_dict()),
+            "bayesirt_data_fingerprint": irt_model.responses.fingerprint(),
+            "bayesirt_versions": json.dumps(package_versions()),
+        }
+    )
+
+
+def _require_backend(sampler: str) -> None:
+    module = {"nutpie": "nutpie", "numpyro": "numpyro"}[sampler]
+    try:
+        __import__(module)
+    except ImportError as err:
+        extra = "numpyro" if sampler == "numpyro" else "nutpie"
+        raise ImportError(
+            f"sampler={sampler!r} needs the {module} package: pip install 'bayesirt[{extra}]'"
+        ) from err

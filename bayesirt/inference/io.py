@@ -1,0 +1,178 @@
+"""Saving and loading fits: one netCDF file plus a human-readable card beside it.
+
+The netCDF file is the InferenceData of the fit. Its ``constant_data`` group holds the
+responses and its attributes hold the model configuration (priors included), the inference
+settings, the diagnostics, the data fingerprint and the package versions: everything needed
+to rebuild the model (:func:`model_from_fit`). The card (``NAME.card.md``) repeats the
+essentials for a human reader.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import arviz as az
+
+from bayesirt.data import Responses
+from bayesirt.inference.diagnostics import Diagnostics
+
+__all__ = [
+    "FitFileError",
+    "card_path",
+    "fit_info",
+    "load_fit",
+    "model_from_fit",
+    "package_versions",
+    "responses_from_fit",
+    "save_fit",
+]
+
+DEFAULT_FIT_DIR = Path("models")
+_REQUIRED_ATTRS = ("bayesirt_config", "bayesirt_inference", "bayesirt_data_fingerprint")
+
+
+class FitFileError(ValueError):
+    """A file that is not a bayesirt fit, or whose contents do not match its records."""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a fit depends on."""
+    out = {}
+    for name in ("bayesirt", "pymc", "pytensor", "arviz", "numpy", "nutpie", "numpyro"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def card_path(path: str | Path) -> Path:
+    """The card written beside the fit ``path``: ``NAME.card.md``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".card.md")
+
+
+def save_fit(idata: az.InferenceData, path: str | Path) -> Path:
+    """Write the fit to ``path`` (netCDF) and its card beside it; returns the path."""
+    _check_attrs(idata, "the fit to save")
+    path = Path(path)
+    if path.suffix != ".nc":
+        raise FitFileError(f"fit files end in .nc, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    idata.to_netcdf(str(path), engine="h5netcdf")
+    card_path(path).write_text(_card(idata, path))
+    return path
+
+
+def load_fit(path: str | Path, *, responses: Responses | None = None) -> az.InferenceData:
+    """Read a fit written by :func:`save_fit`, checking that it is whole and consistent.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.nc`` file.
+    responses : Responses, optional
+        If given, the fit must have been made on exactly these data (same fingerprint).
+
+    Raises
+    ------
+    FitFileError
+        The file is missing, is not a bayesirt fit, or its stored data do not match its
+        recorded fingerprint or the given ``responses``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FitFileError(f"no fit file at {str(path)!r}")
+    try:
+        idata = az.from_netcdf(str(path), engine="h5netcdf")
+    except Exception as err:  # any reader failure means "not a fit file"
+        raise FitFileError(f"{str(path)!r} is not a readable netCDF fit: {err}") from err
+    _check_attrs(idata, repr(str(path)))
+    stored = responses_from_fit(idata).fingerprint()
+    recorded = idata.attrs["bayesirt_data_fingerprint"]
+    if stored != recorded:
+        raise FitFileError(
+            f"{str(path)!r}: the responses stored in the file (fingerprint {stored[:12]}) do not "
+            f"match the fingerprint recorded at fit time ({recorded[:12]}); the file was altered"
+        )
+    if responses is not None and responses.fingerprint() != recorded:
+        raise FitFileError(
+            f"{str(path)!r} was fitted on other data (fingerprint {recorded[:12]}) than the "
+            f"responses given ({responses.fingerprint()[:12]})"
+        )
+    return idata
+
+
+def responses_from_fit(idata: az.InferenceData) -> Responses:
+    """The responses a fit was made on."""
+    if "constant_data" not in idata or "response" not in idata.constant_data:
+        raise FitFileError("the InferenceData holds no bayesirt responses (constant_data)")
+    return Responses.from_xarray(idata.constant_data)
+
+
+def model_from_fit(idata: az.InferenceData):
+    """Rebuild the :class:`~bayesirt.models.IRTModel` (data and priors) behind a fit."""
+    from bayesirt.models import IRTModel
+
+    _check_attrs(idata, "the fit")
+    return IRTModel.from_config(idata.attrs["bayesirt_config"], responses_from_fit(idata))
+
+
+def fit_info(idata: az.InferenceData) -> dict:
+    """Model configuration, inference settings, diagnostics and versions of a fit."""
+    _check_attrs(idata, "the fit")
+    return {
+        "config": json.loads(idata.attrs["bayesirt_config"]),
+        "inference": json.loads(idata.attrs["bayesirt_inference"]),
+        "diagnostics": json.loads(idata.attrs.get("bayesirt_diagnostics", "{}")),
+        "data_fingerprint": idata.attrs["bayesirt_data_fingerprint"],
+        "versions": json.loads(idata.attrs.get("bayesirt_versions", "{}")),
+    }
+
+
+def _check_attrs(idata, where: str) -> None:
+    missing = [k for k in _REQUIRED_ATTRS if k not in idata.attrs]
+    if missing:
+        raise FitFileError(
+            f"{where} is not a bayesirt fit: attributes {', '.join(missing)} are missing"
+        )
+
+
+def _card(idata: az.InferenceData, path: Path) -> str:
+    info = fit_info(idata)
+    diag = Diagnostics.from_dict(info["diagnostics"]) if info["diagnostics"] else None
+    responses = responses_from_fit(idata)
+    pool_by = info["config"]["pool_by"]
+    pooled = f" (items pooled by `{pool_by}`)" if pool_by else ""
+    priors = ", ".join(
+        f"{key}={spec['distribution']}("
+        + ", ".join(f"{p}={x}" for p, x in spec.items() if p != "distribution")
+        + ")"
+        for key, spec in info["config"]["priors"].items()
+    )
+    lines = [
+        f"# Fit card: {path.name}",
+        "",
+        f"- model: `{info['config']['model']}`" + pooled,
+        f"- data: {responses.n_subjects} subjects × {responses.n_items} items, "
+        f"{responses.n_observed} observed responses ({responses.fraction_missing:.1%} missing)",
+        f"- data fingerprint (sha256): `{info['data_fingerprint']}`",
+        "- inference: " + ", ".join(f"{k}={v}" for k, v in info["inference"].items()),
+    ]
+    if diag is not None:
+        verdict = "converged" if diag.converged else "NOT CONVERGED: " + "; ".join(diag.problems)
+        lines += [
+            f"- diagnostics: {verdict}",
+            f"  - max R-hat {diag.max_rhat:.4f} ({diag.worst_rhat or 'n/a'})",
+            f"  - min bulk ESS {diag.min_ess_bulk:.0f} ({diag.worst_ess_bulk or 'n/a'}), "
+            f"min tail ESS {diag.min_ess_tail:.0f}",
+            f"  - divergences {diag.divergences}, min E-BFMI {diag.min_bfmi:.2f}",
+        ]
+    lines += [
+        f"- priors: {priors}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
+        "",
+    ]
+    return "\n".join(lines)

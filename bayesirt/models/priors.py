@@ -1,0 +1,78 @@
+"""Prior specifications as small serialisable objects.
+
+A :class:`Prior` names a PyMC distribution and its parameters, e.g.
+``Prior("HalfNormal", sigma=0.5)``. Models keep a dictionary of them (their documented
+defaults, overridable per key) and store it with the fit, so a saved posterior says exactly
+which priors produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymc as pm
+
+__all__ = ["Prior", "merge_priors"]
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A PyMC distribution with fixed parameters.
+
+    Parameters
+    ----------
+    distribution : str
+        Name of a distribution in :mod:`pymc`, e.g. ``"Normal"``, ``"HalfNormal"``,
+        ``"LogNormal"``, ``"Exponential"``.
+    **params
+        Its parameters, as numbers.
+
+    Examples
+    --------
+    >>> Prior("Normal", mu=0.0, sigma=1.0)
+    Prior('Normal', mu=0.0, sigma=1.0)
+    """
+
+    distribution: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, distribution: str, **params: Any) -> None:
+        if not hasattr(pm, distribution) or not isinstance(getattr(pm, distribution), type):
+            raise ValueError(f"{distribution!r} is not a PyMC distribution")
+        object.__setattr__(self, "distribution", distribution)
+        object.__setattr__(self, "params", dict(params))
+
+    def create(self, name: str, **kwargs: Any):
+        """Add the random variable ``name`` to the PyMC model in context."""
+        return getattr(pm, self.distribution)(name, **self.params, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"distribution": self.distribution, **self.params}
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> Prior:
+        spec = dict(spec)
+        return cls(spec.pop("distribution"), **spec)
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Prior({self.distribution!r}{args})"
+
+
+def merge_priors(
+    defaults: dict[str, Prior], overrides: dict[str, Prior] | None
+) -> dict[str, Prior]:
+    """The defaults with the user's overrides; an unknown key is an error naming it."""
+    merged = dict(defaults)
+    for key, prior in (overrides or {}).items():
+        if key not in defaults:
+            raise ValueError(
+                f"unknown prior {key!r} for this model; it has priors {sorted(defaults)}"
+            )
+        if isinstance(prior, dict):
+            prior = Prior.from_dict(prior)
+        if not isinstance(prior, Prior):
+            raise TypeError(f"prior {key!r} must be a Prior, got {type(prior).__name__}")
+        merged[key] = prior
+    return merged

@@ -1,0 +1,153 @@
+r"""Hierarchical 1PL, 2PL, 3PL and 4PL models.
+
+All four share the item characteristic curve
+
+.. math::
+
+    P(y_{ij} = 1) = c_i + (d_i - c_i)\,\sigma\big(a_i(\theta_j - b_i)\big)
+
+over the observed pairs :math:`(j, i)` only, with standardised abilities :math:`\theta`
+(mean 0, sd 1 over the fitted subjects; see :mod:`bayesirt.models.base`) and these item
+priors (``pool_by`` adds group means around the overall ones):
+
+* difficulty, centred: :math:`b_i \sim N(\mu_b, \sigma_b)`. With the scale fixed by the
+  abilities, each :math:`b_i` is informed by every subject that answered item :math:`i`, so
+  the centred form samples best (the non-centred form couples :math:`\mu_b` to all
+  :math:`b_i` — measured in ``benchmarks/``);
+* discrimination, positive and non-centred: :math:`\log a_i = \mu_{\log a} +
+  \sigma_{\log a} z_i`, :math:`z_i \sim N(0, 1)`; discrimination is weakly identified per
+  item, where the non-centred form avoids the funnel in :math:`\sigma_{\log a}`;
+* lower asymptote (3PL, 4PL): :math:`\operatorname{logit} c_i = \mu_c + \sigma_c z^c_i`;
+* upper asymptote (4PL): :math:`1 - d_i = (1 - c_i)\,\sigma(\mu_s + \sigma_s z^s_i)`, which
+  enforces :math:`c_i < d_i` by construction.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pymc as pm
+
+from bayesirt.models.base import IRTModel, sigmoid_probability
+from bayesirt.models.priors import Prior
+
+__all__ = ["FourPL", "OnePL", "ThreePL", "TwoPL"]
+
+CENTRED_LOG_A_MIN_RESPONSES = 200
+
+_DIFFICULTY_PRIORS = {
+    "mu_b": Prior("Normal", mu=0.0, sigma=2.0),
+    "sigma_b": Prior("HalfNormal", sigma=2.0),
+    "tau_b": Prior("HalfNormal", sigma=1.0),
+}
+_DISCRIMINATION_PRIORS = {
+    "mu_log_a": Prior("Normal", mu=0.0, sigma=1.0),
+    "sigma_log_a": Prior("HalfNormal", sigma=0.5),
+    "tau_log_a": Prior("HalfNormal", sigma=0.5),
+}
+_GUESSING_PRIORS = {
+    "mu_logit_c": Prior("Normal", mu=-2.0, sigma=1.0),
+    "sigma_logit_c": Prior("HalfNormal", sigma=0.5),
+}
+_SLIPPING_PRIORS = {
+    "mu_logit_slip": Prior("Normal", mu=-2.5, sigma=1.0),
+    "sigma_logit_slip": Prior("HalfNormal", sigma=0.5),
+}
+
+
+class _Logistic(IRTModel):
+    """Shared construction of the 1PL–4PL family."""
+
+    has_guessing: ClassVar[bool] = False
+    has_slipping: ClassVar[bool] = False
+
+    def _add_likelihood(self, theta, subject_index, item_index) -> None:
+        b = pm.Normal("b", self._grouped_mean("b"), self._prior("sigma_b"), dims="item")
+        a = self._add_discrimination()
+        eta = a[item_index] * (theta[subject_index] - b[item_index])
+        y = self.responses.response
+        if not (self.has_guessing or self.has_slipping):
+            pm.Bernoulli("y", logit_p=eta, observed=y, dims="obs")
+            return
+        c = pm.Deterministic("c", self._unit_interval("logit_c"), dims="item")
+        d = None
+        if self.has_slipping:
+            slip = self._unit_interval("logit_slip")
+            d = pm.Deterministic("d", 1.0 - (1.0 - c) * slip, dims="item")
+        p = sigmoid_probability(eta, c[item_index], None if d is None else d[item_index])
+        pm.Bernoulli("y", p=p, observed=y, dims="obs")
+
+    def _add_discrimination(self):
+        mean, sigma = self._grouped_mean("log_a"), self._prior("sigma_log_a")
+        if self.centred_discrimination:
+            log_a = pm.Normal("log_a", mean, sigma, dims="item")
+        else:
+            log_a = mean + sigma * pm.Normal("log_a_z", 0.0, 1.0, dims="item")
+        return pm.Deterministic("a", pm.math.exp(log_a), dims="item")
+
+    @property
+    def centred_discrimination(self) -> bool:
+        """Centre :math:`\\log a` when items have many responses (median ≥ 200), where the data
+        pin each :math:`a_i`; otherwise the non-centred form avoids the funnel."""
+        return float(np.median(self.responses.item_counts())) >= CENTRED_LOG_A_MIN_RESPONSES
+
+    def _unit_interval(self, key: str):
+        """Item parameter in (0, 1), non-centred: ``sigmoid(mu_<key> + sigma_<key> * z)``."""
+        z = pm.Normal(f"{key}_z", 0.0, 1.0, dims="item")
+        return pm.math.sigmoid(self._prior(f"mu_{key}") + self._prior(f"sigma_{key}") * z)
+
+
+class OnePL(_Logistic):
+    r"""Rasch model with a common discrimination: :math:`P = \sigma(a(\theta_j - b_i))`.
+
+    :math:`\log a \sim` ``priors["log_a"]`` (default :math:`N(0, 1)`); ``a`` is stored per
+    item (all equal) so every model exposes the same posterior variables.
+    """
+
+    name = "1pl"
+    default_priors: ClassVar[dict[str, Prior]] = {
+        **_DIFFICULTY_PRIORS,
+        "log_a": Prior("Normal", mu=0.0, sigma=1.0),
+    }
+
+    def _add_discrimination(self):
+        log_a = self._prior("log_a")
+        n_items = self.responses.n_items
+        return pm.Deterministic("a", pm.math.exp(log_a) * pm.math.ones(n_items), dims="item")
+
+
+class TwoPL(_Logistic):
+    r"""Two-parameter logistic model: :math:`P = \sigma(a_i(\theta_j - b_i))`."""
+
+    name = "2pl"
+    default_priors: ClassVar[dict[str, Prior]] = {**_DIFFICULTY_PRIORS, **_DISCRIMINATION_PRIORS}
+
+
+class ThreePL(_Logistic):
+    r"""Three-parameter logistic model: :math:`P = c_i + (1 - c_i)\,\sigma(a_i(\theta_j - b_i))`."""
+
+    name = "3pl"
+    has_guessing = True
+    default_priors: ClassVar[dict[str, Prior]] = {
+        **_DIFFICULTY_PRIORS,
+        **_DISCRIMINATION_PRIORS,
+        **_GUESSING_PRIORS,
+    }
+
+
+class FourPL(_Logistic):
+    r"""Four-parameter logistic model.
+
+    :math:`P = c_i + (d_i - c_i)\,\sigma(a_i(\theta_j - b_i))`.
+    """
+
+    name = "4pl"
+    has_guessing = True
+    has_slipping = True
+    default_priors: ClassVar[dict[str, Prior]] = {
+        **_DIFFICULTY_PRIORS,
+        **_DISCRIMINATION_PRIORS,
+        **_GUESSING_PRIORS,
+        **_SLIPPING_PRIORS,
+    }
