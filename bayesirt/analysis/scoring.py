@@ -17,6 +17,7 @@ fitted abilities), as if the subject had been scored after the fit was frozen.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,7 +227,12 @@ class _Observations:
         )
 
 
-def _chunked_loglik(draws: PosteriorDraws, obs: _Observations, nodes: np.ndarray, rows=None):
+def _chunked_loglik(
+    draws: PosteriorDraws,
+    obs: _Observations,
+    nodes: np.ndarray,
+    rows: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     r"""Yield ``(rows, L)``: log-likelihood of each new subject at its nodes, by draw blocks.
 
     ``nodes`` is (n_nodes,) shared by all subjects or (n_subjects, n_nodes); ``rows`` selects
