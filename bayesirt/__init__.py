@@ -9,6 +9,9 @@ from bayesirt.data import (
     load_responses,
     simulate_responses,
 )
+from bayesirt.inference import fit, load_fit, save_fit
+from bayesirt.models import marginal_loglik
+from bayesirt.summary import summarize_fit
 
 __version__ = "0.1.0"
 
@@ -17,9 +20,14 @@ __all__ = [
     "ResponsesError",
     "__version__",
     "datasets",
+    "fit",
     "load_example",
+    "load_fit",
     "load_responses",
+    "marginal_loglik",
     "rank",
+    "save_fit",
     "score_new",
     "simulate_responses",
+    "summarize_fit",
 ]

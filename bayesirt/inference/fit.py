@@ -22,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 import arviz as az
 import numpy as np
 import pymc as pm
+import xarray as xr
 
 from bayesirt.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
+from bayesirt.models.irt import log_likelihood
+from bayesirt.models.likelihood import enable_jax
 
 if TYPE_CHECKING:
     from bayesirt.data import Responses
     from bayesirt.models.base import IRTModel
 
-__all__ = ["METHODS", "SAMPLERS", "fit", "fit_model"]
+__all__ = ["METHODS", "SAMPLERS", "fit", "fit_model", "pointwise_log_likelihood"]
 
 METHODS = ("nuts", "advi")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
@@ -118,6 +121,8 @@ def fit_model(
         raise ValueError(f"tune must be non-negative, got {tune}")
     if method == "nuts" and sampler != "pymc":
         _require_backend(sampler)
+    if method == "nuts" and sampler == "numpyro":
+        enable_jax()
 
     started = time.perf_counter()
     model = irt_model.build_model()
@@ -147,16 +152,37 @@ def fit_model(
             settings.update(advi_iterations=int(advi_iterations))
             idata, advi_info = _fit_advi(draws * chains, advi_iterations, random_seed, progressbar)
             settings.update(advi_info)
-        if log_likelihood and "log_likelihood" not in idata:
-            pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
     settings["seconds"] = round(time.perf_counter() - started, 2)
 
     transformed = [name for name in idata.posterior.data_vars if name.endswith("__")]
     idata.posterior = idata.posterior.drop_vars(transformed)  # nutpie's unconstrained copies
     idata.constant_data = irt_model.responses.to_xarray()  # type: ignore[attr-defined]
+    if log_likelihood:
+        idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
     diagnostics = check_convergence(idata) if method == "nuts" else _advi_diagnostics(settings)
     _stamp(idata, irt_model, settings, diagnostics)
     return idata
+
+
+def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
+    """Log-likelihood of every observed pair in every draw: ``y`` (chain, draw, obs).
+
+    Computed from the posterior and the stored responses with
+    :func:`bayesirt.models.irt.log_likelihood`, one chain at a time.
+    """
+    data = idata.constant_data
+    s, i, y = (data[k].values for k in ("subject_index", "item_index", "response"))
+    post = idata.posterior
+    chains = []
+    for chain in post["chain"].values:
+        draws = post.sel(chain=chain)
+        theta = draws["theta"].values[:, s]
+        params = {k: draws[k].values[:, i] for k in ("a", "b", "c", "d") if k in draws}
+        chains.append(log_likelihood(y, theta, **params))
+    return xr.Dataset(
+        {"y": (("chain", "draw", "obs"), np.stack(chains))},
+        coords={"chain": post["chain"].values, "draw": post["draw"].values},
+    )
 
 
 def _fit_advi(n_draws: int, iterations: int, seed: int, progressbar: bool):

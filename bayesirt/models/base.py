@@ -10,20 +10,20 @@ The 2PL likelihood is unchanged by :math:`\\theta \\to s\\theta + m`, :math:`b \
 :math:`a \\to a/s`. A prior :math:`\\theta \\sim N(0, 1)` identifies :math:`m` and :math:`s` only
 through the prior, so with many items per subject the posterior is a long thin ridge along
 the joint shift and the joint rescaling, which NUTS crosses very slowly (the issue measured
-min ESS ≈ 7 after 1,000 draws at 100 × 2,000). Here the scale is identified by constraint:
+min ESS ≈ 7 after 1,000 draws at 100 × 2,000). Here both are fixed by constraint:
 
 .. math::
 
-    z_j \\sim N(0, 1), \\qquad
-    \\theta_j = \\frac{z_j - \\bar z}{\\operatorname{sd}(z)},
+    z \\sim \\text{ZeroSumNormal}(1), \\qquad
+    \\theta_j = \\frac{z_j}{\\sqrt{\\tfrac1N \\sum_k z_k^2}},
 
 so the abilities of the fitted subjects have mean exactly 0 and standard deviation exactly 1
 in every draw. The implied prior is that of :math:`N(0, 1)` abilities conditioned on their
-sample mean and standard deviation; the likelihood sees only the standardised shape of
-:math:`z`, while the location and radius of :math:`z` keep their prior geometry, which NUTS
-samples easily. Both ridges disappear, and the item parameters are on the scale of the
-fitted population (a new subject is scored with the population prior
-:math:`\\theta \\sim N(0, 1)`).
+sample mean and standard deviation. The zero-sum normal is sampled in :math:`N - 1`
+unconstrained coordinates, so the location has no direction left to wander in; the radius of
+:math:`z` does not enter the likelihood and keeps its :math:`\\chi_{N-1}` prior, which NUTS
+samples easily. Both ridges disappear, and item parameters are on the scale of the fitted
+population (a new subject is scored with the population prior :math:`\\theta \\sim N(0, 1)`).
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class IRTModel:
         return coords
 
     def build_model(self) -> pm.Model:
-        """The PyMC model: abilities, item parameters and the Bernoulli likelihood ``y``."""
+        """The PyMC model: abilities, item parameters and the Bernoulli log-likelihood of the
+        observed pairs (a potential ``loglik``; see :mod:`bayesirt.models.likelihood`)."""
         r = self.responses
         with pm.Model(coords=self.coords()) as model:
             subject_index = pm.Data("subject_index", r.subject_index, dims="obs")
@@ -124,13 +125,13 @@ class IRTModel:
         """Standardised abilities (see the module docstring for why).
 
         The sampler starts from normal scores of the subjects' accuracy ranks (any start with
-        distinct values would do; a start at all-equal ``z`` has zero sd).
+        distinct values would do; all-equal ``z`` would have zero sd).
         """
         accuracy = self.responses.subject_accuracy().fillna(0.5).to_numpy()
         ranks = stats.rankdata(accuracy)
         start = stats.norm.ppf((ranks - 0.5) / len(ranks))
-        z = pm.Normal("theta_z", 0.0, 1.0, dims="subject", initval=start)
-        return pm.Deterministic("theta", (z - z.mean()) / z.std(), dims="subject")
+        z = pm.ZeroSumNormal("theta_z", sigma=1.0, dims="subject", initval=start - start.mean())
+        return pm.Deterministic("theta", z / pm.math.sqrt(pm.math.mean(z**2)), dims="subject")
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
         raise NotImplementedError
@@ -157,13 +158,3 @@ class IRTModel:
         from bayesirt.inference import fit_model
 
         return fit_model(self, method=method, **kwargs)
-
-
-def sigmoid_probability(eta, c=None, d=None):
-    """:math:`c + (d - c)\\sigma(\\eta)` as a tensor (``c``/``d`` None for 0 and 1)."""
-    p = pm.math.sigmoid(eta)
-    if c is None and d is None:
-        return p
-    c = 0.0 if c is None else c
-    d = 1.0 if d is None else d
-    return c + (d - c) * p

@@ -29,7 +29,8 @@ from typing import ClassVar
 import numpy as np
 import pymc as pm
 
-from bayesirt.models.base import IRTModel, sigmoid_probability
+from bayesirt.models.base import IRTModel
+from bayesirt.models.likelihood import irt_loglik
 from bayesirt.models.priors import Prior
 
 __all__ = ["FourPL", "OnePL", "ThreePL", "TwoPL"]
@@ -63,20 +64,28 @@ class _Logistic(IRTModel):
     has_slipping: ClassVar[bool] = False
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
-        b = pm.Normal("b", self._grouped_mean("b"), self._prior("sigma_b"), dims="item")
+        b = pm.Normal(
+            "b",
+            self._grouped_mean("b"),
+            self._prior("sigma_b"),
+            dims="item",
+            initval=self._difficulty_start(),
+        )
         a = self._add_discrimination()
-        eta = a[item_index] * (theta[subject_index] - b[item_index])
-        y = self.responses.response
-        if not (self.has_guessing or self.has_slipping):
-            pm.Bernoulli("y", logit_p=eta, observed=y, dims="obs")
-            return
-        c = pm.Deterministic("c", self._unit_interval("logit_c"), dims="item")
-        d = None
+        c = d = None
+        if self.has_guessing:
+            c = pm.Deterministic("c", self._unit_interval("logit_c"), dims="item")
         if self.has_slipping:
             slip = self._unit_interval("logit_slip")
             d = pm.Deterministic("d", 1.0 - (1.0 - c) * slip, dims="item")
-        p = sigmoid_probability(eta, c[item_index], None if d is None else d[item_index])
-        pm.Bernoulli("y", p=p, observed=y, dims="obs")
+        y = pm.Data("y", self.responses.response.astype(np.int8), dims="obs")
+        pm.Potential("loglik", irt_loglik(theta, a, b, subject_index, item_index, y, c=c, d=d))
+
+    def _difficulty_start(self):
+        """Start of :math:`b` from item accuracy: with :math:`\\theta \\sim N(0, 1)` and
+        :math:`a = 1`, :math:`P \\approx \\sigma(-b / \\sqrt{1 + \\pi/8})`."""
+        accuracy = self.responses.item_accuracy().fillna(0.5).clip(0.02, 0.98).to_numpy()
+        return -np.sqrt(1 + np.pi / 8) * np.log(accuracy / (1 - accuracy))
 
     def _add_discrimination(self):
         mean, sigma = self._grouped_mean("log_a"), self._prior("sigma_log_a")

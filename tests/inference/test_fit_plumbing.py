@@ -1,0 +1,147 @@
+"""Fit dispatch, diagnostics, save/load: errors named, failures shown, round trips exact."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesirt
+from bayesirt.inference import (
+    ConvergenceWarning,
+    FitFileError,
+    check_convergence,
+    fit,
+    fit_info,
+    load_fit,
+    model_from_fit,
+    save_fit,
+)
+from bayesirt.models import Prior, TwoPL, get_model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesirt.simulate_responses(12, 30, model="2pl", seed=2)[0]
+
+
+def test_unknown_names_are_refused_with_the_known_ones(tiny):
+    with pytest.raises(ValueError, match="'5pl'.*1pl, 2pl, 3pl, 4pl"):
+        fit(tiny, model="5pl")
+    with pytest.raises(ValueError, match="'mcmc'.*nuts, advi"):
+        fit(tiny, method="mcmc")
+    with pytest.raises(ValueError, match="'stan'.*nutpie, pymc, numpyro"):
+        fit(tiny, sampler="stan")
+    with pytest.raises(ValueError, match="draws must be at least 1, got 0"):
+        fit(tiny, draws=0)
+
+
+def test_priors_are_validated_and_used(tiny):
+    with pytest.raises(ValueError, match="unknown prior 'sigma_theta'"):
+        TwoPL(tiny, priors={"sigma_theta": Prior("HalfNormal", sigma=1.0)})
+    with pytest.raises(ValueError, match="'Normall' is not a PyMC distribution"):
+        Prior("Normall", mu=0)
+    model = TwoPL(tiny, priors={"mu_b": Prior("Normal", mu=3.0, sigma=0.01)})
+    with model.build_model() as pm_model:
+        mu_b = pm_model["mu_b"]
+    draws = bayesirt.models.priors.pm.draw(mu_b, draws=200, random_seed=1)
+    assert np.mean(draws) == pytest.approx(3.0, abs=0.01)
+    rebuilt = type(model).from_config(json.dumps(model.config()), tiny)
+    assert rebuilt.priors == model.priors
+
+
+def test_pool_by_needs_an_existing_column(tiny):
+    with pytest.raises(bayesirt.ResponsesError, match="'benchmark'"):
+        TwoPL(tiny, pool_by="benchmark")
+
+
+def test_every_model_exposes_the_same_item_variables(tiny):
+    for name in ("1pl", "2pl", "3pl", "4pl"):
+        model = get_model(name)(tiny).build_model()
+        names = {v.name for v in model.deterministics} | {v.name for v in model.free_RVs}
+        assert {"theta", "a", "b"} <= names, name
+        assert ("c" in names) == (name in ("3pl", "4pl")), name
+        assert ("d" in names) == (name == "4pl"), name
+
+
+def _fake_fit(rng, n_chains=2, offset=0.0, divergences=0):
+    theta = rng.normal(size=(n_chains, 300, 4))
+    theta[0] += offset  # chains that disagree
+    diverging = np.zeros((n_chains, 300), dtype=bool)
+    diverging[0, :divergences] = True
+    return az.from_dict(
+        posterior={"theta": theta, "theta_z": theta, "mu_b": rng.normal(size=(n_chains, 300))},
+        sample_stats={"diverging": diverging, "energy": rng.normal(size=(n_chains, 300))},
+        coords={"subject": list("abcd")},
+        dims={"theta": ["subject"], "theta_z": ["subject"]},
+    )
+
+
+def test_convergence_failure_is_shown_and_names_the_parameter():
+    rng = np.random.default_rng(0)
+    with pytest.warns(ConvergenceWarning, match=r"R-hat .* for theta\[subject=") as record:
+        diag = check_convergence(_fake_fit(rng, offset=3.0, divergences=4))
+    assert not diag.converged
+    assert diag.divergences == 4
+    assert any("4 divergent" in p for p in diag.problems)
+    assert "divergent" in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clean = check_convergence(_fake_fit(rng))
+    assert clean.converged and clean.max_rhat < 1.01
+    assert "theta_z" not in clean.worst_rhat
+
+
+def test_too_short_sampling_warns(tiny):
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        idata = fit(tiny, model="4pl", draws=20, tune=5, random_seed=1, progressbar=False)
+    assert not fit_info(idata)["diagnostics"]["converged"]
+
+
+def test_save_load_round_trip_is_exact(tmp_path, simulated_2pl, nuts_2pl):
+    responses, _ = simulated_2pl
+    path = save_fit(nuts_2pl, tmp_path / "fits" / "sim.nc")
+    card = (tmp_path / "fits" / "sim.card.md").read_text()
+    assert "2pl" in card and responses.fingerprint() in card and "converged" in card
+    loaded = load_fit(path, responses=responses)
+    for name in ("theta", "a", "b"):
+        np.testing.assert_array_equal(loaded.posterior[name], nuts_2pl.posterior[name])
+    assert fit_info(loaded) == fit_info(nuts_2pl)
+    rebuilt = model_from_fit(loaded)
+    assert rebuilt.responses.equals(responses) and rebuilt.config() == json.loads(
+        nuts_2pl.attrs["bayesirt_config"]
+    )
+
+
+def test_load_refuses_files_that_do_not_match(tmp_path, simulated_2pl, nuts_2pl):
+    with pytest.raises(FitFileError, match="no fit file"):
+        load_fit(tmp_path / "missing.nc")
+    not_a_fit = tmp_path / "plain.nc"
+    az.from_dict(posterior={"x": np.zeros((1, 5))}).to_netcdf(str(not_a_fit))
+    with pytest.raises(FitFileError, match="not a bayesirt fit"):
+        load_fit(not_a_fit)
+    path = save_fit(nuts_2pl, tmp_path / "sim.nc")
+    other = bayesirt.simulate_responses(10, 20, model="2pl", seed=99)[0]
+    with pytest.raises(FitFileError, match="fitted on other data"):
+        load_fit(path, responses=other)
+    tampered = nuts_2pl.copy()
+    flipped = tampered.constant_data["response"].values.copy()
+    flipped[0] = 1 - flipped[0]
+    tampered.constant_data["response"] = ("obs", flipped)
+    save_fit(tampered, tmp_path / "tampered.nc")
+    with pytest.raises(FitFileError, match="altered"):
+        load_fit(tmp_path / "tampered.nc")
+
+
+def test_missing_cells_are_left_out_of_the_likelihood():
+    wide = pd.DataFrame(
+        [[1, 0, np.nan], [1, 1, 0], [0, np.nan, 0]], index=["m1", "m2", "m3"],
+        columns=["q1", "q2", "q3"],
+    )
+    responses = bayesirt.Responses.from_wide(wide)
+    model = TwoPL(responses).build_model()
+    assert model["y"].shape.eval()[0] == 7
