@@ -11,7 +11,8 @@ computes, for every observed pair :math:`k = (j, i)`,
     P_k = c_i + (d_i - c_i)\,\sigma(z_k), \quad z_k = a_i(\theta_j - b_i),
 
 (with :math:`\ell_k = -\operatorname{softplus}(\mp z_k)` when :math:`c = 0, d = 1`, and
-:math:`1 - P_k = (1 - d_i) + (d_i - c_i)\sigma(-z_k)`, both exact for extreme logits) and one pass accumulates the vector-Jacobian product
+:math:`1 - P_k = (1 - d_i) + (d_i - c_i)\sigma(-z_k)`, both exact for extreme logits) and
+one pass accumulates the vector-Jacobian product
 
 .. math::
 

@@ -30,11 +30,11 @@ def tiny():
 
 
 def test_unknown_names_are_refused_with_the_known_ones(tiny):
-    with pytest.raises(ValueError, match="'5pl'.*1pl, 2pl, 3pl, 4pl"):
+    with pytest.raises(ValueError, match=r"'5pl'.*1pl, 2pl, 3pl, 4pl"):
         fit(tiny, model="5pl")
-    with pytest.raises(ValueError, match="'mcmc'.*nuts, advi"):
+    with pytest.raises(ValueError, match=r"'mcmc'.*nuts, advi"):
         fit(tiny, method="mcmc")
-    with pytest.raises(ValueError, match="'stan'.*nutpie, pymc, numpyro"):
+    with pytest.raises(ValueError, match=r"'stan'.*nutpie, pymc, numpyro"):
         fit(tiny, sampler="stan")
     with pytest.raises(ValueError, match="draws must be at least 1, got 0"):
         fit(tiny, draws=0)
@@ -139,7 +139,8 @@ def test_load_refuses_files_that_do_not_match(tmp_path, simulated_2pl, nuts_2pl)
 
 def test_missing_cells_are_left_out_of_the_likelihood():
     wide = pd.DataFrame(
-        [[1, 0, np.nan], [1, 1, 0], [0, np.nan, 0]], index=["m1", "m2", "m3"],
+        [[1, 0, np.nan], [1, 1, 0], [0, np.nan, 0]],
+        index=["m1", "m2", "m3"],
         columns=["q1", "q2", "q3"],
     )
     responses = bayesirt.Responses.from_wide(wide)

@@ -33,9 +33,11 @@ def test_information_matches_numerical_fisher_information():
     dp = (icc(theta + h, a, b, c, d) - icc(theta - h, a, b, c, d)) / (2 * h)
     fisher = dp**2 / (p * (1 - p))
     np.testing.assert_allclose(item_information(theta, a, b, c, d), fisher, rtol=1e-6)
-    np.testing.assert_allclose(item_information(theta, a, b), a**2 * icc(theta, a, b) * (1 - icc(theta, a, b)))
+    p2 = icc(theta, a, b)
+    np.testing.assert_allclose(item_information(theta, a, b), a**2 * p2 * (1 - p2))
     total = total_information(theta, np.array([a, 2.0]), np.array([b, -1.0]))
-    np.testing.assert_allclose(total, item_information(theta, a, b) + item_information(theta, 2.0, -1.0))
+    expected = item_information(theta, a, b) + item_information(theta, 2.0, -1.0)
+    np.testing.assert_allclose(total, expected)
 
 
 def test_log_likelihood_is_stable_for_extreme_logits():
@@ -81,9 +83,7 @@ def test_marginal_loglik_skips_missing_cells():
     params = pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, 1.0]}, index=["x", "y"])
     assert marginal_loglik(full, params) == pytest.approx(marginal_loglik(sparse, params))
     one_missing = Responses.from_long(
-        pd.DataFrame(
-            {"subject": list("aabb"), "item": list("xyxy"), "response": [1, 0, 0, np.nan]}
-        )
+        pd.DataFrame({"subject": list("aabb"), "item": list("xyxy"), "response": [1, 0, 0, np.nan]})
     )
     # subject b answered only x: its term is log of the marginal probability of x wrong
     nodes, log_w = quadrature()
