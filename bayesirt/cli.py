@@ -1,0 +1,625 @@
+"""The ``bayesirt`` command line: a thin layer over the public API.
+
+Subcommands
+-----------
+``fit DATA``
+    Read benchmark results (:func:`bayesirt.load_responses`, the shipped example, or a public
+    dataset), fit a model (:func:`bayesirt.inference.fit`), print its diagnostics and save it
+    with its card (:func:`bayesirt.inference.save_fit`).
+``summary FIT``
+    Abilities (best first) with intervals, item parameters and diagnostics of a saved fit
+    (:func:`bayesirt.summarize_fit`), as text or JSON.
+``rank FIT``
+    The uncertainty-aware ranking of a saved fit (:func:`bayesirt.rank`), as a table, JSON
+    or CSV.
+``demo``
+    Fit the 2PL by NUTS to the shipped example leaderboard, print its ranking and save it.
+
+Choices offered on the command line (models, methods, samplers, formats, ...) are read from
+the package's registries, and numeric defaults from the signatures of the functions wrapped,
+so the command line cannot drift from the library. Errors reach the user as one line,
+``bayesirt: error: ...``, with a non-zero exit status; convergence problems as
+``bayesirt: warning: ...`` lines that are never suppressed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from bayesirt import __version__
+from bayesirt.analysis import rank, rank_table, rank_to_json
+from bayesirt.analysis.ranking import RANK_BY
+from bayesirt.data import (
+    FORMATS,
+    Responses,
+    ResponsesWarning,
+    datasets,
+    load_example,
+    load_responses,
+)
+from bayesirt.data.example import EXAMPLE_SETTINGS
+from bayesirt.data.validation import DUPLICATE_RULES
+from bayesirt.inference import (
+    METHODS,
+    SAMPLERS,
+    ConvergenceWarning,
+    fit,
+    fit_info,
+    fit_model,
+    load_fit,
+    save_fit,
+)
+from bayesirt.inference.diagnostics import BFMI_MIN, ESS_PER_CHAIN_MIN, RHAT_MAX
+from bayesirt.inference.io import DEFAULT_FIT_DIR, card_path
+from bayesirt.models import MODELS
+from bayesirt.summary import DEFAULT_INTERVAL, summarize_fit
+
+__all__ = ["build_parser", "main"]
+
+#: ``DATA`` argument naming the example leaderboard shipped with the package.
+EXAMPLE = "example"
+#: Prefix of a ``DATA`` argument naming a public dataset, e.g. ``dataset:chembench``.
+DATASET_PREFIX = "dataset:"
+#: Options of ``fit`` that are passed to :func:`bayesirt.load_responses` when given.
+DATA_OPTIONS = (
+    "format",
+    "subject",
+    "item",
+    "response",
+    "threshold",
+    "duplicates",
+    "item_meta",
+    "subject_meta",
+    "drop_constant",
+)
+#: Options of ``fit`` that only NUTS uses, and the one only ADVI uses.
+NUTS_OPTIONS = ("sampler", "tune", "target_accept")
+ADVI_OPTIONS = ("advi_iterations",)
+#: NUTS settings of ``bayesirt demo``, and of ``bayesirt demo --quick`` (a smoke run).
+DEMO_SETTINGS = {"draws": 500, "tune": 500, "chains": 2}
+QUICK_DEMO_SETTINGS = {"draws": 100, "tune": 100, "chains": 2}
+DEMO_FIT = DEFAULT_FIT_DIR / "demo.nc"
+#: The PyTensor warning about a missing BLAS library: noise for a command line user.
+BLAS_WARNING = "PyTensor could not link to a BLAS installation"
+
+_FIT_DEFAULTS = {
+    name: parameter.default
+    for function in (fit, fit_model)
+    for name, parameter in inspect.signature(function).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+_RANK_TOP_K = tuple(inspect.signature(rank).parameters["top_k"].default)
+
+
+class UsageError(Exception):
+    """A command line that the parser rejects; the message says what is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`UsageError` instead of printing usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ---------------------------------------------------------------------- entry point
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``bayesirt ARGS``; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on a malformed command line, 1 on any other error, 130 when
+        interrupted, 141 when the reader of the output closed it early (``| head``).
+        Errors are printed as one line on stderr, never as a traceback.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        with _user_facing_warnings():
+            args.run(args)
+    except SystemExit as done:  # --help and --version
+        return done.code if isinstance(done.code, int) else 0
+    except BrokenPipeError:  # the reader left early (e.g. `| head`): stop quietly
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except UsageError as err:
+        _print_error(err)
+        return 2
+    except (ValueError, OSError, ImportError, datasets.DatasetUnavailableError) as err:
+        _print_error(err)
+        return 1
+    except KeyboardInterrupt:
+        print("bayesirt: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``bayesirt`` command and its subcommands."""
+    parser = _Parser(
+        prog="bayesirt",
+        description="Bayesian item response theory for LLM benchmark results.",
+    )
+    parser.add_argument("--version", action="version", version=f"bayesirt {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fit_command(commands)
+    _add_summary_command(commands)
+    _add_rank_command(commands)
+    _add_demo_command(commands)
+    return parser
+
+
+# ----------------------------------------------------------------------- commands
+def _add_fit_command(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "fit",
+        help="fit a model to benchmark results and save it",
+        description="Fit an IRT model to benchmark results; print its diagnostics; save the "
+        "fit (netCDF) and its card (Markdown) beside it.",
+    )
+    cmd.add_argument(
+        "data",
+        metavar="DATA",
+        help=f"results file or folder (formats: {', '.join(FORMATS)}), '{EXAMPLE}' for the "
+        f"shipped example leaderboard, or '{DATASET_PREFIX}NAME' for a public dataset "
+        f"({', '.join(datasets.DATASETS)})",
+    )
+    data = cmd.add_argument_group("data options (files only; see bayesirt.load_responses)")
+    data.add_argument("--format", choices=list(FORMATS), help="layout (default: inferred)")
+    data.add_argument("--subject", metavar="COL", help="subject column (default: subject)")
+    data.add_argument("--item", metavar="COL", help="item column of a long table (default: item)")
+    data.add_argument(
+        "--response", metavar="COL", help="response column of a long table (default: response)"
+    )
+    data.add_argument(
+        "--threshold",
+        type=float,
+        metavar="X",
+        help="binarise graded scores: correct if score >= X",
+    )
+    data.add_argument(
+        "--duplicates",
+        choices=list(DUPLICATE_RULES),
+        help="rule for repeated (subject, item) pairs (default: error)",
+    )
+    data.add_argument("--item-meta", metavar="FILE", help="CSV of item metadata (key: item)")
+    data.add_argument(
+        "--subject-meta", metavar="FILE", help="CSV of subject metadata (key: subject)"
+    )
+    data.add_argument(
+        "--drop-constant",
+        action="store_true",
+        default=None,
+        help="drop items that every subject answered the same way",
+    )
+
+    model = cmd.add_argument_group("model")
+    model.add_argument(
+        "--model",
+        type=str.lower,
+        choices=list(MODELS),
+        default=_FIT_DEFAULTS["model"],
+        help="IRT model (default: %(default)s)",
+    )
+    model.add_argument(
+        "--pool-by",
+        metavar="COL",
+        help="item metadata column whose groups get partially pooled item means",
+    )
+
+    inference = cmd.add_argument_group("inference")
+    inference.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default=_FIT_DEFAULTS["method"],
+        help="NUTS sampling or ADVI approximation (default: %(default)s)",
+    )
+    inference.add_argument(
+        "--sampler",
+        choices=list(SAMPLERS),
+        help=f"NUTS implementation (default: {_FIT_DEFAULTS['sampler']})",
+    )
+    inference.add_argument(
+        "--draws",
+        type=int,
+        default=_FIT_DEFAULTS["draws"],
+        help="posterior draws per chain (default: %(default)s)",
+    )
+    inference.add_argument(
+        "--chains",
+        type=int,
+        default=_FIT_DEFAULTS["chains"],
+        help="number of chains (default: %(default)s)",
+    )
+    inference.add_argument(
+        "--tune",
+        type=int,
+        help=f"NUTS tuning steps per chain (default: {_FIT_DEFAULTS['tune']})",
+    )
+    inference.add_argument(
+        "--target-accept",
+        type=float,
+        metavar="P",
+        help=f"NUTS target acceptance rate (default: {_FIT_DEFAULTS['target_accept']})",
+    )
+    inference.add_argument(
+        "--advi-iterations",
+        type=int,
+        metavar="N",
+        help=f"most ADVI optimisation steps (default: {_FIT_DEFAULTS['advi_iterations']})",
+    )
+    inference.add_argument(
+        "--log-likelihood",
+        action="store_true",
+        help="store the pointwise log-likelihood (for LOO)",
+    )
+    _add_seed_and_progress(inference)
+    cmd.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help=f"fit file to write, ending in .nc (default: {DEFAULT_FIT_DIR}/DATA-MODEL.nc)",
+    )
+    cmd.set_defaults(run=_run_fit)
+
+
+def _add_summary_command(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "summary",
+        help="abilities, item parameters and diagnostics of a saved fit",
+        description=f"Abilities (best first) with posterior mean, sd and {DEFAULT_INTERVAL:.0%} "
+        "interval, item parameters and convergence diagnostics of a saved fit.",
+    )
+    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    cmd.set_defaults(run=_run_summary)
+
+
+def _add_rank_command(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "rank",
+        help="uncertainty-aware ranking of the subjects of a saved fit",
+        description="Rank the subjects of a saved fit with rank intervals, tiers of subjects "
+        "the data cannot tell apart, and the accuracy leaderboard for comparison.",
+    )
+    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
+    cmd.add_argument(
+        "--by",
+        choices=list(RANK_BY),
+        default=inspect.signature(rank).parameters["by"].default,
+        help="rank by ability, or by expected accuracy on all items (default: %(default)s)",
+    )
+    cmd.add_argument(
+        "--top",
+        type=_positive_int,
+        metavar="K",
+        help="show only the K best subjects, and add P(rank <= K)",
+    )
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cmd.add_argument("--csv", type=Path, metavar="PATH", help="also write the table as CSV")
+    cmd.set_defaults(run=_run_rank)
+
+
+def _add_demo_command(commands: Any) -> None:
+    settings = ", ".join(f"{k} {v}" for k, v in DEMO_SETTINGS.items())
+    cmd = commands.add_parser(
+        "demo",
+        help="fit the 2PL to the shipped example leaderboard and rank its models",
+        description=f"Fit the 2PL by NUTS ({settings}) to the example leaderboard shipped "
+        f"with bayesirt ({EXAMPLE_SETTINGS['n_subjects']} models × "
+        f"{EXAMPLE_SETTINGS['n_items']} questions), print the ranking with intervals and "
+        "tiers, and save the fit.",
+    )
+    cmd.add_argument(
+        "--out",
+        type=Path,
+        default=DEMO_FIT,
+        metavar="PATH",
+        help="fit file to write (default: %(default)s)",
+    )
+    cmd.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short smoke run ("
+        + ", ".join(f"{k} {v}" for k, v in QUICK_DEMO_SETTINGS.items())
+        + "); expect convergence warnings",
+    )
+    cmd.add_argument(
+        "--sampler",
+        choices=list(SAMPLERS),
+        default=_FIT_DEFAULTS["sampler"],
+        help="NUTS implementation (default: %(default)s)",
+    )
+    _add_seed_and_progress(cmd)
+    cmd.set_defaults(run=_run_demo)
+
+
+def _add_seed_and_progress(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--seed",
+        type=int,
+        default=_FIT_DEFAULTS["random_seed"],
+        help="random seed (default: %(default)s)",
+    )
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="show progress bars (default: when stderr is a terminal)",
+    )
+
+
+def _run_fit(args: argparse.Namespace) -> None:
+    other = {"nuts": "advi", "advi": "nuts"}[args.method]
+    options = {"nuts": NUTS_OPTIONS, "advi": ADVI_OPTIONS}
+    given = [_flag(name) for name in options[other] if getattr(args, name) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: only for --method {other}")
+    responses, name = _read_data(args)
+    out = _fit_path(args.out or DEFAULT_FIT_DIR / f"{name}-{args.model}.nc")
+    settings = {
+        "draws": args.draws,
+        "chains": args.chains,
+        "random_seed": args.seed,
+        "log_likelihood": args.log_likelihood,
+        "progressbar": _progress(args),
+    }
+    for option in options[args.method]:
+        value = getattr(args, option)
+        settings[option] = _FIT_DEFAULTS[option] if value is None else value
+    print(
+        f"fitting the {args.model.upper()} by {_method_label(args.method, settings)} "
+        f"to {name}: {responses!r}"
+    )
+    idata = fit(responses, model=args.model, pool_by=args.pool_by, method=args.method, **settings)
+    _print_diagnostics(idata)
+    _save(idata, out)
+
+
+def _run_summary(args: argparse.Namespace) -> None:
+    idata = load_fit(args.fit)
+    summary = summarize_fit(idata)
+    if args.json:
+        print(json.dumps(summary, indent=2, allow_nan=False))
+        return
+    config = fit_info(idata)["config"]
+    subjects = pd.DataFrame(summary["subjects"])
+    subjects.insert(0, "#", range(1, len(subjects) + 1))
+    items = pd.DataFrame(summary["items"])
+    print(f"{args.fit}: {config['model'].upper()}, {len(subjects)} subjects × {len(items)} items")
+    _print_diagnostics(idata)
+    print(f"\nabilities θ, best first (posterior mean, sd and {DEFAULT_INTERVAL:.0%} interval):")
+    print(subjects.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print("\nitem parameters (posterior mean and sd):")
+    print(items.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def _run_rank(args: argparse.Namespace) -> None:
+    idata = load_fit(args.fit)
+    top_k = sorted({*_RANK_TOP_K, *([args.top] if args.top else [])})
+    result = rank(idata, by=args.by, top_k=top_k)
+    table = rank_table(result).head(args.top)
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv)
+    if args.json:
+        payload = rank_to_json(result)
+        if args.top:
+            payload = _first_subjects(payload, args.top)
+        print(json.dumps(payload, indent=2, allow_nan=False))
+    else:
+        print(_format_ranking(result, table))
+    if args.csv is not None:
+        print(f"table written to {args.csv}", file=sys.stderr if args.json else sys.stdout)
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    out = _fit_path(args.out)
+    settings = QUICK_DEMO_SETTINGS if args.quick else DEMO_SETTINGS
+    responses = load_example()
+    nuts = {**settings, "sampler": args.sampler}
+    print(f"bayesirt demo: the example leaderboard shipped with bayesirt, {responses!r}")
+    print(f"fitting the 2PL by {_method_label('nuts', nuts)}; this takes a few minutes")
+    idata = fit(
+        responses,
+        model="2pl",
+        method="nuts",
+        sampler=args.sampler,
+        random_seed=args.seed,
+        progressbar=_progress(args),
+        **settings,
+    )
+    _print_diagnostics(idata)
+    result = rank(idata)
+    print()
+    print(_format_ranking(result, rank_table(result)))
+    _save(idata, out)
+    print(f"next: bayesirt summary {out}    bayesirt rank {out} --by score --top 10")
+
+
+# ---------------------------------------------------------------------- data and files
+def _read_data(args: argparse.Namespace) -> tuple[Responses, str]:
+    """The responses named by ``DATA`` and a short name for them (used in file names)."""
+    options = {key: getattr(args, key) for key in DATA_OPTIONS if getattr(args, key) is not None}
+    source: str = args.data
+    shipped = source == EXAMPLE or source.startswith(DATASET_PREFIX)
+    if shipped and options:
+        flags = ", ".join(_flag(key) for key in options)
+        raise UsageError(f"{flags}: only for results files, not for {source!r}")
+    if source == EXAMPLE:
+        return load_example(), EXAMPLE
+    if source.startswith(DATASET_PREFIX):
+        name = source.removeprefix(DATASET_PREFIX)
+        return datasets.load(name), name
+    return load_responses(source, **options), Path(source).stem
+
+
+def _fit_path(path: Path) -> Path:
+    """Check the output name before a long fit rather than after it."""
+    if path.suffix != ".nc":
+        raise UsageError(f"fit files end in .nc, got {str(path)!r}")
+    return path
+
+
+def _save(idata: az.InferenceData, out: Path) -> None:
+    path = save_fit(idata, out)
+    print(f"fit written to {path}")
+    print(f"card written to {card_path(path)}")
+
+
+# ------------------------------------------------------------------------ formatting
+def _print_diagnostics(idata: az.InferenceData) -> None:
+    info = fit_info(idata)
+    settings, diag = info["inference"], info["diagnostics"]
+    print(f"inference: {_method_label(settings['method'], settings)}", end="")
+    print(f", {settings['seconds']:.1f} s" if "seconds" in settings else "")
+    if settings["method"] == "advi":
+        details = ", ".join(f"{k}={v}" for k, v in settings.items() if k.startswith("advi_"))
+        print(f"  {details}")
+        print("  (R-hat, ESS and divergences do not apply to ADVI; its intervals are too narrow)")
+    else:
+        ess_min = ESS_PER_CHAIN_MIN * settings["chains"]
+        rows = (
+            ("max R-hat", _fmt(diag["max_rhat"], ".3f"), f"<= {RHAT_MAX}"),
+            ("min bulk ESS", _fmt(diag["min_ess_bulk"], ".0f"), f">= {ess_min}"),
+            ("min tail ESS", _fmt(diag["min_ess_tail"], ".0f"), f">= {ess_min}"),
+            ("divergences", str(diag["divergences"]), "0"),
+            ("min E-BFMI", _fmt(diag["min_bfmi"], ".2f"), f">= {BFMI_MIN}"),
+        )
+        for label, value, target in rows:
+            print(f"  {label:<13} {value:>8}   (target {target})")
+    verdict = "yes" if diag.get("converged") else "NO: " + "; ".join(diag.get("problems", []))
+    print(f"  converged: {verdict}")
+
+
+def _format_ranking(result: xr.Dataset, table: pd.DataFrame) -> str:
+    """The ranking as aligned text: rank and value intervals, tiers, the leaderboard."""
+    by = result.attrs["by"]
+    pct = f"{result.attrs['interval']:.0%}"
+    shown = pd.DataFrame({"#": range(1, len(table) + 1), "subject": table.index})
+    shown["tier"] = table["tier"].to_numpy()
+    shown["mean rank"] = [f"{x:.1f}" for x in table["mean_rank"]]
+    rank_bounds = zip(table["rank_lo"], table["rank_hi"], strict=True)
+    shown[f"rank {pct}"] = [f"{lo}-{hi}" for lo, hi in rank_bounds]
+    shown[by] = [f"{x:.2f}" for x in table[by]]
+    shown[f"{by} {pct}"] = [
+        f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(table[f"{by}_lo"], table[f"{by}_hi"], strict=True)
+    ]
+    for column in table.columns:
+        if column.startswith("p_top"):
+            shown[f"P(top {column.removeprefix('p_top')})"] = [f"{x:.2f}" for x in table[column]]
+    shown["accuracy"] = [_fmt(x, ".3f") for x in table["accuracy"]]
+    shown["acc. rank"] = [_fmt(x, "g") for x in table["accuracy_rank"]]
+    tiers = result.attrs["tiers"]
+    notes = [
+        f"{len(tiers)} tier(s): subjects within a tier are not separated at posterior "
+        f"probability {result.attrs['level']:g}",
+        f"adjacent pairs separated: {result.attrs['n_separated']} of "
+        f"{result.attrs['n_adjacent']}; accuracy leaderboard vs posterior order: Kendall tau "
+        f"{_fmt(result.attrs['kendall_tau'], '.3f')}, {result.attrs['n_reordered_pairs']} "
+        "pair(s) reordered",
+    ]
+    header = f"ranking by {by}, best first ({pct} intervals):"
+    return "\n".join([header, shown.to_string(index=False), *notes])
+
+
+def _first_subjects(payload: dict, k: int) -> dict:
+    """:func:`rank_to_json` output restricted to its ``k`` first subjects."""
+    subjects = payload["subjects"][:k]
+    kept = {record["subject"] for record in subjects}
+    return {
+        "subjects": subjects,
+        "p_beats": {
+            a: {b: p for b, p in row.items() if b in kept}
+            for a, row in payload["p_beats"].items()
+            if a in kept
+        },
+        "tiers": [tier for tier in ([s for s in t if s in kept] for t in payload["tiers"]) if tier],
+    }
+
+
+def _method_label(method: str, settings: dict) -> str:
+    if method == "advi":
+        return "ADVI"
+    return (
+        f"NUTS ({settings['sampler']}, {settings['chains']} chains × {settings['draws']} "
+        f"draws after {settings['tune']} tuning steps)"
+    )
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return format(value, spec)
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+# ---------------------------------------------------------------------- messages
+@contextlib.contextmanager
+def _user_facing_warnings() -> Iterator[None]:
+    """Show the package's warnings as ``bayesirt: warning: ...`` lines; hide BLAS noise.
+
+    Every :class:`ConvergenceWarning` is shown, even one repeated from the same place.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=BLAS_WARNING, category=UserWarning, module=r"pytensor\."
+        )
+        warnings.simplefilter("always", ConvergenceWarning)
+        default_show: Callable[..., None] = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, (ConvergenceWarning, ResponsesWarning)):
+                print(f"bayesirt: warning: {_one_line(message)}", file=sys.stderr)
+            else:
+                default_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def _print_error(err: BaseException) -> None:
+    print(f"bayesirt: error: {_one_line(err)}", file=sys.stderr)
+
+
+def _one_line(message: object) -> str:
+    text = " ".join(str(message).split())
+    return text or type(message).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

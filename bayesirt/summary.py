@@ -1,0 +1,121 @@
+"""A plain summary of a saved fit: abilities, item parameters and convergence diagnostics.
+
+:func:`summarize_fit` reduces the posterior of a fit to the numbers a reader or another tool
+wants first, as JSON-ready Python objects (``bayesirt summary --json`` prints exactly this).
+Every posterior summary is taken over all draws of all chains.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import arviz as az
+import numpy as np
+
+from bayesirt.inference import fit_info
+
+__all__ = ["DEFAULT_INTERVAL", "summarize_fit"]
+
+#: Mass of the central credible interval of the abilities, unless asked otherwise.
+DEFAULT_INTERVAL = 0.9
+
+#: Item parameters summarised when the posterior has them (``c``, ``d``: 3PL and 4PL only).
+ITEM_PARAMETERS = ("a", "b", "c", "d")
+
+
+def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL) -> dict[str, Any]:
+    r"""Posterior summaries of the abilities and items of a fit, with its diagnostics.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit made by :func:`bayesirt.inference.fit` (in memory or read by
+        :func:`~bayesirt.inference.load_fit`).
+    interval : float in (0, 1)
+        Mass of the central credible interval of each ability.
+
+    Returns
+    -------
+    dict
+        ``{"subjects": [...], "items": [...], "diagnostics": {...}}`` where
+
+        ``subjects``
+            One record per subject, best first (highest posterior mean of :math:`\theta`;
+            ties keep the fit's order): ``subject``, ``theta_mean``, ``theta_sd``,
+            ``theta_lo`` and ``theta_hi`` (the :math:`(1 \mp \text{interval})/2` quantiles).
+        ``items``
+            One record per item, in the fit's order: ``item``, ``a_mean``, ``a_sd``,
+            ``b_mean``, ``b_sd``, and ``c_mean``, ``c_sd``, ``d_mean``, ``d_sd`` only where
+            the model has a lower (3PL, 4PL) or upper (4PL) asymptote.
+        ``diagnostics``
+            ``max_rhat``, ``min_ess_bulk`` and ``divergences`` as recorded at fit time;
+            ``None`` where a quantity does not apply (all three for ADVI) or was not recorded.
+
+        All numbers are plain Python ``float`` / ``int``; a NaN or infinity becomes ``None``, so the
+        result can be written with ``json.dumps(..., allow_nan=False)``.
+
+    Raises
+    ------
+    FitFileError
+        ``idata`` carries no bayesirt fit records.
+    ValueError
+        ``interval`` is not strictly between 0 and 1.
+    """
+    if not 0 < interval < 1:
+        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    info = fit_info(idata)
+    draws = az.extract(idata, group="posterior", combined=True)
+    tail = (1 - interval) / 2
+
+    theta = _by_row(draws["theta"], "subject")
+    theta_mean = theta.mean(axis=1)
+    theta_lo, theta_hi = np.quantile(theta, [tail, 1 - tail], axis=1)
+    order = np.argsort(-theta_mean, kind="stable")
+    subject_labels = draws["subject"].values
+    subjects = [
+        {
+            "subject": str(subject_labels[j]),
+            "theta_mean": _number(theta_mean[j]),
+            "theta_sd": _number(theta[j].std()),
+            "theta_lo": _number(theta_lo[j]),
+            "theta_hi": _number(theta_hi[j]),
+        }
+        for j in order
+    ]
+
+    present = [name for name in ITEM_PARAMETERS if name in draws]
+    values = {name: _by_row(draws[name], "item") for name in present}
+    items = []
+    for i, label in enumerate(draws["item"].values):
+        record: dict[str, Any] = {"item": str(label)}
+        for name in present:
+            record[f"{name}_mean"] = _number(values[name][i].mean())
+            record[f"{name}_sd"] = _number(values[name][i].std())
+        items.append(record)
+
+    recorded = info["diagnostics"]
+    divergences = recorded.get("divergences") if recorded.get("method") == "nuts" else None
+    diagnostics = {
+        "max_rhat": _number(recorded.get("max_rhat")),
+        "min_ess_bulk": _number(recorded.get("min_ess_bulk")),
+        "divergences": None if divergences is None else int(divergences),
+    }
+    return {"subjects": subjects, "items": items, "diagnostics": diagnostics}
+
+
+def _by_row(variable: Any, dim: str) -> np.ndarray:
+    """The draws of ``variable`` as a C-ordered (``dim``, sample) array.
+
+    Sums over draws then run in the same order whatever the memory layout of the source, so
+    a fit in memory and the same fit read back from disk summarise to identical numbers.
+    """
+    return np.ascontiguousarray(variable.transpose(dim, "sample").values)
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a Python float, or ``None`` for a missing, NaN or infinite value."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,268 @@
+"""End-to-end tests of the ``bayesirt`` command line (in process through ``main``).
+
+Fits use ADVI with few steps on LSAT7 (1,000 × 5): the tests check the plumbing (files,
+exit codes, JSON shapes, round trips), not the quality of the estimates. One test runs the
+installed entry point in a subprocess; the NUTS demo is marked slow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayesirt import load_responses, summarize_fit
+from bayesirt.cli import BLAS_WARNING, main
+from bayesirt.inference import ConvergenceWarning, fit, load_fit, save_fit
+from bayesirt.models import MODELS
+
+ADVI = ["--method", "advi", "--advi-iterations", "300", "--draws", "50", "--no-progress"]
+SUBJECT_KEYS = {"subject", "theta_mean", "theta_sd", "theta_lo", "theta_hi"}
+ITEM_KEYS_2PL = {"item", "a_mean", "a_sd", "b_mean", "b_sd"}
+DIAGNOSTIC_KEYS = {"max_rhat", "min_ess_bulk", "divergences"}
+RANK_SUBJECT_KEYS = {
+    "subject",
+    "mean_rank",
+    "rank_lo",
+    "rank_hi",
+    "p_top1",
+    "tier",
+    "accuracy",
+    "accuracy_rank",
+}
+
+# ADVI with 300 steps is not meant to converge here; the warning itself is tested below.
+pytestmark = pytest.mark.filterwarnings("ignore::bayesirt.inference.ConvergenceWarning")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """``bayesirt ARGS`` in process: exit status, stdout, stderr."""
+    status = main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
+    assert status != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bayesirt: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def lsat7(shared_data: Path) -> Path:
+    return shared_data / "classic-irt" / "lsat7_wide.csv"
+
+
+@pytest.fixture(scope="module")
+def lsat7_fit(lsat7: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A 2PL fit of LSAT7 written by ``bayesirt fit`` (its path and what it printed)."""
+    path = tmp_path_factory.mktemp("fits") / "lsat7.nc"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["fit", str(lsat7), *ADVI, "--out", str(path)])
+    assert status == 0, err.getvalue()
+    return path, out.getvalue()
+
+
+# ----------------------------------------------------------------------- errors
+def test_unknown_model_is_one_line_error(capsys, lsat7):
+    status, out, err = run(capsys, "fit", lsat7, "--model", "5pl")
+    assert_one_line_error(status, err, "'5pl'", *MODELS)
+    assert status == 2 and out == ""
+
+
+def test_missing_column_names_the_column(capsys, tmp_path):
+    table = tmp_path / "long.csv"
+    table.write_text("model,question,correct\nm1,q1,1\nm2,q1,0\n")
+    status, _, err = run(capsys, "fit", table, "--subject", "model", "--item", "question")
+    assert_one_line_error(status, err, "column(s) not found", "'response'", "'correct'")
+    assert status == 1
+
+
+def test_non_binary_responses_are_refused(capsys, tmp_path):
+    table = tmp_path / "graded.csv"
+    table.write_text("subject,item,response\nm1,q1,0.5\nm1,q2,1\nm2,q1,0\nm2,q2,1\n")
+    status, _, err = run(capsys, "fit", table, "--out", tmp_path / "graded.nc")
+    assert_one_line_error(status, err, "non-binary", "0.5")
+    assert not (tmp_path / "graded.nc").exists()
+
+
+@pytest.mark.parametrize("command", ["summary", "rank"])
+def test_missing_fit_file(capsys, tmp_path, command):
+    status, _, err = run(capsys, command, tmp_path / "absent.nc")
+    assert_one_line_error(status, err, "no fit file", "absent.nc")
+
+
+def test_file_that_is_not_a_fit(capsys, tmp_path):
+    fake = tmp_path / "fake.nc"
+    fake.write_text("not netCDF")
+    status, _, err = run(capsys, "summary", fake)
+    assert_one_line_error(status, err, "fake.nc")
+
+
+def test_missing_optional_sampler_says_what_to_install(capsys, lsat7, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro now raises ImportError
+    status, _, err = run(capsys, "fit", lsat7, "--sampler", "numpyro", "--out", tmp_path / "x.nc")
+    assert_one_line_error(status, err, "numpyro", "pip install")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--method", "advi", "--tune", "10"], "--tune: only for --method nuts"),
+        (["--method", "nuts", "--advi-iterations", "10"], "--advi-iterations: only for"),
+        (["--out", "fit.txt"], "end in .nc"),
+    ],
+)
+def test_options_are_checked_before_fitting(capsys, lsat7, args, fragment):
+    status, _, err = run(capsys, "fit", lsat7, *args)
+    assert_one_line_error(status, err, fragment)
+    assert status == 2
+
+
+def test_shipped_data_take_no_file_options(capsys):
+    status, _, err = run(capsys, "fit", "example", "--subject", "model")
+    assert_one_line_error(status, err, "--subject", "'example'")
+
+
+def test_unknown_dataset_lists_the_known_ones(capsys):
+    status, _, err = run(capsys, "fit", "dataset:nope")
+    assert_one_line_error(status, err, "'nope'", "chembench")
+
+
+# ------------------------------------------------------------------ fit output
+def test_fit_writes_the_fit_and_its_card(lsat7_fit):
+    path, printed = lsat7_fit
+    card = path.with_name("lsat7.card.md")
+    assert path.is_file() and card.is_file()
+    assert f"fit written to {path}" in printed and f"card written to {card}" in printed
+    assert "1000 subjects × 5 items" in card.read_text()
+    assert "converged:" in printed
+
+
+def test_convergence_warnings_are_shown_and_blas_noise_is_not(capsys, lsat7_fit, monkeypatch):
+    def noisy_summary(idata):
+        warnings.warn_explicit(BLAS_WARNING, UserWarning, "cmodule.py", 1, "pytensor.link.c")
+        for _ in range(2):  # the same warning twice: both must reach the user
+            warnings.warn(
+                "R-hat 1.2 > 1.01 for theta[subject=p1]", ConvergenceWarning, stacklevel=1
+            )
+        return summarize_fit(idata)
+
+    monkeypatch.setattr("bayesirt.cli.summarize_fit", noisy_summary)
+    status, out, err = run(capsys, "summary", lsat7_fit[0], "--json")
+    assert status == 0
+    json.loads(out)
+    assert err.count("bayesirt: warning: R-hat 1.2 > 1.01 for theta[subject=p1]") == 2
+    assert "BLAS" not in err
+
+
+# --------------------------------------------------------------------- summary
+def test_summary_json_has_the_documented_shape(capsys, lsat7_fit):
+    status, out, _ = run(capsys, "summary", lsat7_fit[0], "--json")
+    assert status == 0
+    summary = json.loads(out, parse_constant=pytest.fail)  # NaN / Infinity tokens fail
+    assert set(summary) == {"subjects", "items", "diagnostics"}
+    assert len(summary["subjects"]) == 1000
+    assert all(set(s) == SUBJECT_KEYS for s in summary["subjects"])
+    means = [s["theta_mean"] for s in summary["subjects"]]
+    assert means == sorted(means, reverse=True)
+    assert all(s["theta_lo"] <= s["theta_mean"] <= s["theta_hi"] for s in summary["subjects"])
+    assert [i["item"] for i in summary["items"]] == [f"Item{k}" for k in range(1, 6)]
+    assert all(set(i) == ITEM_KEYS_2PL for i in summary["items"])
+    assert all(i["a_mean"] > 0 and i["a_sd"] > 0 for i in summary["items"])
+    # ADVI: no MCMC diagnostics apply, so they are null rather than the invalid token NaN
+    assert summary["diagnostics"] == dict.fromkeys(DIAGNOSTIC_KEYS)
+
+
+def test_summary_text_lists_best_subject_first(capsys, lsat7_fit):
+    status, out, _ = run(capsys, "summary", lsat7_fit[0])
+    best = summarize_fit(load_fit(lsat7_fit[0]))["subjects"][0]["subject"]
+    assert status == 0
+    assert out.index("converged:") < out.index("abilities") < out.index(best)
+    assert out.index(best) < out.index("item parameters")
+
+
+def test_summary_has_asymptotes_only_where_the_posterior_has_them(lsat7_fit):
+    idata = load_fit(lsat7_fit[0])
+    idata.posterior["c"] = xr.full_like(idata.posterior["a"], 0.2)
+    items = summarize_fit(idata)["items"]
+    assert all(set(i) == ITEM_KEYS_2PL | {"c_mean", "c_sd"} for i in items)
+    assert all(i["c_mean"] == pytest.approx(0.2) for i in items)
+
+
+def test_save_load_summary_gives_identical_numbers(capsys, lsat7, tmp_path):
+    responses = load_responses(lsat7)
+    idata = fit(responses, method="advi", advi_iterations=200, draws=20, progressbar=False)
+    in_memory = summarize_fit(idata)
+    path = save_fit(idata, tmp_path / "roundtrip.nc")
+    status, out, _ = run(capsys, "summary", path, "--json")
+    assert status == 0
+    assert json.loads(out) == in_memory  # floats survive netCDF and JSON exactly
+
+
+# ------------------------------------------------------------------------ rank
+def test_rank_json_has_the_documented_keys(capsys, lsat7_fit, tmp_path):
+    table = tmp_path / "out" / "rank.csv"
+    status, out, err = run(capsys, "rank", lsat7_fit[0], "--top", 5, "--json", "--csv", table)
+    assert status == 0
+    ranking = json.loads(out, parse_constant=pytest.fail)
+    assert set(ranking) == {"subjects", "p_beats", "tiers"}
+    subjects = [s["subject"] for s in ranking["subjects"]]
+    assert len(subjects) == 5
+    assert all(set(s) == RANK_SUBJECT_KEYS for s in ranking["subjects"])
+    mean_ranks = [s["mean_rank"] for s in ranking["subjects"]]
+    assert mean_ranks == sorted(mean_ranks)
+    assert set(ranking["p_beats"]) == set(subjects)
+    assert all(set(row) == set(subjects) - {a} for a, row in ranking["p_beats"].items())
+    assert [s for tier in ranking["tiers"] for s in tier] == subjects
+    assert list(pd.read_csv(table)["subject"]) == subjects
+    assert "table written to" in err
+
+
+def test_rank_by_score_prints_a_table_with_tiers(capsys, lsat7_fit):
+    status, out, _ = run(capsys, "rank", lsat7_fit[0], "--by", "score", "--top", 3)
+    assert status == 0
+    assert "ranking by score" in out and "tier(s)" in out
+    assert "P(top 3)" in out
+
+
+# ------------------------------------------------------------------ subprocess
+def test_installed_entry_point(lsat7_fit):
+    executable = shutil.which("bayesirt")
+    if executable is None:
+        pytest.skip("the bayesirt entry point is not installed (pip install -e .)")
+    command = [executable, "summary", str(lsat7_fit[0]), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == summarize_fit(load_fit(lsat7_fit[0]))
+    assert "Traceback" not in done.stderr and "BLAS" not in done.stderr
+
+
+# ------------------------------------------------------------------------ demo
+@pytest.mark.slow
+def test_demo_quick_ranks_the_example_close_to_its_truth(capsys, tmp_path):
+    from bayesirt import load_example
+
+    out_path = tmp_path / "demo.nc"
+    status, out, _ = run(capsys, "demo", "--quick", "--out", out_path, "--no-progress")
+    assert status == 0
+    assert out_path.is_file() and "ranking by theta" in out
+    truth = load_example(return_truth=True)[1]["theta"].to_series()
+    estimate = pd.Series(
+        {s["subject"]: s["theta_mean"] for s in summarize_fit(load_fit(out_path))["subjects"]}
+    )
+    assert np.corrcoef(truth[estimate.index], estimate)[0, 1] > 0.95
