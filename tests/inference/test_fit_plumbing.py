@@ -21,7 +21,7 @@ from bayesirt.inference import (
     model_from_fit,
     save_fit,
 )
-from bayesirt.models import Prior, TwoPL, get_model
+from bayesirt.models import Prior, TwoPL, get_model, icc
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +98,30 @@ def test_convergence_failure_is_shown_and_names_the_parameter():
 
 def test_too_short_sampling_warns(tiny):
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        idata = fit(tiny, model="4pl", draws=20, tune=5, random_seed=1, progressbar=False)
+        idata = fit(
+            tiny, model="4pl", sampler="pymc", draws=20, tune=5, random_seed=1, progressbar=False
+        )
     assert not fit_info(idata)["diagnostics"]["converged"]
+
+
+def test_pointwise_log_likelihood_matches_the_item_response_function(tiny):
+    idata = fit(
+        tiny,
+        model="3pl",
+        sampler="pymc",
+        draws=10,
+        tune=10,
+        random_seed=1,
+        log_likelihood=True,
+        progressbar=False,
+    )
+    ll = idata.log_likelihood["y"]
+    assert ll.dims == ("chain", "draw", "obs") and ll.sizes["obs"] == tiny.n_observed
+    draw = idata.posterior.isel(chain=1, draw=4)
+    s, i, y = tiny.subject_index, tiny.item_index, tiny.response
+    p = icc(draw["theta"].values[s], *(draw[k].values[i] for k in ("a", "b", "c")))
+    expected = np.where(y == 1, np.log(p), np.log(1 - p))
+    np.testing.assert_allclose(ll.isel(chain=1, draw=4).values, expected, rtol=1e-10)
 
 
 def test_save_load_round_trip_is_exact(tmp_path, simulated_2pl, nuts_2pl):
