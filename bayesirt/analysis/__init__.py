@@ -3,9 +3,35 @@
 * :func:`rank`: uncertainty-aware ranking with tiers and the accuracy leaderboard it corrects;
   :func:`rank_table`, :func:`rank_to_json`, :func:`reordered_pairs` present it.
 * :func:`score_new`: cut-posterior ability and rank of subjects that were not in the fit.
+* :func:`assess_robustness`: local dependence (Yen's Q3) with its tests, clusters of questions, and
+  rankings under other distributions of interest (:mod:`bayesirt.analysis.robustness`).
 """
 
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
+from bayesirt.analysis.robustness import (
+    assess_robustness,
+    dependence_test,
+    explain_dependence,
+    local_dependence,
+    rank_stability,
+    residual_clusters,
+    robustness_to_json,
+    scenario_rankings,
+)
 from bayesirt.analysis.scoring import score_new
 
-__all__ = ["rank", "rank_table", "rank_to_json", "reordered_pairs", "score_new"]
+__all__ = [
+    "assess_robustness",
+    "dependence_test",
+    "explain_dependence",
+    "local_dependence",
+    "rank",
+    "rank_stability",
+    "rank_table",
+    "rank_to_json",
+    "reordered_pairs",
+    "residual_clusters",
+    "robustness_to_json",
+    "scenario_rankings",
+    "score_new",
+]

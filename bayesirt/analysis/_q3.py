@@ -1,0 +1,383 @@
+r"""Kernels of Yen's Q3 residual correlation (NumPy only, no xarray, no labels).
+
+For one posterior draw :math:`s` the residual of subject :math:`j` on item :math:`i` is
+
+.. math::
+
+    e_{ij}^{(s)} = y_{ij} - P\big(\theta_j^{(s)}; a_i^{(s)}, b_i^{(s)}, c_i^{(s)}, d_i^{(s)}\big)
+
+on the observed cells, and :math:`Q_{3,ik}^{(s)}` is the Pearson correlation of
+:math:`(e_{ij}^{(s)})_j` and :math:`(e_{kj}^{(s)})_j` over the subjects :math:`j \in O_i \cap
+O_k` observed on both items (pairwise-complete). Three ways to summarise the
+:math:`I (I - 1) / 2` pairs live here, chosen by the caller according to the number of items:
+
+* :func:`dense_q3`: the full :math:`I \times I` matrix (small :math:`I`);
+* :func:`pair_q3`: the exact Q3 of a list of pairs (random pairs for global summaries, the
+  candidates of :func:`screen_pairs` for the most dependent pairs);
+* :func:`cluster_sums`: within- and between-cluster means from per-subject sums of
+  standardised residuals, :math:`O(J I)` per draw for any partition of the items.
+
+Every temporary is built in blocks of at most ``max_elements`` cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from bayesirt.analysis._posterior import CHUNK_ELEMENTS, PosteriorDraws, fitted_responses
+from bayesirt.models.irt import icc
+
+__all__ = [
+    "MIN_COMMON",
+    "ClusterSums",
+    "ObservedTable",
+    "cluster_indicator",
+    "cluster_sums",
+    "dense_q3",
+    "expected_responses",
+    "observed_table",
+    "pair_q3",
+    "replicate",
+    "residuals",
+    "sample_pairs",
+    "screen_pairs",
+    "standardized",
+]
+
+#: Fewest subjects observed on both items for their Q3 to be defined (otherwise NaN).
+MIN_COMMON = 3
+
+
+@dataclass(frozen=True)
+class ObservedTable:
+    """The fitted responses as dense subjects × items arrays, in the posterior's order.
+
+    Attributes
+    ----------
+    y : numpy.ndarray of float, shape (n_subjects, n_items)
+        Responses, 0 in missing cells.
+    observed : numpy.ndarray of bool, shape (n_subjects, n_items)
+    complete : bool
+        No cell is missing (enables the single-product path of :func:`dense_q3`).
+    """
+
+    y: np.ndarray
+    observed: np.ndarray
+    complete: bool
+
+    def with_responses(self, y: np.ndarray) -> ObservedTable:
+        """The same missing-data pattern with other responses (a replication)."""
+        return ObservedTable(
+            y=np.where(self.observed, y, 0.0), observed=self.observed, complete=self.complete
+        )
+
+
+def observed_table(idata, draws: PosteriorDraws) -> ObservedTable:
+    """Dense responses of a fit, rows and columns aligned with ``draws``.
+
+    Raises
+    ------
+    ValueError
+        If the subject or item labels of the data and of the posterior differ.
+    """
+    responses = fitted_responses(idata)
+    rows = _positions(responses.subjects, draws.subjects, "subject")
+    cols = _positions(responses.items, draws.items, "item")
+    y = np.zeros((len(draws.subjects), len(draws.items)))
+    observed = np.zeros(y.shape, dtype=bool)
+    y[rows[responses.subject_index], cols[responses.item_index]] = responses.response
+    observed[rows[responses.subject_index], cols[responses.item_index]] = True
+    return ObservedTable(y=y, observed=observed, complete=bool(observed.all()))
+
+
+def _positions(data_labels, posterior_labels, name: str) -> np.ndarray:
+    """Position in the posterior's labels of each data label (codes of the data → columns)."""
+    data = np.asarray(data_labels).astype(str)
+    where = posterior_labels.get_indexer(data)
+    if len(data) != len(posterior_labels) or (where < 0).any():
+        raise ValueError(
+            f"the posterior's {name} labels do not match the fitted responses in constant_data"
+        )
+    return where
+
+
+def expected_responses(draws: PosteriorDraws, s: int) -> np.ndarray:
+    """:math:`P_{ij}^{(s)}`, subjects × items, for stacked draw ``s``."""
+    return icc(draws.theta[s][:, None], draws.a[s], draws.b[s], draws.c[s], draws.d[s])
+
+
+def residuals(table: ObservedTable, prob: np.ndarray) -> np.ndarray:
+    """:math:`e_{ij} = y_{ij} - P_{ij}` on observed cells, 0 elsewhere."""
+    return np.where(table.observed, table.y - prob, 0.0)
+
+
+def replicate(table: ObservedTable, prob: np.ndarray, rng: np.random.Generator) -> ObservedTable:
+    """Responses drawn from :math:`\\text{Bernoulli}(P_{ij})` on the observed cells."""
+    return table.with_responses((rng.random(prob.shape) < prob).astype(float))
+
+
+def standardized(table: ObservedTable, resid: np.ndarray) -> np.ndarray:
+    r"""Residuals centred and scaled per item over its observed subjects, 0 elsewhere.
+
+    :math:`z_{ij} = (e_{ij} - \bar e_i) / s_i` with the mean and the population standard
+    deviation over :math:`O_i`; an item with :math:`s_i = 0` (fewer than two distinct
+    residuals) gets :math:`z = 0`.
+    """
+    n = table.observed.sum(axis=0)
+    safe = np.maximum(n, 1)
+    mean = resid.sum(axis=0) / safe
+    centred = np.where(table.observed, resid - mean, 0.0)
+    sd = np.sqrt((centred**2).sum(axis=0) / safe)
+    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)
+    return centred * scale
+
+
+def dense_q3(table: ObservedTable, resid: np.ndarray, counts: np.ndarray | None = None):
+    r"""The :math:`I \times I` Q3 matrix of one draw (NaN on the diagonal and where undefined).
+
+    Without missing cells it is :math:`Z^\top Z / J` for the standardised residuals. With
+    missing cells every pair uses its own subjects :math:`O_i \cap O_k`: with the 0/1 mask
+    :math:`M`, :math:`n = M^\top M`, :math:`S = E^\top M` (sums of :math:`e_i` over the
+    subjects that also answered :math:`k`), :math:`S_2 = (E \odot E)^\top M` and
+    :math:`C = E^\top E`,
+
+    .. math::
+
+        Q_{3,ik} = \frac{C_{ik} - S_{ik} S_{ki} / n_{ik}}
+        {\sqrt{(S_{2,ik} - S_{ik}^2 / n_{ik})(S_{2,ki} - S_{ki}^2 / n_{ik})}}.
+
+    Pairs with fewer than :data:`MIN_COMMON` common subjects, or with a constant residual on
+    them, are NaN. ``counts`` is :math:`n`, which does not change across draws.
+    """
+    n_subjects = resid.shape[0]
+    if table.complete:
+        z = standardized(table, resid)
+        q = z.T @ z / n_subjects
+        flat = ~z.any(axis=0)
+        q[flat, :] = np.nan
+        q[:, flat] = np.nan
+    else:
+        mask = table.observed.astype(float)
+        n = mask.T @ mask if counts is None else counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sums = resid.T @ mask
+            centred_sq = (resid**2).T @ mask - sums**2 / n
+            cross = resid.T @ resid - sums * sums.T / n
+            q = cross / np.sqrt(centred_sq * centred_sq.T)
+        q[n < MIN_COMMON] = np.nan
+    np.fill_diagonal(q, np.nan)
+    return q
+
+
+def pair_q3(
+    table: ObservedTable,
+    resid: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    max_elements: int = CHUNK_ELEMENTS,
+) -> np.ndarray:
+    """Exact pairwise-complete Q3 of the item pairs ``(left[k], right[k])`` in one draw."""
+    n_subjects = resid.shape[0]
+    out = np.empty(len(left))
+    step = max(1, max_elements // n_subjects)
+    for start in range(0, len(left), step):
+        i, k = left[start : start + step], right[start : start + step]
+        both = table.observed[:, i] & table.observed[:, k]
+        x = np.where(both, resid[:, i], 0.0)
+        w = np.where(both, resid[:, k], 0.0)
+        n = both.sum(axis=0)
+        sx, sw = x.sum(axis=0), w.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cross = (x * w).sum(axis=0) - sx * sw / n
+            var_x = (x * x).sum(axis=0) - sx**2 / n
+            var_w = (w * w).sum(axis=0) - sw**2 / n
+            q = cross / np.sqrt(var_x * var_w)
+        q[n < MIN_COMMON] = np.nan
+        out[start : start + step] = q
+    return out
+
+
+def sample_pairs(
+    n_items: int, n_pairs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_pairs`` distinct item pairs ``i < k`` drawn uniformly without replacement.
+
+    Pairs are numbered row by row in the upper triangle and the numbers drawn with
+    ``rng.choice(..., replace=False)``; no list of all pairs is built.
+    """
+    total = n_items * (n_items - 1) // 2
+    index = np.sort(rng.choice(total, size=min(n_pairs, total), replace=False))
+    return _pair_from_index(index, n_items)
+
+
+def _pair_from_index(index: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Invert ``index = first(i) + (k - i - 1)``, ``first(i) = i (2I - i - 1) / 2``."""
+    width = 2 * n_items - 1
+
+    def first(row: np.ndarray) -> np.ndarray:
+        return row * (width - row) // 2
+
+    row = np.floor((width - np.sqrt(width**2 - 8.0 * index)) / 2).astype(np.int64)
+    # the float square root can land one row off at a row boundary
+    row = np.where(first(row) > index, row - 1, row)
+    row = np.where(first(row + 1) <= index, row + 1, row)
+    return row, index - first(row) + row + 1
+
+
+def screen_pairs(
+    z: np.ndarray,
+    mask: np.ndarray | None,
+    n_pairs: int,
+    *,
+    max_elements: int = CHUNK_ELEMENTS,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The ``n_pairs`` item pairs with the largest :math:`|z_i^\top z_k| / n_{ik}`.
+
+    ``z`` are standardised residuals (0 where missing) and ``mask`` the 0/1 observed mask as
+    floats (``None`` when nothing is missing, :math:`n_{ik} = J`); :math:`n_{ik}` is the number
+    of subjects observed on both. The upper triangle of the :math:`I \times I` product is
+    formed ``max_elements // I`` rows at a time; a block keeps only the entries above the
+    current ``n_pairs``-th best score, so memory stays
+    :math:`O(\text{max\_elements} + \text{n\_pairs})` while time is :math:`O(I^2 J / 2)`.
+
+    Returns
+    -------
+    left, right : numpy.ndarray of int
+        The pairs (``left < right``), best first.
+    """
+    n_items = z.shape[1]
+    block = max(1, max_elements // n_items)
+    best = np.empty(0)
+    best_left = np.empty(0, dtype=np.int64)
+    best_right = np.empty(0, dtype=np.int64)
+    floor = -np.inf
+    for start in range(0, n_items, block):
+        stop = min(start + block, n_items)
+        score = np.abs(z[:, start:stop].T @ z[:, start:])
+        if mask is not None:
+            n = mask[:, start:stop].T @ mask[:, start:]
+            score /= np.maximum(n, 1.0)
+            score[n < MIN_COMMON] = -1.0
+        below = np.tril_indices(stop - start)
+        score[below] = -1.0
+        flat = score.ravel()
+        top = np.flatnonzero(flat > max(floor, -0.5))
+        if len(top) > n_pairs:
+            top = top[np.argpartition(-flat[top], n_pairs - 1)[:n_pairs]]
+        width = n_items - start
+        best = np.concatenate([best, flat[top]])
+        best_left = np.concatenate([best_left, start + top // width])
+        best_right = np.concatenate([best_right, start + top % width])
+        if len(best) > n_pairs:
+            keep = np.argpartition(-best, n_pairs - 1)[:n_pairs]
+            best, best_left, best_right = best[keep], best_left[keep], best_right[keep]
+            floor = best.min()
+    order = np.argsort(-best, kind="stable")
+    return best_left[order], best_right[order]
+
+
+@dataclass(frozen=True)
+class ClusterSums:
+    r"""Sums behind the within- and between-cluster mean Q3 of one draw.
+
+    With standardised residuals :math:`z` (see :func:`standardized`), per-subject cluster
+    sums :math:`Z_{jc} = \sum_{i \in c} z_{ij}` and observed counts :math:`m_{jc}`, the
+    ordered pairs :math:`i \ne k` of cluster :math:`c` give
+
+    .. math::
+
+        \text{num}_c = \sum_j \Big(Z_{jc}^2 - \sum_{i \in c} z_{ij}^2\Big), \qquad
+        \text{cnt}_c = \sum_j (m_{jc}^2 - m_{jc}),
+
+    and :math:`\text{num}_c / \text{cnt}_c` is the mean Q3 of the cluster's pairs, exactly
+    when no cell is missing. Between clusters :math:`c \ne d`,
+    :math:`\sum_j Z_{jc} Z_{jd} / \sum_j m_{jc} m_{jd}`.
+
+    Attributes
+    ----------
+    within_num, within_cnt : numpy.ndarray, shape (n_clusters,)
+    between_num, between_cnt : float
+        Over all pairs of items in different clusters (items without a cluster included).
+    cross_num, cross_cnt : numpy.ndarray, shape (n_clusters, n_clusters) or None
+        Cluster × cluster sums, diagonal equal to ``within_*``; only when asked.
+    """
+
+    within_num: np.ndarray
+    within_cnt: np.ndarray
+    between_num: float
+    between_cnt: float
+    cross_num: np.ndarray | None
+    cross_cnt: np.ndarray | None
+
+    @property
+    def within(self) -> np.ndarray:
+        """Mean within-cluster Q3 of each cluster (NaN for a cluster with no pair)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.within_num / self.within_cnt
+
+    @property
+    def pooled_within(self) -> float:
+        """Mean Q3 over all within-cluster pairs of all clusters."""
+        cnt = self.within_cnt.sum()
+        return float(self.within_num.sum() / cnt) if cnt > 0 else float("nan")
+
+    @property
+    def between(self) -> float:
+        """Mean Q3 over all pairs of items in different clusters."""
+        return self.between_num / self.between_cnt if self.between_cnt > 0 else float("nan")
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """Cluster × cluster mean Q3 (diagonal: within)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.cross_num / self.cross_cnt
+
+
+def cluster_indicator(codes: np.ndarray, n_clusters: int) -> sparse.csr_array:
+    """Sparse items × clusters 0/1 matrix; items with code -1 belong to no cluster."""
+    inside = np.flatnonzero(codes >= 0)
+    return sparse.csr_array(
+        (np.ones(len(inside)), (inside, codes[inside])), shape=(len(codes), n_clusters)
+    )
+
+
+def cluster_sums(
+    table: ObservedTable,
+    z: np.ndarray,
+    indicator: sparse.csr_array,
+    *,
+    matrix: bool = False,
+) -> ClusterSums:
+    """Within/between sums of :class:`ClusterSums` for standardised residuals ``z``.
+
+    ``indicator`` is :func:`cluster_indicator` of the partition; ``matrix`` also returns the
+    cluster × cluster sums.
+    """
+    observed = table.observed.astype(float)
+    zc = (indicator.T @ z.T).T
+    mc = (indicator.T @ observed.T).T
+    own = (indicator.T @ (z**2).T).T
+    within_num = (zc**2 - own).sum(axis=0)
+    within_cnt = (mc**2 - mc).sum(axis=0)
+    per_subject = z.sum(axis=1)
+    n = observed.sum(axis=1)
+    total_num = float((per_subject**2 - (z**2).sum(axis=1)).sum())
+    total_cnt = float((n**2 - n).sum())
+    cross_num = cross_cnt = None
+    if matrix:
+        cross_num = zc.T @ zc
+        cross_cnt = mc.T @ mc
+        np.fill_diagonal(cross_num, within_num)
+        np.fill_diagonal(cross_cnt, within_cnt)
+    return ClusterSums(
+        within_num=within_num,
+        within_cnt=within_cnt,
+        between_num=total_num - float(within_num.sum()),
+        between_cnt=total_cnt - float(within_cnt.sum()),
+        cross_num=cross_num,
+        cross_cnt=cross_cnt,
+    )

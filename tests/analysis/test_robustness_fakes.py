@@ -1,0 +1,56 @@
+"""Shared fakes of the robustness tests (this module holds no tests).
+
+:func:`truth_fit` turns the truth of :func:`bayesirt.simulate_responses` into a "fit": posterior
+draws scattered a little around the true abilities and item parameters, built with
+``arviz.from_dict`` as the fit contract says, so that the residuals are those of the true model
+and nothing is sampled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from analysis_fakes import make_idata
+
+import bayesirt
+from bayesirt.data import Responses
+
+
+def truth_fit(
+    responses: Responses,
+    truth: xr.Dataset,
+    *,
+    n_draw: int = 40,
+    jitter: float = 0.02,
+    seed: int = 0,
+):
+    """InferenceData with one chain of ``n_draw`` draws: truth plus ``jitter`` noise."""
+    rng = np.random.default_rng(seed)
+    theta = truth["theta"].sel(subject=responses.subjects).values
+    a = truth["a"].sel(item=responses.items).values
+    b = truth["b"].sel(item=responses.items).values
+    shape = (1, n_draw)
+    return make_idata(
+        theta + jitter * rng.normal(size=(*shape, len(theta))),
+        a * np.exp(jitter * rng.normal(size=(*shape, len(a)))),
+        b + jitter * rng.normal(size=(*shape, len(b))),
+        responses,
+    )
+
+
+def planted(seed: int = 1, *, n_subjects: int = 120, cluster_size: int = 30, **kwargs):
+    """6 planted clusters of ``cluster_size`` items plus 180 unclustered items (cluster_sd 1).
+
+    Returns the responses, the truth and a truth fit.
+    """
+    responses, truth = bayesirt.simulate_responses(
+        n_subjects,
+        6 * cluster_size + 180,
+        seed=seed,
+        clusters=6,
+        cluster_size=cluster_size,
+        cluster_sd=1.0,
+        n_categories=4,
+        **kwargs,
+    )
+    return responses, truth, truth_fit(responses, truth)
