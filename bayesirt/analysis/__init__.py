@@ -3,10 +3,14 @@
 * :func:`rank`: uncertainty-aware ranking with tiers and the accuracy leaderboard it corrects;
   :func:`rank_table`, :func:`rank_to_json`, :func:`reordered_pairs` present it.
 * :func:`score_new`: cut-posterior ability and rank of subjects that were not in the fit.
+* :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets`: tiny benchmarks
+  (subset selection, full-score estimation from a subset, and their evaluation);
+  :func:`simulate_adaptive_test`: computerised adaptive testing of new models.
 * :func:`assess_robustness`: local dependence (Yen's Q3) with its tests, clusters of questions, and
   rankings under other distributions of interest (:mod:`bayesirt.analysis.robustness`).
 """
 
+from bayesirt.analysis.adaptive import simulate_adaptive_test
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
 from bayesirt.analysis.robustness import (
     assess_robustness,
@@ -19,10 +23,21 @@ from bayesirt.analysis.robustness import (
     scenario_rankings,
 )
 from bayesirt.analysis.scoring import score_new
+from bayesirt.analysis.subsets import (
+    SubsetEvaluation,
+    SubsetSelection,
+    estimate_scores,
+    evaluate_subsets,
+    select_items,
+)
 
 __all__ = [
+    "SubsetEvaluation",
+    "SubsetSelection",
     "assess_robustness",
     "dependence_test",
+    "estimate_scores",
+    "evaluate_subsets",
     "explain_dependence",
     "local_dependence",
     "rank",
@@ -34,4 +49,6 @@ __all__ = [
     "robustness_to_json",
     "scenario_rankings",
     "score_new",
+    "select_items",
+    "simulate_adaptive_test",
 ]

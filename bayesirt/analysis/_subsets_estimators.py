@@ -1,0 +1,312 @@
+r"""Score estimators behind :func:`bayesirt.analysis.estimate_scores`.
+
+Notation: :math:`I` is the full benchmark (the fitted items, :math:`N = |I|`); a new subject
+answered the items :math:`O \subset I` (a subset, or what an adaptive test gave it), with
+answers :math:`y_i`; :math:`w_i \ge 0` are the design weights of the subset (zero outside
+it); :math:`\bar\psi_i = (\bar a_i, \bar b_i, \bar c_i, \bar d_i)` are posterior mean item
+parameters and :math:`P_i(\theta)` the item curve. Every estimator targets the subject's
+accuracy on the full benchmark, :math:`\frac{1}{N}\sum_{i \in I} y_i`, and returns a table
+indexed by subject with columns ``estimate``, ``lo``, ``hi`` (the credible interval; NaN for
+the point estimators) and ``n_answered``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesirt.analysis._posterior import (
+    CHUNK_ELEMENTS,
+    PosteriorDraws,
+    fitted_responses,
+    posterior_draws,
+)
+from bayesirt.analysis.scoring import score_new
+from bayesirt.data import Responses
+from bayesirt.models.irt import icc, log_likelihood
+
+__all__ = [
+    "EstimationData",
+    "estimate_bayes",
+    "estimate_gpirt",
+    "estimate_mean",
+    "estimate_pirt",
+    "estimate_weighted",
+    "gpirt_constants",
+    "map_theta",
+]
+
+#: Grid of the MAP ability of p-IRT: spacing 0.01 on [-6, 6].
+MAP_GRID = np.linspace(-6.0, 6.0, 1201)
+#: Every VALIDATION_STEP-th training subject validates the IRT predictions of gp-IRT.
+VALIDATION_STEP = 5
+
+
+@dataclass(frozen=True)
+class EstimationData:
+    r"""The answers of new subjects and what the estimators may use.
+
+    Attributes
+    ----------
+    subjects : pandas.Index
+        The new subjects.
+    items : pandas.Index
+        The full benchmark :math:`I`: the fitted items, or the design's items without a fit.
+    answers : numpy.ndarray, shape (n_subjects, n_items)
+        0/1 where answered, NaN elsewhere.
+    weights : numpy.ndarray, shape (n_items,)
+        Design weights :math:`w_i` (zero outside the design).
+    variance_factor : float
+        :math:`\kappa` of the gp-IRT rule (1 for random designs, 4 otherwise).
+    idata : arviz.InferenceData or None
+        The fit (needed by the IRT estimators).
+    interval : float
+        Mass of the credible intervals.
+    target : {"realised", "expected"}
+        What the Bayesian interval is about (see :func:`estimate_bayes`).
+    seed : int
+        Seed of the Bayesian estimator's draws.
+    """
+
+    subjects: pd.Index
+    items: pd.Index
+    answers: np.ndarray
+    weights: np.ndarray
+    variance_factor: float
+    idata: Any
+    interval: float
+    target: str
+    seed: int
+
+    @property
+    def observed(self) -> np.ndarray:
+        return ~np.isnan(self.answers)
+
+    @property
+    def n_answered(self) -> np.ndarray:
+        return self.observed.sum(axis=1)
+
+    def draws(self, estimator: str) -> PosteriorDraws:
+        if self.idata is None:
+            raise ValueError(f"estimator {estimator!r} needs a fitted model (idata)")
+        return posterior_draws(self.idata)
+
+    def table(self, estimate: np.ndarray, **columns: np.ndarray) -> pd.DataFrame:
+        nan = np.full(len(self.subjects), np.nan)
+        frame = pd.DataFrame(
+            {
+                "estimate": estimate,
+                "lo": columns.pop("lo", nan),
+                "hi": columns.pop("hi", nan),
+                "n_answered": self.n_answered,
+                **columns,
+            },
+            index=pd.Index(self.subjects, name="subject"),
+        )
+        return frame
+
+
+def estimate_mean(data: EstimationData) -> pd.DataFrame:
+    r"""Plain mean of the answered items, :math:`\frac{1}{|O|}\sum_{i \in O} y_i`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return data.table(np.nansum(data.answers, axis=1) / data.n_answered)
+
+
+def _weighted(data: EstimationData) -> np.ndarray:
+    w = np.where(data.observed, data.weights[None, :], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w * np.nan_to_num(data.answers)).sum(axis=1) / w.sum(axis=1)
+
+
+def estimate_weighted(data: EstimationData) -> pd.DataFrame:
+    r"""Design-weighted mean, :math:`\sum_{i \in O} w_i y_i / \sum_{i \in O} w_i`.
+
+    With anchor points the weights are the cluster shares, so this is the tinyBenchmarks
+    anchor estimator (Polo et al. 2024); with equal weights it is the plain mean.
+    """
+    return data.table(_weighted(data))
+
+
+def map_theta(draws: PosteriorDraws, answers: np.ndarray) -> np.ndarray:
+    r"""MAP ability of each row of ``answers`` at the posterior mean item parameters.
+
+    .. math::
+
+        \hat\theta = \arg\max_\theta \Big[-\tfrac12\theta^2 + \sum_{i \in O}
+        \log p(y_i \mid \theta, \bar\psi_i)\Big],
+
+    maximised on :data:`MAP_GRID` (spacing 0.01). The :math:`N(0, 1)` prior of the fit's scale
+    keeps :math:`\hat\theta` finite when every answer is right (or wrong), where the maximum
+    likelihood estimate diverges.
+    """
+    params = [p.mean(axis=0)[None, :] for p in (draws.a, draws.b, draws.c, draws.d)]
+    grid = MAP_GRID[:, None]
+    right = log_likelihood(1, grid, *params)
+    wrong = log_likelihood(0, grid, *params)
+    observed = ~np.isnan(answers)
+    ones = (observed & (answers == 1)).astype(float)
+    zeros = (observed & (answers == 0)).astype(float)
+    log_post = ones @ right.T + zeros @ wrong.T - 0.5 * MAP_GRID[None, :] ** 2
+    return MAP_GRID[log_post.argmax(axis=1)]
+
+
+def _mean_curve(draws: PosteriorDraws, theta: np.ndarray) -> np.ndarray:
+    """Probability of a right answer of each subject on each item, at the mean parameters."""
+    params = [p.mean(axis=0)[None, :] for p in (draws.a, draws.b, draws.c, draws.d)]
+    return icc(theta[:, None], *params)
+
+
+def _pirt(data: EstimationData, draws: PosteriorDraws) -> np.ndarray:
+    observed = data.observed
+    predicted = _mean_curve(draws, map_theta(draws, data.answers))
+    filled = np.where(observed, np.nan_to_num(data.answers), predicted)
+    return filled.mean(axis=1)
+
+
+def estimate_pirt(data: EstimationData) -> pd.DataFrame:
+    r"""p-IRT of Polo et al. (2024), "tinyBenchmarks: evaluating LLMs with fewer examples".
+
+    .. math::
+
+        \hat Z^{\text{p-IRT}} = \hat\lambda \frac{1}{|O|}\sum_{i \in O} y_i
+        + (1 - \hat\lambda) \frac{1}{|I \setminus O|}\sum_{i \in I \setminus O}
+        P_i(\hat\theta), \qquad \hat\lambda = \frac{|O|}{|I|},
+
+    the observed answers where there are some and the IRT prediction elsewhere, with the
+    ability :math:`\hat\theta` estimated from the answered items alone (:func:`map_theta`;
+    the paper uses the maximum likelihood estimate, which is infinite for an all-right or
+    all-wrong subset).
+    """
+    return data.table(_pirt(data, data.draws("pirt")))
+
+
+def gpirt_constants(idata, draws: PosteriorDraws, items: pd.Index) -> tuple[float, float]:
+    r"""The training-set quantities :math:`(\hat b, \hat v)` of the gp-IRT :math:`\lambda` rule.
+
+    Following the published procedure, :math:`\hat b` is the mean absolute error of the IRT
+    prediction of a subject's accuracy on half of the items from its answers on the other
+    half (abilities by :func:`map_theta` on the even-numbered items, predictions and
+    observed accuracy on the odd-numbered ones), over every :data:`VALIDATION_STEP`-th
+    training subject; :math:`\hat v = \frac{1}{n}\sum_j \widehat{\operatorname{Var}}_i(y_{ij})`
+    is the mean over training subjects of the variance of their answers across items. Here
+    the item parameters come from the fit that includes the validation subjects (the paper
+    refits without them), so :math:`\hat b` is slightly optimistic.
+    """
+    training = fitted_responses(idata)
+    dense = training.dense()[:, training.items.astype(str).get_indexer(items)]
+    validation = dense[::VALIDATION_STEP]
+    seen = validation.copy()
+    seen[:, 1::2] = np.nan
+    predicted = _mean_curve(draws, map_theta(draws, seen))[:, 1::2]
+    held_out = validation[:, 1::2]
+    has = ~np.isnan(held_out)
+    usable = has.any(axis=1)
+    pred = np.where(has, predicted, 0.0).sum(axis=1)[usable] / has.sum(axis=1)[usable]
+    bias = float(np.abs(pred - np.nanmean(held_out[usable], axis=1)).mean())
+    variance = float(np.nanmean(np.nanvar(dense, axis=1)))
+    return bias, variance
+
+
+def estimate_gpirt(data: EstimationData) -> pd.DataFrame:
+    r"""gp-IRT of Polo et al. (2024), "tinyBenchmarks: evaluating LLMs with fewer examples".
+
+    A convex combination of the design-weighted mean (:func:`estimate_weighted`) and p-IRT
+    (:func:`estimate_pirt`),
+
+    .. math::
+
+        \hat Z^{\text{gp-IRT}} = \lambda \hat Z^{\text{weighted}}
+        + (1 - \lambda) \hat Z^{\text{p-IRT}}, \qquad
+        \lambda = \frac{\hat b^2}{\hat b^2 + \hat v / (\kappa\,|O|)},
+
+    the weight that minimises the mean squared error when the first estimator is unbiased
+    with variance :math:`\hat v / (\kappa |O|)` and the second has bias :math:`\hat b` and
+    negligible variance. :math:`(\hat b, \hat v)` come from the training subjects
+    (:func:`gpirt_constants`); :math:`\kappa = 1` for random designs and 4 otherwise (the
+    published heuristic for anchor points: a curated design is taken to cut the variance of
+    the weighted mean fourfold). For designs whose weighted mean is biased (most informative
+    items) the rule's premise fails and gp-IRT inherits part of that bias.
+    """
+    draws = data.draws("gpirt")
+    bias, variance = gpirt_constants(data.idata, draws, data.items)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lam = bias**2 / (bias**2 + variance / (data.variance_factor * data.n_answered))
+    lam = np.where(data.n_answered > 0, lam, 0.0)
+    weighted = np.nan_to_num(_weighted(data))
+    return data.table(lam * weighted + (1.0 - lam) * _pirt(data, draws), weight=lam)
+
+
+def estimate_bayes(data: EstimationData) -> pd.DataFrame:
+    r"""Posterior predictive full-benchmark accuracy, item parameters integrated out.
+
+    The ability posterior of each new subject given its answers is the cut posterior of
+    :func:`bayesirt.analysis.score_new`: one :math:`\theta^{(s)}` per stacked posterior
+    draw :math:`s` of the item parameters :math:`\psi^{(s)}`. Each draw gives an accuracy on
+    the full benchmark,
+
+    .. math::
+
+        A^{(s)} = \frac{1}{N}\Big[\sum_{i \in O} y_i + \sum_{i \in I \setminus O}
+        \tilde y_i^{(s)}\Big],
+
+    with, for ``target="realised"`` (default), :math:`\tilde y_i^{(s)} \sim
+    \text{Bernoulli}(P_i(\theta^{(s)}; \psi_i^{(s)}))`: the posterior predictive of the
+    accuracy the subject would have scored on these exact items; or, for
+    ``target="expected"``, :math:`\tilde y_i^{(s)} = P_i(\theta^{(s)}; \psi_i^{(s)})`: the
+    posterior of its expected accuracy. The estimate is the mean of the :math:`A^{(s)}`
+    (the same for both targets), the interval their central quantiles. The extra columns
+    give the ability (``theta_mean``, ``theta_sd``) and the posterior rank among the
+    fitted subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new`
+    reports them; ranking by ability is ranking by expected full-benchmark accuracy, which
+    increases with :math:`\theta` in every draw.
+    """
+    draws = data.draws("bayes")
+    observed = data.observed
+    rows, cols = np.nonzero(observed)
+    new = Responses(
+        subject_index=rows,
+        item_index=cols,
+        response=data.answers[rows, cols].astype(np.int8),
+        subjects=pd.Index(data.subjects.astype(str)),
+        items=pd.Index(data.items.astype(str)),
+    )
+    scored = score_new(data.idata, new, interval=data.interval, random_seed=data.seed)
+    theta = scored["theta"].values.reshape(draws.n_samples, len(data.subjects))
+    accuracy = _accuracy_draws(draws, theta, data, np.random.default_rng(data.seed))
+    tail = (1.0 - data.interval) / 2
+    lo, hi = np.quantile(accuracy, [tail, 1.0 - tail], axis=0)
+    return data.table(
+        accuracy.mean(axis=0),
+        lo=lo,
+        hi=hi,
+        sd=accuracy.std(axis=0),
+        theta_mean=scored["theta_mean"].values,
+        theta_sd=scored["theta_sd"].values,
+        rank_mean=scored["rank_mean"].values,
+        rank_lo=scored["rank_lo"].values,
+        rank_hi=scored["rank_hi"].values,
+    )
+
+
+def _accuracy_draws(
+    draws: PosteriorDraws, theta: np.ndarray, data: EstimationData, rng: np.random.Generator
+) -> np.ndarray:
+    """Full-benchmark accuracy of each new subject in each draw (see :func:`estimate_bayes`)."""
+    observed = data.observed
+    unseen = (~observed).astype(float)
+    answered = np.nansum(data.answers, axis=1)
+    n_samples, n_new = theta.shape
+    n_items = len(data.items)
+    out = np.empty((n_samples, n_new))
+    step = max(1, CHUNK_ELEMENTS // max(n_new * n_items, 1))
+    for start in range(0, n_samples, step):
+        rows = slice(start, start + step)
+        params = [p[rows, None, :] for p in (draws.a, draws.b, draws.c, draws.d)]
+        prob = icc(theta[rows, :, None], *params)
+        if data.target == "realised":
+            prob = (rng.random(prob.shape) < prob).astype(float)
+        out[rows] = answered + (prob * unseen).sum(axis=-1)
+    return out / n_items

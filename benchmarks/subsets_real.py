@@ -1,0 +1,250 @@
+"""Tiny benchmarks on real leaderboards: error of the estimated full score vs the budget.
+
+For each data set: subsample the subjects (models), hold out a share for testing, fit the 2PL
+by ADVI on the rest, then run :func:`bayesirt.analysis.evaluate_subsets` over selection
+methods × estimators × budgets × seeds, and an adaptive test to a posterior sd of 0.3 for the
+held-out models. Writes, under ``--out``, one JSON file and one error-vs-budget figure per
+data set and ``tables.md`` with the tables of ``benchmarks/README_subsets.md``.
+
+    python benchmarks/subsets_real.py                       # all three data sets
+    python benchmarks/subsets_real.py --datasets truthfulqa --seeds 0 1
+
+The data live beside the repository in ``../shared/data`` (see ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import os
+
+# The benchmark machine has 2 shared cores: multithreaded BLAS only oversubscribes them.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+
+import bayesirt
+from bayesirt.analysis import (
+    SubsetEvaluation,
+    evaluate_subsets,
+    score_new,
+    select_items,
+    simulate_adaptive_test,
+)
+from bayesirt.reports import plot_subset_errors
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+#: Data set name -> file under ``../shared/data``.
+DATASETS = {
+    "gsm8k": "metabench/gsm8k_train_responses_wide.csv",
+    "truthfulqa": "metabench/truthfulqa_train_responses_wide.csv",
+    "alpacaeval2": "alpacaeval2/responses_tidy.csv",
+}
+SHARES = (0.05, 0.10, 0.20)
+METHODS = ("random", "anchor", "fisher", "bayesian", "search", "adaptive")
+ESTIMATORS = ("mean", "weighted", "pirt", "gpirt", "bayes")
+#: Held-out splits per data set (more where the test set of one split is small).
+SPLITS = {"alpacaeval2": 3}
+#: Fixed designs compared with the adaptive test at a posterior sd of 0.3.
+FIXED_SD = ("random", "anchor", "fisher", "bayesian")
+
+
+def load(name: str) -> bayesirt.Responses:
+    path = DATA / DATASETS[name]
+    if name == "alpacaeval2":
+        # `correct` is 1 for a win, 0 for a loss and 0.5 for an exact tie: threshold=0.5
+        # counts a tie as a win (the loader's rule is response >= threshold)
+        return bayesirt.load_responses(
+            path, format="long", response="correct", threshold=0.5, item_meta_columns=["category"]
+        )
+    return bayesirt.load_responses(path, format="wide")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--max-subjects", type=int, default=1250, help="subjects kept (random)")
+    parser.add_argument("--test-share", type=float, default=0.2)
+    parser.add_argument("--max-test", type=int, default=200)
+    parser.add_argument("--splits", type=int, default=None, help="default: SPLITS or 1")
+    parser.add_argument("--advi-iterations", type=int, default=10_000)
+    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bayesirt_subsets"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    tables = []
+    for name in args.datasets:
+        tables.append(run(name, args))
+    (args.out / "tables.md").write_text("\n\n".join(tables) + "\n")
+    print("\n\n".join(tables))
+
+
+def run(name: str, args) -> str:
+    started = time.perf_counter()
+    responses = load(name)
+    n_all = responses.n_subjects
+    if n_all > args.max_subjects:
+        keep = np.random.default_rng(0).choice(n_all, args.max_subjects, replace=False)
+        responses = responses.subset(subjects=list(responses.subjects[np.sort(keep)]))
+    budgets = sorted({max(2, round(share * responses.n_items)) for share in SHARES})
+    methods = METHODS + (("stratified",) if "category" in responses.item_meta else ())
+    n_splits = args.splits or SPLITS.get(name, 1)
+
+    evaluations, adaptive, fixed, fit_seconds = [], [], [], []
+    for split_seed in range(n_splits):
+        fitted = {}
+        fit = advi_fit(args, split_seed, fitted, fit_seconds)
+        evaluation = evaluate_subsets(
+            responses,
+            fit=fit,
+            methods=methods,
+            estimators=ESTIMATORS,
+            budgets=budgets,
+            seeds=args.seeds,
+            split=args.test_share,
+            split_seed=split_seed,
+            max_test_subjects=args.max_test,
+        )
+        evaluations.append(evaluation)
+        test = responses.subset(subjects=list(evaluation.estimates["subject"].unique()))
+        cat = simulate_adaptive_test(fitted["idata"], test, selector="variance", seed=0)
+        adaptive.append(cat.summary)
+        fixed.append({m: fixed_length_for_sd(fitted["idata"], test, m) for m in FIXED_SD})
+        print(f"{name}: split {split_seed} done after {time.perf_counter() - started:.0f} s")
+
+    evaluation = SubsetEvaluation(
+        table=pd.concat(
+            [e.table.assign(split=k) for k, e in enumerate(evaluations)], ignore_index=True
+        ),
+        estimates=pd.concat(
+            [e.estimates.assign(split=k) for k, e in enumerate(evaluations)], ignore_index=True
+        ),
+        settings={**evaluations[0].settings, "n_splits": n_splits},
+    )
+    cat = pd.concat(adaptive)
+    record = {
+        "dataset": name,
+        "n_subjects_in_file": n_all,
+        "settings": evaluation.settings,
+        "advi_iterations": args.advi_iterations,
+        "fit_seconds": float(np.mean(fit_seconds)),
+        "total_seconds": time.perf_counter() - started,
+        "adaptive_sd_0.3": {
+            "mean_items": float(cat["n_items"].mean()),
+            "max_items": int(cat["n_items"].max()),
+            "reached": float((cat["stopped"] == "sd").mean()),
+        },
+        "fixed_sd_0.3": {m: float(np.mean([f[m] for f in fixed])) for m in fixed[0]},
+        "evaluation": evaluation.to_dict(),
+    }
+    (args.out / f"{name}.json").write_text(json.dumps(record, indent=1, default=float))
+    ax = plot_subset_errors(evaluation, estimators=["mean", "pirt", "bayes"])
+    ax.figure.savefig(args.out / f"{name}_mae.png", dpi=120, bbox_inches="tight")
+    return markdown(name, n_all, evaluation, record)
+
+
+def advi_fit(args, seed: int, fitted: dict, seconds: list):
+    """``fit(training)`` by ADVI that keeps the fit in ``fitted`` and its time in ``seconds``."""
+
+    def fit(training: bayesirt.Responses):
+        t = time.perf_counter()
+        fitted["idata"] = bayesirt.fit(
+            training,
+            model="2pl",
+            method="advi",
+            draws=args.draws,
+            chains=1,
+            advi_iterations=args.advi_iterations,
+            random_seed=seed,
+            progressbar=False,
+        )
+        seconds.append(time.perf_counter() - t)
+        return fitted["idata"]
+
+    return fit
+
+
+def fixed_length_for_sd(idata, test: bayesirt.Responses, method: str, target: float = 0.3) -> int:
+    """Smallest fixed subset (``method``, seed 0) whose mean posterior sd of θ is <= target.
+
+    The sd is :func:`bayesirt.score_new`'s (the cut posterior, as in the adaptive test), over
+    the test subjects; found by bisection on the length, assuming it falls with the length.
+    """
+
+    def mean_sd(k: int) -> float:
+        chosen = select_items(idata, method=method, budget=k, seed=0)
+        scored = score_new(idata, test.subset(items=list(chosen.items)))
+        return float(scored["theta_sd"].mean())
+
+    lo, hi = 1, test.n_items // 2
+    if mean_sd(hi) > target:
+        return hi + 1  # not reached within half the benchmark
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mean_sd(mid) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def markdown(name: str, n_all: int, evaluation, record: dict) -> str:
+    settings = evaluation.settings
+    summary = evaluation.summary()
+    mae = summary.pivot_table(index=["method", "estimator"], columns="budget", values="mae")
+    tau = summary.pivot_table(index=["method", "estimator"], columns="budget", values="kendall_tau")
+    bayes = summary[summary["estimator"] == "bayes"]
+    cover = bayes.pivot_table(index="method", columns="budget", values="coverage")
+    sd = bayes.pivot_table(index="method", columns="budget", values="theta_sd")
+    cat = record["adaptive_sd_0.3"]
+    fixed = ", ".join(f"{m} {k:.1f}" for m, k in record["fixed_sd_0.3"].items())
+    head = (
+        f"### {name}\n\n{n_all} subjects in the file, {settings['n_train']} for training, "
+        f"{settings['n_test']} test subjects, {settings['n_items']} items; "
+        f"{settings['n_splits']} split(s) ({settings['split']}); seeds {settings['seeds']}; "
+        f"ADVI fit {record['fit_seconds']:.0f} s, whole run "
+        f"{record['total_seconds'] / 60:.1f} min.\n"
+    )
+    parts = [
+        head,
+        "MAE of the estimated full accuracy (mean over seeds and splits; columns: items)\n",
+        _md(mae, "{:.4f}"),
+        "\nKendall τ of the estimated ranking of the test models\n",
+        _md(tau, "{:.3f}"),
+        "\nCoverage of the Bayesian 90% intervals\n",
+        _md(cover, "{:.2f}"),
+        "\nMean posterior sd of θ (Bayesian estimator)\n",
+        _md(sd, "{:.3f}"),
+        f"\nAdaptive test to posterior sd 0.3 (variance selector): {cat['mean_items']:.1f} "
+        f"items on average (max {cat['max_items']}), {cat['reached']:.0%} of the test models "
+        f"reached it. Shortest fixed subsets whose mean posterior sd is <= 0.3: {fixed}.\n",
+    ]
+    return "\n".join(parts)
+
+
+def _md(frame: pd.DataFrame, fmt: str) -> str:
+    frame = frame.copy()
+    index_names = [n or "" for n in frame.index.names]
+    rows = [
+        [*(key if isinstance(key, tuple) else (key,)), *(fmt.format(v) for v in values)]
+        for key, values in zip(frame.index, frame.to_numpy(), strict=True)
+    ]
+    header = [*index_names, *(str(c) for c in frame.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""evaluate_subsets on simulated data with a truth-based posterior: accuracy and calibration."""
+
+import json
+
+import numpy as np
+import pytest
+from test_subsets_fakes import simulate_benchmark, truth_fit
+
+from bayesirt.analysis import evaluate_subsets
+
+METHODS = ("random", "stratified", "anchor", "fisher", "bayesian", "search", "adaptive")
+ESTIMATORS = ("mean", "weighted", "pirt", "gpirt", "bayes")
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    responses, truth = simulate_benchmark(500, 150, seed=21)
+    return responses, truth_fit(truth, seed=1)
+
+
+@pytest.fixture(scope="module")
+def evaluation(simulated):
+    responses, fit = simulated
+    return evaluate_subsets(
+        responses,
+        fit=fit,
+        methods=METHODS,
+        estimators=ESTIMATORS,
+        budgets=(15,),  # 10% of the items
+        seeds=(0,),
+        max_test_subjects=100,
+        method_options={"search": {"max_evaluations": 800}},
+    )
+
+
+def test_table_has_one_row_per_configuration(evaluation):
+    table = evaluation.table
+    assert len(table) == len(METHODS) * len(ESTIMATORS)
+    assert set(table["method"]) == set(METHODS) and set(table["estimator"]) == set(ESTIMATORS)
+    assert (table["n_test"] == 100).all() and (table["n_answered"] == 15).all()
+    assert table.loc[table["estimator"] != "bayes", "coverage"].isna().all()
+    assert evaluation.settings["n_train"] == 400 and evaluation.settings["n_items"] == 150
+    estimates = evaluation.estimates
+    assert len(estimates) == len(table) * 100
+    assert {"subject", "estimate", "lo", "hi", "truth", "method", "estimator"} <= set(estimates)
+    json.dumps(evaluation.to_dict())
+
+
+def test_best_method_beats_random_subsets_at_ten_percent_of_the_items(evaluation):
+    summary = evaluation.summary().set_index(["method", "estimator"])
+    random_mae = summary.loc[("random", "mean"), "mae"]
+    best = summary["mae"].idxmin()
+    fixed = summary.drop(index="adaptive", level="method")["mae"]
+    print(
+        f"\nMAE at 15/150 items: random subset mean {random_mae:.4f}; best {best} "
+        f"{summary['mae'].min():.4f}; best fixed subset {fixed.idxmin()} {fixed.min():.4f}"
+    )
+    print(summary[["mae", "kendall_tau", "coverage"]].round(3).to_string())
+    assert summary["mae"].min() <= 0.6 * random_mae
+    assert fixed.min() <= 0.6 * random_mae
+    assert (
+        summary.loc[fixed.idxmin(), "kendall_tau"] > summary.loc[("random", "mean"), "kendall_tau"]
+    )
+
+
+def test_bayesian_intervals_are_calibrated(evaluation):
+    bayes = evaluation.table[evaluation.table["estimator"] == "bayes"]
+    estimates = evaluation.estimates[evaluation.estimates["estimator"] == "bayes"]
+    inside = (estimates["lo"] <= estimates["truth"]) & (estimates["truth"] <= estimates["hi"])
+    print(f"\n90% intervals cover {inside.mean():.1%} of {len(inside)} (subject, method) pairs")
+    print(bayes.set_index("method")["coverage"].to_string())
+    assert 0.80 <= inside.mean() <= 0.97
+    assert (bayes["coverage"] >= 0.7).all()
+
+
+def test_split_by_order_holds_out_the_last_subjects(simulated):
+    responses, fit = simulated
+    order = list(responses.subjects[::-1])
+    result = evaluate_subsets(
+        responses,
+        fit=fit,
+        methods=("random",),
+        estimators=("mean",),
+        budgets=(10,),
+        seeds=(0, 1),
+        split=0.1,
+        split_order=order,
+        max_test_subjects=None,
+    )
+    test = set(result.estimates["subject"])
+    assert test == set(order[-50:])
+    assert result.settings["split"] == "last in the given order"
+    assert list(result.table["seed"]) == [0, 1]
+    assert len(result.summary()) == 1 and np.isfinite(result.summary()["mae_sd"]).all()
+
+
+def test_budgets_too_large_are_skipped_with_a_warning(simulated):
+    responses, fit = simulated
+    with pytest.warns(UserWarning, match=r"budgets \[400\] skipped"):
+        evaluate_subsets(
+            responses,
+            fit=fit,
+            methods=("random",),
+            estimators=("mean",),
+            budgets=(10, 400),
+            seeds=(0,),
+        )
+
+
+def test_a_given_fit_defines_the_training_subjects(simulated):
+    responses, fit = simulated
+    idata = fit(responses.subset(subjects=list(responses.subjects[:450])))
+    result = evaluate_subsets(
+        responses, fit=idata, methods=("fisher",), estimators=("pirt",), budgets=(10,), seeds=(0,)
+    )
+    assert set(result.estimates["subject"]) == set(responses.subjects[450:])
+    assert result.settings["split"] == "given fit"
+
+
+def test_argument_errors(simulated):
+    responses, fit = simulated
+    with pytest.raises(ValueError, match="unknown method"):
+        evaluate_subsets(responses, fit=fit, methods=("oracle",))
+    with pytest.raises(ValueError, match="unknown estimator"):
+        evaluate_subsets(responses, fit=fit, estimators=("oracle",))
+    with pytest.raises(ValueError, match="split"):
+        evaluate_subsets(responses, fit=fit, split=1.5)
+    with pytest.raises(ValueError, match="split_order"):
+        evaluate_subsets(responses, fit=fit, split_order=["m0000"])
+    with pytest.raises(TypeError, match="callable"):
+        evaluate_subsets(responses, fit="advi")
