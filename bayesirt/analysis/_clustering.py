@@ -66,45 +66,50 @@ def grow_cores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A core of ``size`` items grown from each seed, and its coherence.
 
+    Seeds are processed ``max_elements // I`` at a time; a seed stops as soon as its core no
+    longer changes (at most :data:`GROW_ITERATIONS` rounds). The search runs in single
+    precision (it only compares sums); the coherence is computed in double precision.
+
     Returns
     -------
     members : numpy.ndarray of int, shape (n_seeds, size)
+        Sorted item indices of each core.
     coherence : numpy.ndarray, shape (n_seeds,)
-        Mean :math:`z_i^\\top z_k / J` over the core's pairs.
+        Mean :math:`z_i^\top z_k / J` over the core's pairs.
     """
     n_subjects, n_items = z.shape
-    norms = (z**2).sum(axis=0)
+    single = z.astype(np.float32)
+    single_norms = (single**2).sum(axis=0)
     step = max(1, max_elements // n_items)
     members = np.empty((len(seeds), size), dtype=np.int64)
     for start in range(0, len(seeds), step):
         block = seeds[start : start + step]
-        score = z.T @ z[:, block]
-        score[block, np.arange(len(block))] = -np.inf
-        partners = _top_rows(score, size - 1)
-        core = np.concatenate([block[:, None], partners], axis=1)
+        score = single[:, block].T @ single
+        score[np.arange(len(block)), block] = -np.inf
+        core = np.sort(np.concatenate([block[:, None], _top(score, size - 1)], axis=1), axis=1)
+        active = np.arange(len(block))
         for _ in range(GROW_ITERATIONS):
-            score = z.T @ z[:, core].sum(axis=2) - _in_core(core, n_items) * norms[:, None]
-            grown = np.sort(_top_rows(score, size), axis=1)
-            if np.array_equal(grown, core):
+            current = core[active]
+            # summed Q3 of every item with the core, leaving out an item's own term
+            score = single[:, current].sum(axis=2).T @ single
+            score[np.arange(len(active))[:, None], current] -= single_norms[current]
+            grown = np.sort(_top(score, size), axis=1)
+            moving = ~(grown == current).all(axis=1)
+            core[active] = grown
+            active = active[moving]
+            if not len(active):
                 break
-            core = grown
         members[start : start + step] = core
     sums = z[:, members].sum(axis=2)
-    own = norms[members].sum(axis=1)
+    own = (z**2).sum(axis=0)[members].sum(axis=1)
     coherence = ((sums**2).sum(axis=0) - own) / (n_subjects * size * (size - 1))
     return members, coherence
 
 
-def _top_rows(score: np.ndarray, count: int) -> np.ndarray:
-    """Row indices of the ``count`` largest entries of each column, as (columns, count)."""
-    return np.argpartition(-score, count - 1, axis=0)[:count].T
-
-
-def _in_core(core: np.ndarray, n_items: int) -> np.ndarray:
-    """Items × cores 0/1 membership."""
-    out = np.zeros((n_items, len(core)))
-    out[core, np.arange(len(core))[:, None]] = 1.0
-    return out
+def _top(score: np.ndarray, count: int) -> np.ndarray:
+    """Column indices of the ``count`` largest entries of each row, shape (rows, count)."""
+    cut = score.shape[1] - count
+    return np.argpartition(score, cut, axis=1)[:, cut:]
 
 
 def select_cores(

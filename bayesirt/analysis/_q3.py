@@ -123,15 +123,16 @@ def standardized(table: ObservedTable, resid: np.ndarray) -> np.ndarray:
     r"""Residuals centred and scaled per item over its observed subjects, 0 elsewhere.
 
     :math:`z_{ij} = (e_{ij} - \bar e_i) / s_i` with the mean and the population standard
-    deviation over :math:`O_i`; an item with :math:`s_i = 0` (fewer than two distinct
-    residuals) gets :math:`z = 0`.
+    deviation over :math:`O_i`; an item whose residual is constant (:math:`s_i` at rounding
+    level) gets :math:`z = 0`.
     """
     n = table.observed.sum(axis=0)
     safe = np.maximum(n, 1)
     mean = resid.sum(axis=0) / safe
     centred = np.where(table.observed, resid - mean, 0.0)
     sd = np.sqrt((centred**2).sum(axis=0) / safe)
-    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)
+    spread = sd > 1e-9 * np.sqrt((resid**2).sum(axis=0) / safe)
+    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=spread)
     return centred * scale
 
 
@@ -164,7 +165,8 @@ def dense_q3(table: ObservedTable, resid: np.ndarray, counts: np.ndarray | None 
         n = mask.T @ mask if counts is None else counts
         with np.errstate(invalid="ignore", divide="ignore"):
             sums = resid.T @ mask
-            centred_sq = (resid**2).T @ mask - sums**2 / n
+            squares = (resid**2).T @ mask
+            centred_sq = _variance(squares, squares - sums**2 / n)
             cross = resid.T @ resid - sums * sums.T / n
             q = cross / np.sqrt(centred_sq * centred_sq.T)
         q[n < MIN_COMMON] = np.nan
@@ -180,12 +182,22 @@ def pair_q3(
     *,
     max_elements: int = CHUNK_ELEMENTS,
 ) -> np.ndarray:
-    """Exact pairwise-complete Q3 of the item pairs ``(left[k], right[k])`` in one draw."""
+    """Exact pairwise-complete Q3 of the item pairs ``(left[k], right[k])`` in one draw.
+
+    Without missing cells this is the mean product of standardised residuals; otherwise each
+    pair's sums run over its common subjects, as in :func:`dense_q3`.
+    """
     n_subjects = resid.shape[0]
     out = np.empty(len(left))
     step = max(1, max_elements // n_subjects)
+    z = standardized(table, resid) if table.complete else None
     for start in range(0, len(left), step):
         i, k = left[start : start + step], right[start : start + step]
+        if z is not None:
+            q = np.einsum("jp,jp->p", z[:, i], z[:, k]) / n_subjects
+            q[~(z[:, i].any(axis=0) & z[:, k].any(axis=0))] = np.nan
+            out[start : start + step] = q
+            continue
         both = table.observed[:, i] & table.observed[:, k]
         x = np.where(both, resid[:, i], 0.0)
         w = np.where(both, resid[:, k], 0.0)
@@ -193,12 +205,18 @@ def pair_q3(
         sx, sw = x.sum(axis=0), w.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             cross = (x * w).sum(axis=0) - sx * sw / n
-            var_x = (x * x).sum(axis=0) - sx**2 / n
-            var_w = (w * w).sum(axis=0) - sw**2 / n
+            sq_x, sq_w = (x * x).sum(axis=0), (w * w).sum(axis=0)
+            var_x = _variance(sq_x, sq_x - sx**2 / n)
+            var_w = _variance(sq_w, sq_w - sw**2 / n)
             q = cross / np.sqrt(var_x * var_w)
         q[n < MIN_COMMON] = np.nan
         out[start : start + step] = q
     return out
+
+
+def _variance(squares: np.ndarray, centred: np.ndarray) -> np.ndarray:
+    """Centred sums of squares, NaN where rounding is all that is left (a constant residual)."""
+    return np.where(centred > 1e-12 * squares, centred, np.nan)
 
 
 def sample_pairs(

@@ -91,6 +91,34 @@ def test_pairs_with_too_few_common_subjects_have_no_q3():
     assert np.isnan(np.diag(q)).all()
 
 
+def test_a_constant_residual_has_no_q3_on_either_path():
+    """An item with a = 0 that everyone answered right: e = 1 - (c + d) / 2 for every subject,
+    which the sums over 10 subjects only reproduce up to rounding."""
+    rng = np.random.default_rng(2)
+    y = (rng.random((10, 5)) < 0.5).astype(float)
+    y[:, 2] = 1.0
+    a = np.ones((1, 3, 5))
+    a[..., 2] = 0.0
+    idata = make_idata(
+        rng.normal(size=(1, 3, 10)),
+        a,
+        np.zeros((1, 3, 5)),
+        complete_responses(y),
+        c=np.full((1, 3, 5), 0.1),
+        d=np.full((1, 3, 5), 0.7),
+    )
+    draws = posterior_draws(idata)
+    table = _q3.observed_table(idata, draws)
+    resid = _q3.residuals(table, _q3.expected_responses(draws, 0))
+    gappy_table = _q3.ObservedTable(y=table.y, observed=table.observed, complete=False)
+    left, right = np.triu_indices(5, k=1)
+    for t in (table, gappy_table):
+        q = _q3.dense_q3(t, resid)
+        assert np.isnan(q[2]).all() and np.isnan(q[:, 2]).all()
+        assert np.isfinite(q[0, 1])
+        np.testing.assert_allclose(_q3.pair_q3(t, resid, left, right), q[left, right])
+
+
 # ---------------------------------------------------------- cluster sums
 def test_cluster_means_are_exact_without_missing_cells():
     responses, truth = bayesirt.simulate_responses(
