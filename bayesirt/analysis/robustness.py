@@ -693,9 +693,9 @@ def _verdict(attrs: dict, t_obs: np.ndarray, t_rep: np.ndarray) -> str:
         )
     else:
         sentence = (
-            f"No evidence of local dependence beyond what the fitted model produces: the "
-            f"observed {what} is typical of replicated data (posterior predictive p = "
-            f"{ppc_p:.3f} >= {alpha:g})."
+            f"The overall residual correlation ({what}) is typical of data replicated from "
+            f"the fitted model (posterior predictive p = {ppc_p:.3f} >= {alpha:g}): no "
+            "evidence of local dependence beyond what the model produces."
         )
     if not np.isnan(perm_p):
         name = attrs["partition"]
@@ -703,7 +703,7 @@ def _verdict(attrs: dict, t_obs: np.ndarray, t_rep: np.ndarray) -> str:
             sentence += (
                 f" Items sharing a {name!r} label correlate more than items grouped at random "
                 f"(within - between Q3 = {attrs['t_obs_mean_residual']:.3f}, permutation p = "
-                f"{perm_p:.3f})."
+                f"{perm_p:.3f}), so part of the dependence follows the {name!r} labels."
             )
         else:
             sentence += (

@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["plot_cluster_q3", "plot_dependence_test", "plot_rank_bump"]
 
@@ -49,6 +50,7 @@ def plot_rank_bump(
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_xlim(-1.2, len(names) - 1 + 1.2)
     ax.invert_yaxis()
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     what = "mean posterior rank" if basis == "posterior" else "observed-accuracy rank"
     ax.set_ylabel(what)
     ax.set_title(f"Rank across scenarios (reference: {scenarios.attrs['reference']})")
