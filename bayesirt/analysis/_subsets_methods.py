@@ -74,10 +74,11 @@ class SelectionData:
             )
         return self.draws
 
-    def thinned(self, rng: np.random.Generator, n: int = MAX_DRAWS) -> np.ndarray:
-        """Indices of at most ``n`` stacked draws, chosen at random without replacement."""
-        total = self.require_draws("thinned").n_samples
-        return np.sort(rng.choice(total, size=min(n, total), replace=False))
+
+def _random_draws(draws: PosteriorDraws, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most :data:`MAX_DRAWS` stacked draws, at random without replacement."""
+    n = min(MAX_DRAWS, draws.n_samples)
+    return np.sort(rng.choice(draws.n_samples, size=n, replace=False))
 
 
 def information(theta, a, b, c=0.0, d=1.0) -> np.ndarray:
@@ -234,7 +235,7 @@ def select_anchor(
         points = np.where(np.isnan(y), np.nanmean(y, axis=0, keepdims=True), y).T
     elif representation == "irt":
         draws = data.require_draws("anchor with representation='irt'")
-        rows = data.thinned(rng)
+        rows = _random_draws(draws, rng)
         ability = draws.theta.mean(axis=0)
         levels = np.quantile(
             ability, (np.arange(REPRESENTATION_LEVELS) + 0.5) / REPRESENTATION_LEVELS

@@ -38,7 +38,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 
 from bayesirt.analysis._posterior import CHUNK_ELEMENTS, posterior_draws
 from bayesirt.analysis._subsets_methods import information
@@ -127,10 +127,11 @@ class ItemBank:
         return tuple(p.mean(axis=0) for p in (self.a, self.b, self.c, self.d))
 
     @cached_property
-    def curves(self) -> np.ndarray:
-        """:math:`P_i(\\theta_q; \\psi_i^{(s)})`, shape (S, Q, n_items)."""
+    def log_curves(self) -> np.ndarray:
+        """:math:`\\log p(y \\mid \\theta_q, \\psi_i^{(s)})` for y = 0, 1: (2, S, Q, n_items)."""
         params = [p[:, None, :] for p in (self.a, self.b, self.c, self.d)]
-        return icc(self.nodes[None, :, None], *params)
+        nodes = self.nodes[None, :, None]
+        return np.stack([log_likelihood(y, nodes, *params) for y in (0, 1)])
 
     def log_likelihood(self, item: np.ndarray, response: np.ndarray) -> np.ndarray:
         """:math:`\\log p(y \\mid \\theta_q, \\psi^{(s)})` of one answer per subject, (n, S, Q)."""
@@ -227,21 +228,23 @@ class FisherSelector:
 class VarianceSelector:
     r"""Minimum expected posterior variance, item-parameter uncertainty integrated.
 
-    For a candidate item :math:`i`, with :math:`\pi_{sq}` the current per-draw posteriors
-    (normalised) and :math:`P_{sqi} = P_i(\theta_q; \psi_i^{(s)})`, the moments
-    :math:`A^{(k)}_{si} = \sum_q \pi_{sq}\,\theta_q^k P_{sqi}` give the predictive probability
-    of a right answer and the posterior after each answer without recomputing the grid:
+    For a candidate item :math:`i` and an answer :math:`y`, with :math:`\pi_{sq}` the current
+    per-draw posteriors (normalised), the per-draw posteriors after the answer and its
+    predictive probability are
 
     .. math::
 
-        p_i = \frac{1}{S}\sum_s A^{(0)}_{si}, \qquad
-        V_i(1) = \frac{1}{S}\sum_s \frac{A^{(2)}_{si}}{A^{(0)}_{si}} -
-        \Big(\frac{1}{S}\sum_s \frac{A^{(1)}_{si}}{A^{(0)}_{si}}\Big)^2,
+        \pi'_{sq}(y) = \frac{\pi_{sq}\, p(y \mid \theta_q, \psi_i^{(s)})}{Z_s(y)}, \qquad
+        Z_s(y) = \sum_q \pi_{sq}\, p(y \mid \theta_q, \psi_i^{(s)}), \qquad
+        p_i(y) = \frac{1}{S}\sum_s Z_s(y),
 
-    and :math:`V_i(0)` alike with :math:`\pi_{sq}\theta_q^k (1 - P_{sqi})`. The item chosen
-    minimises :math:`p_i V_i(1) + (1 - p_i) V_i(0)`, the expected variance of the (cut,
-    mixture) posterior after its answer: an item whose parameters are uncertain is worth
-    less than its plug-in information suggests.
+    and the variance of the (cut, mixture) posterior after it is
+    :math:`V_i(y) = \frac{1}{S}\sum_s E'_s[\theta^2] - \big(\frac{1}{S}\sum_s
+    E'_s[\theta]\big)^2`. The item chosen minimises :math:`p_i(1) V_i(1) + p_i(0) V_i(0)`,
+    the expected posterior variance after its answer: an item whose parameters are uncertain
+    is worth less than its plug-in information suggests. Everything is computed in log space,
+    so an answer that one draw makes all but impossible still gets that draw's exact
+    posterior, as :class:`QuadratureEstimator` would compute it.
 
     Two economies keep the cost per step independent of the bank's size: the criterion is
     evaluated on a shortlist, the ``n_candidates`` available items with the largest plug-in
@@ -267,22 +270,24 @@ class VarianceSelector:
         open_ = np.take_along_axis(info, shortlist, axis=1) > -np.inf
         n_all = len(bank.a)
         draws = np.unique(np.linspace(0, n_all - 1, min(self.max_draws, n_all)).round().astype(int))
-        curves = bank.curves[draws]  # (S', Q, N)
-        post = softmax(log_post[:, draws], axis=-1)  # (n, S', Q)
-        weighted = post[:, :, None, :] * (bank.nodes ** np.arange(3)[:, None])  # (n, S', 3, Q)
-        total = weighted.sum(axis=-1, keepdims=True)  # (n, S', 3, 1)
+        log_curves = bank.log_curves[:, draws]  # (2, S', Q, N)
+        current = log_softmax(log_post[:, draws], axis=-1)[..., None]  # (n, S', Q, 1)
+        powers = np.stack([bank.nodes, bank.nodes**2], axis=1)  # (Q, 2)
         out = np.empty(len(log_post), dtype=np.int64)
-        step = max(1, CHUNK_ELEMENTS // (curves.shape[0] * curves.shape[1] * n_short))
+        step = max(1, CHUNK_ELEMENTS // (log_curves.shape[1] * log_curves.shape[2] * n_short))
         for start in range(0, len(log_post), step):
             rows = slice(start, start + step)
-            short = curves[:, :, shortlist[rows]].transpose(2, 0, 1, 3)  # (n, S', Q, K)
-            right = np.matmul(weighted[rows], short)  # (n, S', 3, K)
-            expected = np.zeros((right.shape[0], n_short))
-            for moment in (right, total[rows] - right):
-                mass = np.maximum(moment[:, :, 0], 1e-300)
-                first = (moment[:, :, 1] / mass).mean(axis=1)
-                second = (moment[:, :, 2] / mass).mean(axis=1)
-                expected += moment[:, :, 0].mean(axis=1) * (second - first**2)
+            short = log_curves[:, :, :, shortlist[rows]].transpose(0, 3, 1, 2, 4)
+            expected = np.zeros((short.shape[1], n_short))
+            for answer in short:  # (n, S', Q, K) for y = 0, then y = 1
+                joint = current[rows] + answer
+                top = joint.max(axis=2, keepdims=True)
+                weight = np.exp(joint - top)
+                norm = weight.sum(axis=2)  # (n, S', K)
+                moments = np.einsum("nsqk,qm->nskm", weight, powers) / norm[..., None]
+                mixed = moments.mean(axis=1)  # (n, K, 2)
+                predictive = (np.exp(top[:, :, 0]) * norm).mean(axis=1)
+                expected += predictive * np.maximum(mixed[..., 1] - mixed[..., 0] ** 2, 0.0)
             best = np.where(open_[rows], expected, np.inf).argmin(axis=1)
             out[rows] = shortlist[rows][np.arange(len(best)), best]
         return out

@@ -1,5 +1,7 @@
 """Adaptive testing: each piece against a direct computation, the loop, and the payoff."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,6 +121,24 @@ def test_variance_selector_minimises_the_brute_force_expected_variance():
     second = selector(bank, log_post, available, rng)[0]
     del expected[pick]
     assert second == min(expected, key=expected.get)
+
+
+def test_variance_selector_is_exact_for_extreme_items_and_sharp_posteriors():
+    # steep, uncertain items and sharp posteriors: an answer can be all but impossible
+    # under one draw, which a linear-space computation gets wrong (or overflows on)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        a = np.exp(rng.normal(1.0, 1.2, size=(1, 3, 6)))
+        b = rng.normal(0.0, 2.0, size=(1, 3, 6))
+        bank = _bank(a, b)
+        centre, sd = rng.normal(0.0, 1.5), np.exp(rng.uniform(np.log(0.02), np.log(0.5)))
+        log_post = np.broadcast_to(-0.5 * ((bank.nodes - centre) / sd) ** 2, (1, 3, 81)).copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            selector = VarianceSelector(n_candidates=6, max_draws=3)
+            pick = selector(bank, log_post, np.ones((1, 6), dtype=bool), rng)[0]
+        expected = [_expected_variance(bank, log_post, i) for i in range(6)]
+        assert expected[pick] == pytest.approx(min(expected), rel=1e-9)
 
 
 def test_variance_selector_discounts_items_with_uncertain_parameters():
