@@ -12,6 +12,9 @@ Subcommands
 ``rank FIT``
     The uncertainty-aware ranking of a saved fit (:func:`bayesirt.rank`), as a table, JSON
     or CSV.
+``robustness FIT``
+    Local dependence between questions (Yen's Q3), its tests, clusters of questions and the
+    ranking under other distributions of interest (:func:`bayesirt.analysis.robustness`).
 ``demo``
     Fit the 2PL by NUTS to the shipped example leaderboard, print its ranking and save it.
 
@@ -43,6 +46,7 @@ import xarray as xr
 from bayesirt import __version__
 from bayesirt.analysis import rank, rank_table, rank_to_json
 from bayesirt.analysis.ranking import RANK_BY
+from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.data import (
     FORMATS,
     Responses,
@@ -166,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_command(commands)
     _add_summary_command(commands)
     _add_rank_command(commands)
+    _add_robustness_command(commands)
     _add_demo_command(commands)
     return parser
 
@@ -321,6 +326,27 @@ def _add_rank_command(commands: Any) -> None:
     cmd.set_defaults(run=_run_rank)
 
 
+def _add_robustness_command(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "robustness",
+        help="local dependence between questions and the stability of the ranking",
+        description="Yen's Q3 over posterior draws, tests of non-random dependence, clusters "
+        "of questions, and the ranking under other distributions of interest (uniform, "
+        "cluster-balanced, random use cases) with its stability summary.",
+    )
+    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
+    cmd.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        default="auto",
+        help="item metadata column of the question groups (default: the first of category, "
+        "benchmark, ... that the data have)",
+    )
+    cmd.add_argument("--json", action="store_true", help="print the full result as JSON")
+    cmd.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    cmd.set_defaults(run=_run_robustness)
+
+
 def _add_demo_command(commands: Any) -> None:
     settings = ", ".join(f"{k} {v}" for k, v in DEMO_SETTINGS.items())
     cmd = commands.add_parser(
@@ -431,6 +457,28 @@ def _run_rank(args: argparse.Namespace) -> None:
         print(_format_ranking(result, table))
     if args.csv is not None:
         print(f"table written to {args.csv}", file=sys.stderr if args.json else sys.stdout)
+
+
+def _run_robustness(args: argparse.Namespace) -> None:
+    idata = load_fit(args.fit)
+    result = robustness_to_json(assess_robustness(idata, groups=args.groups, random_seed=args.seed))
+    if args.json:
+        print(json.dumps(result, indent=2, allow_nan=False))
+        return
+    dependence, test = result["dependence"], result["test"]
+    q3 = dependence["mean_abs_q3"]
+    print(
+        f"{args.fit}: {dependence['n_subjects']} subjects × {dependence['n_items']} items, "
+        f"Q3 by {dependence['method']} computation over {dependence['n_draws']} draws"
+    )
+    print(f"mean |Q3| {q3['mean']:.3f} [{q3['lo']:.3f}, {q3['hi']:.3f}]")
+    print(f"verdict: {test['verdict']}")
+    basis = result["scenarios"].get("posterior") or result["scenarios"]["accuracy"]
+    shifts = pd.DataFrame(
+        {"largest rank shift": basis["max_shift"], "P(rank changes)": basis["p_rank_change"]}
+    )
+    print("\nranking across distributions of interest:")
+    print(shifts.to_string(float_format=lambda x: f"{x:.2f}"))
 
 
 def _run_demo(args: argparse.Namespace) -> None:

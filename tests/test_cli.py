@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import bayesirt
 from bayesirt import load_responses, summarize_fit
 from bayesirt.cli import BLAS_WARNING, main
 from bayesirt.inference import ConvergenceWarning, fit, load_fit, save_fit
@@ -266,3 +267,30 @@ def test_demo_quick_ranks_the_example_close_to_its_truth(capsys, tmp_path):
         {s["subject"]: s["theta_mean"] for s in summarize_fit(load_fit(out_path))["subjects"]}
     )
     assert np.corrcoef(truth[estimate.index], estimate)[0, 1] > 0.95
+
+
+@pytest.mark.slow  # about 2 minutes: the full robustness analysis behind the command
+def test_robustness_reports_dependence_and_ranking_stability(capsys, tmp_path):
+    responses, _ = bayesirt.simulate_responses(
+        20, 60, model="2pl", seed=8, n_categories=3, clusters=3, cluster_size=10
+    )
+    path = tmp_path / "clustered.nc"
+    idata = bayesirt.fit(
+        responses,
+        method="advi",
+        advi_iterations=3000,
+        draws=200,
+        random_seed=1,
+        progressbar=False,
+    )
+    bayesirt.save_fit(idata, path)
+    status, out, _ = run(capsys, "robustness", path, "--json", "--groups", "category")
+    assert status == 0
+    payload = json.loads(out)
+    assert payload["dependence"]["n_items"] == 60
+    assert payload["dependence"]["partition"] == "category"
+    assert isinstance(payload["test"]["verdict"], str) and payload["test"]["verdict"]
+    subjects = {s["subject"] for s in payload["scenarios"]["subjects"]}
+    assert subjects == set(map(str, responses.subjects))
+    status, out, _ = run(capsys, "robustness", path)
+    assert status == 0 and "verdict:" in out and "largest rank shift" in out
