@@ -256,8 +256,10 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     \text{Bernoulli}(P_i(\theta^{(s)}; \psi_i^{(s)}))`: the posterior predictive of the
     accuracy the subject would have scored on these exact items; or, for
     ``target="expected"``, :math:`\tilde y_i^{(s)} = P_i(\theta^{(s)}; \psi_i^{(s)})`: the
-    posterior of its expected accuracy. The estimate is the mean of the :math:`A^{(s)}`
-    (the same for both targets), the interval their central quantiles. The extra columns
+    posterior of its expected accuracy. The interval is the central quantiles of the
+    :math:`A^{(s)}`; the estimate is their posterior mean, the same for both targets and
+    computed from the expected accuracies (the Bernoulli draws would only add Monte Carlo
+    noise to it). The extra columns
     give the ability (``theta_mean``, ``theta_sd``) and the posterior rank among the
     fitted subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new`
     reports them; ranking by ability is ranking by expected full-benchmark accuracy, which
@@ -275,11 +277,12 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     )
     scored = score_new(data.idata, new, interval=data.interval, random_seed=data.seed)
     theta = scored["theta"].values.reshape(draws.n_samples, len(data.subjects))
-    accuracy = _accuracy_draws(draws, theta, data, np.random.default_rng(data.seed))
+    expected, realised = _accuracy_draws(draws, theta, data, np.random.default_rng(data.seed))
+    accuracy = realised if data.target == "realised" else expected
     tail = (1.0 - data.interval) / 2
     lo, hi = np.quantile(accuracy, [tail, 1.0 - tail], axis=0)
     return data.table(
-        accuracy.mean(axis=0),
+        expected.mean(axis=0),
         lo=lo,
         hi=hi,
         sd=accuracy.std(axis=0),
@@ -293,20 +296,19 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
 
 def _accuracy_draws(
     draws: PosteriorDraws, theta: np.ndarray, data: EstimationData, rng: np.random.Generator
-) -> np.ndarray:
-    """Full-benchmark accuracy of each new subject in each draw (see :func:`estimate_bayes`)."""
-    observed = data.observed
-    unseen = (~observed).astype(float)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected and realised full-benchmark accuracy per draw and subject (see
+    :func:`estimate_bayes`)."""
+    unseen = (~data.observed).astype(float)
     answered = np.nansum(data.answers, axis=1)
     n_samples, n_new = theta.shape
-    n_items = len(data.items)
-    out = np.empty((n_samples, n_new))
-    step = max(1, CHUNK_ELEMENTS // max(n_new * n_items, 1))
+    expected = np.empty((n_samples, n_new))
+    realised = np.empty((n_samples, n_new))
+    step = max(1, CHUNK_ELEMENTS // max(n_new * len(data.items), 1))
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         params = [p[rows, None, :] for p in (draws.a, draws.b, draws.c, draws.d)]
         prob = icc(theta[rows, :, None], *params)
-        if data.target == "realised":
-            prob = (rng.random(prob.shape) < prob).astype(float)
-        out[rows] = answered + (prob * unseen).sum(axis=-1)
-    return out / n_items
+        expected[rows] = answered + (prob * unseen).sum(axis=-1)
+        realised[rows] = answered + ((rng.random(prob.shape) < prob) * unseen).sum(axis=-1)
+    return expected / len(data.items), realised / len(data.items)
