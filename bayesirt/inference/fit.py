@@ -154,8 +154,12 @@ def fit_model(
             settings.update(advi_info)
     settings["seconds"] = round(time.perf_counter() - started, 2)
 
-    transformed = [name for name in idata.posterior.data_vars if name.endswith("__")]
-    idata.posterior = idata.posterior.drop_vars(transformed)  # nutpie's unconstrained copies
+    dropped = [
+        name
+        for name in idata.posterior.data_vars
+        if name.endswith("__") or name in irt_model.internal_variables  # "__": nutpie's copies
+    ]
+    idata.posterior = idata.posterior.drop_vars(dropped)
     idata.constant_data = irt_model.responses.to_xarray()  # type: ignore[attr-defined]
     if log_likelihood:
         idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))

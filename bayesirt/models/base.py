@@ -61,6 +61,8 @@ class IRTModel:
 
     name: ClassVar[str]
     default_priors: ClassVar[dict[str, Prior]]
+    #: Sampled pieces that a stored parameter already holds whole; dropped after fitting.
+    internal_variables: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -66,6 +66,7 @@ class _Logistic(IRTModel):
 
     has_guessing: ClassVar[bool] = False
     has_slipping: ClassVar[bool] = False
+    internal_variables: ClassVar[tuple[str, ...]] = ("b_informative",)
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
         b = self._add_difficulty()
