@@ -22,7 +22,7 @@ def chembench_rank(shared_data, monkeypatch_module):
         responses,
         model="2pl",
         method="advi",
-        advi_iterations=6000,
+        advi_iterations=3000,
         draws=500,
         random_seed=4,
         progressbar=False,
