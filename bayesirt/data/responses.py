@@ -367,25 +367,11 @@ class Responses:
 
     def with_item_meta(self, meta: pd.DataFrame, *, on: str = "item") -> Responses:
         """Join item metadata (indexed by item, or with the label in column ``on``)."""
-        meta = _index_meta(meta, on)
-        missing = self.items.difference(meta.index)
-        if len(missing):
-            raise ResponsesError(
-                f"item metadata has no row for {len(missing)} item(s): {describe_values(missing)}"
-            )
-        merged = _merge_meta(self.item_meta, meta.loc[self.items])
-        return _replace(self, item_meta=merged)
+        return _replace(self, item_meta=_joined_meta(self.item_meta, meta, self.items, on, "item"))
 
     def with_subject_meta(self, meta: pd.DataFrame, *, on: str = "subject") -> Responses:
         """Join subject metadata (indexed by subject, or with the label in column ``on``)."""
-        meta = _index_meta(meta, on)
-        missing = self.subjects.difference(meta.index)
-        if len(missing):
-            raise ResponsesError(
-                f"subject metadata has no row for {len(missing)} subject(s): "
-                f"{describe_values(missing)}"
-            )
-        merged = _merge_meta(self.subject_meta, meta.loc[self.subjects])
+        merged = _joined_meta(self.subject_meta, meta, self.subjects, on, "subject")
         return _replace(self, subject_meta=merged)
 
     def item_groups(self, column: str) -> tuple[np.ndarray, pd.Index]:
@@ -462,6 +448,19 @@ def _index_meta(meta: pd.DataFrame, on: str) -> pd.DataFrame:
         dup = meta.index[meta.index.duplicated()].unique()
         raise ResponsesError(f"metadata has several rows for {on} {describe_values(dup)}")
     return meta
+
+
+def _joined_meta(
+    base: pd.DataFrame, meta: pd.DataFrame, labels: pd.Index, on: str, name: str
+) -> pd.DataFrame:
+    """``base`` joined with ``meta`` (keyed by ``on``), which must cover every label."""
+    meta = _index_meta(meta, on)
+    missing = labels.difference(meta.index)
+    if len(missing):
+        raise ResponsesError(
+            f"{name} metadata has no row for {len(missing)} {name}(s): {describe_values(missing)}"
+        )
+    return _merge_meta(base, meta.loc[labels])
 
 
 def _merge_meta(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
