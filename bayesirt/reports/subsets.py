@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 
 from bayesirt.analysis.subsets import SubsetEvaluation
 
@@ -82,6 +83,9 @@ def plot_subset_errors(
                 label=f"{method} / {estimator}",
             )
     ax.set_xscale("log")
+    budgets = sorted(table["budget"].unique())
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("items in the subset (budget)")
     ax.set_ylabel(_METRICS[metric])
     ax.set_title(f"Tiny benchmarks on {evaluation.settings.get('n_test', '?')} held-out subjects")

@@ -48,6 +48,7 @@ def test_one_line_per_method_and_estimator(evaluation):
     x, y = lines["anchor / bayes"].lines[0].get_data()
     np.testing.assert_array_equal(x, [10, 25, 50])
     np.testing.assert_allclose(y, 0.7 / np.sqrt([10, 25, 50]) - 0.01 + 0.001)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "25", "50"]
     assert "mean absolute error" in ax.get_ylabel() and "40 held-out" in ax.get_title()
 
 
