@@ -25,7 +25,6 @@ import pymc as pm
 import xarray as xr
 
 from bayesirt.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
-from bayesirt.models.irt import log_likelihood
 from bayesirt.models.likelihood import enable_jax
 
 if TYPE_CHECKING:
@@ -161,28 +160,29 @@ def fit_model(
     ]
     idata.posterior = idata.posterior.drop_vars(dropped)
     idata.constant_data = irt_model.responses.to_xarray()  # type: ignore[attr-defined]
-    if log_likelihood:
-        idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
     diagnostics = check_convergence(idata) if method == "nuts" else _advi_diagnostics(settings)
     _stamp(idata, irt_model, settings, diagnostics)
+    if log_likelihood:
+        idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
     return idata
 
 
 def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
     """Log-likelihood of every observed pair in every draw: ``y`` (chain, draw, obs).
 
-    Computed from the posterior and the stored responses with
-    :func:`bayesirt.models.irt.log_likelihood`, one chain at a time.
+    Computed from the posterior and the stored responses by the fitted model's
+    :meth:`~bayesirt.models.base.IRTModel.pointwise_log_likelihood`, one chain at a time.
     """
+    from bayesirt.models import get_model
+
+    model_cls = get_model(json.loads(idata.attrs["bayesirt_config"])["model"])
     data = idata.constant_data
     s, i, y = (data[k].values for k in ("subject_index", "item_index", "response"))
     post = idata.posterior
-    chains = []
-    for chain in post["chain"].values:
-        draws = post.sel(chain=chain)
-        theta = draws["theta"].values[:, s]
-        params = {k: draws[k].values[:, i] for k in ("a", "b", "c", "d") if k in draws}
-        chains.append(log_likelihood(y, theta, **params))
+    chains = [
+        model_cls.pointwise_log_likelihood(post.isel(chain=[c]), s, i, y)[0]
+        for c in range(post.sizes["chain"])
+    ]
     return xr.Dataset(
         {"y": (("chain", "draw", "obs"), np.stack(chains))},
         coords={"chain": post["chain"].values, "draw": post["draw"].values},

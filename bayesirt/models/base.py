@@ -36,6 +36,7 @@ import pymc as pm
 from scipy import stats
 
 from bayesirt.data import Responses
+from bayesirt.models.irt import icc, log_likelihood
 from bayesirt.models.priors import Prior, merge_priors
 
 __all__ = ["IRTModel"]
@@ -153,6 +154,37 @@ class IRTModel:
         offset = pm.Normal(f"{key}_group_z", 0.0, 1.0, dims=self.pool_by)
         group_mean = pm.Deterministic(f"mu_{key}_group", mu + tau * offset, dims=self.pool_by)
         return group_mean[self._group_codes]
+
+    # ------------------------------------------------------- pointwise quantities
+    @classmethod
+    def pointwise_log_likelihood(
+        cls, posterior, subject_index: np.ndarray, item_index: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """Bernoulli log-probability of responses ``y`` at the (subject, item) pairs given by
+        the index arrays, in every draw of ``posterior`` (an xarray Dataset with ``chain``
+        and ``draw`` dims): array (chain, draw, n_pairs).
+
+        The base implementation reads ``theta``, ``a``, ``b`` (and ``c``, ``d`` where
+        present) and evaluates the 4PL curve; models with other latent structure override it.
+        """
+        theta, params = cls._pair_parameters(posterior, subject_index, item_index)
+        return log_likelihood(y, theta, **params)
+
+    @classmethod
+    def observation_probability(
+        cls, posterior, subject_index: np.ndarray, item_index: np.ndarray
+    ) -> np.ndarray:
+        """P(correct) at the given (subject, item) pairs in every draw: (chain, draw, n_pairs)."""
+        theta, params = cls._pair_parameters(posterior, subject_index, item_index)
+        return icc(theta, **params)
+
+    @staticmethod
+    def _pair_parameters(posterior, subject_index, item_index):
+        theta = posterior["theta"].values[:, :, subject_index]
+        params = {
+            k: posterior[k].values[:, :, item_index] for k in ("a", "b", "c", "d") if k in posterior
+        }
+        return theta, params
 
     # -------------------------------------------------------------------- fit
     def fit(self, method: str = "nuts", **kwargs):

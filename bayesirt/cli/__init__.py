@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import inspect
 import json
 import math
@@ -110,6 +111,11 @@ _FIT_DEFAULTS = {
 _RANK_TOP_K = tuple(inspect.signature(rank).parameters["top_k"].default)
 
 
+#: Modules of ``bayesirt.cli`` that each add one subcommand through ``add_command(commands)``
+#: (the subparsers object); they may use the helpers of this module.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 class UsageError(Exception):
     """A command line that the parser rejects; the message says what is wrong."""
 
@@ -173,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rank_command(commands)
     _add_robustness_command(commands)
     _add_demo_command(commands)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"bayesirt.cli.{name}").add_command(commands)
     return parser
 
 
