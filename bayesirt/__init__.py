@@ -12,6 +12,7 @@ from bayesirt.data import (
 from bayesirt.inference import fit, load_fit, save_fit
 from bayesirt.models import marginal_loglik
 from bayesirt.summary import summarize_fit
+from bayesirt.sweep import sweep
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,5 @@ __all__ = [
     "score_new",
     "simulate_responses",
     "summarize_fit",
+    "sweep",
 ]
