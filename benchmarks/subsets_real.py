@@ -5,9 +5,10 @@ by ADVI on the rest, then run :func:`bayesirt.analysis.evaluate_subsets` over se
 methods × estimators × budgets × seeds; then compare adaptive tests with fixed subsets at a
 posterior sd of 0.3 for the held-out models, two ways: each model's adaptive test stops at
 sd 0.3 (items used), and the shortest length at which the *mean* posterior sd over the models
-is at most 0.3, for adaptive tests of that length and for fixed subsets. Writes, under
-``--out``, one JSON file and one error-vs-budget figure per data set and ``tables.md`` with
-the tables of ``benchmarks/README_subsets.md``.
+is at most 0.3, for adaptive tests of that length and for fixed subsets. Writes the tables
+of each data set to ``--results``/``subsets_<name>.md`` (``benchmarks/results``, described in
+``benchmarks/README.md``), and under ``--out`` one JSON file with every number and one
+error-vs-budget figure per data set.
 
     python benchmarks/subsets_real.py                       # all three data sets
     python benchmarks/subsets_real.py --datasets truthfulqa --seeds 0 1
@@ -62,6 +63,8 @@ SPLITS = {"alpacaeval2": 3}
 FIXED_SD = ("random", "anchor", "fisher", "bayesian")
 #: Longest test length searched for a mean posterior sd of 0.3.
 MAX_LENGTH = 80
+#: The issue's check: at 10% of the items the best MAE is at most RATIO × the random subset's.
+RATIO = 0.6
 
 
 def load(name: str) -> bayesirt.Responses:
@@ -86,14 +89,15 @@ def main() -> None:
     parser.add_argument("--advi-iterations", type=int, default=10_000)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bayesirt_subsets"))
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
 
-    tables = []
     for name in args.datasets:
-        tables.append(run(name, args))
-    (args.out / "tables.md").write_text("\n\n".join(tables) + "\n")
-    print("\n\n".join(tables))
+        table = run(name, args)
+        (args.results / f"subsets_{name}.md").write_text(table)
+        print(table, flush=True)
 
 
 def run(name: str, args) -> str:
@@ -163,7 +167,7 @@ def run(name: str, args) -> str:
     (args.out / f"{name}.json").write_text(json.dumps(record, indent=1, default=float))
     ax = plot_subset_errors(evaluation, estimators=["mean", "pirt", "bayes"])
     ax.figure.savefig(args.out / f"{name}_mae.png", dpi=120, bbox_inches="tight")
-    return markdown(name, n_all, evaluation, record)
+    return markdown(name, n_all, evaluation, record, args)
 
 
 def advi_fit(args, seed: int, fitted: dict, seconds: list):
@@ -226,33 +230,44 @@ def fixed_length_for_sd(idata, test: bayesirt.Responses, method: str, target: fl
     return lo
 
 
-def markdown(name: str, n_all: int, evaluation, record: dict) -> str:
+def markdown(name: str, n_all: int, evaluation, record: dict, args) -> str:
     settings = evaluation.settings
     summary = evaluation.summary()
     mae = summary.pivot_table(index=["method", "estimator"], columns="budget", values="mae")
     tau = summary.pivot_table(index=["method", "estimator"], columns="budget", values="kendall_tau")
     bayes = summary[summary["estimator"] == "bayes"]
-    cover = bayes.pivot_table(index="method", columns="budget", values="coverage")
-    sd = bayes.pivot_table(index="method", columns="budget", values="theta_sd")
+    tables = {
+        key: bayes.pivot_table(index="method", columns="budget", values=key)
+        for key in ("coverage", "coverage_model", "discrepancy", "theta_sd")
+    }
     cat = record["adaptive_sd_0.3"]
     lengths = ", ".join(f"{m} {k:.1f}" for m, k in record["mean_sd_0.3_length"].items())
     head = (
-        f"### {name}\n\n{n_all} subjects in the file, {settings['n_train']} for training, "
-        f"{settings['n_test']} test subjects, {settings['n_items']} items; "
-        f"{settings['n_splits']} split(s) ({settings['split']}); seeds {settings['seeds']}; "
-        f"ADVI fit {record['fit_seconds']:.0f} s, whole run "
-        f"{record['total_seconds'] / 60:.1f} min.\n"
+        f"### {name}\n\n{n_all} subjects in the file"
+        + (f", {args.max_subjects} kept at random" if n_all > args.max_subjects else "")
+        + f"; per split {settings['n_train']} fitted (2PL, ADVI {args.advi_iterations} steps, "
+        f"{args.draws} draws), {settings['n_calibration']} calibration and {settings['n_test']} "
+        f"test subjects; {settings['n_items']} items; {settings['n_splits']} split(s) "
+        f"({settings['split']}); seeds {settings['seeds']}; {settings['bayes_draws']} posterior "
+        f"draws for the estimators. ADVI fit {record['fit_seconds']:.0f} s, whole run "
+        f"{record['total_seconds'] / 60:.1f} min (2 shared, loaded cores).\n"
     )
     parts = [
         head,
-        "MAE of the estimated full accuracy (mean over seeds and splits; columns: items)\n",
+        check(summary, settings["n_items"]),
+        "\nMAE of the estimated full accuracy (mean over seeds and splits; columns: items)\n",
         _md(mae, "{:.4f}"),
         "\nKendall τ of the estimated ranking of the test models\n",
         _md(tau, "{:.3f}"),
-        "\nCoverage of the Bayesian 90% intervals\n",
-        _md(cover, "{:.2f}"),
+        "\nCoverage of the Bayesian 90% intervals, calibrated (discrepancy τ fitted on the "
+        "calibration subjects)\n",
+        _md(tables["coverage"], "{:.2f}"),
+        "\nCoverage of the model's own 90% intervals (τ = 0)\n",
+        _md(tables["coverage_model"], "{:.2f}"),
+        "\nCalibrated discrepancy τ (sd of the ability shift of the unanswered items)\n",
+        _md(tables["discrepancy"], "{:.3f}"),
         "\nMean posterior sd of θ (Bayesian estimator)\n",
-        _md(sd, "{:.3f}"),
+        _md(tables["theta_sd"], "{:.3f}"),
         "\nAdaptive tests stopped at posterior sd 0.3 (variance selector): "
         f"{cat['reached']:.0%} of the test models reach it, after {cat['mean_items_reached']:.1f}"
         f" items on average (median over all models {cat['median_items']:.0f}; mean "
@@ -262,6 +277,26 @@ def markdown(name: str, n_all: int, evaluation, record: dict) -> str:
         f"(adaptive tests of that length, fixed subsets): {lengths}.\n",
     ]
     return "\n".join(parts)
+
+
+def check(summary: pd.DataFrame, n_items: int) -> str:
+    """The issue's check at the budget nearest 10% of the items, as a short paragraph."""
+    budget = min(summary["budget"].unique(), key=lambda b: abs(b - 0.1 * n_items))
+    mae = summary[summary["budget"] == budget].set_index(["method", "estimator"])["mae"]
+    baseline = mae[("random", "mean")]
+
+    def line(label: str, key: tuple[str, str]) -> str:
+        ratio = mae[key] / baseline
+        return f"{label} {key[0]} / {key[1]} {mae[key]:.4f} = {ratio:.2f}×"
+
+    best, fixed = mae.idxmin(), mae.drop(index="adaptive", level="method").idxmin()
+    verdict = "passes" if mae[best] <= RATIO * baseline else "fails"
+    return (
+        f"Check at {budget} items ({budget / n_items:.0%}): random subset with the plain mean "
+        f"{baseline:.4f}; {line('best', best)} ({verdict}: needs <= {RATIO}×); "
+        f"{line('best fixed subset', fixed)}; "
+        f"{line('random subset with its best estimator', mae.loc[['random']].idxmin())}.\n"
+    )
 
 
 def _md(frame: pd.DataFrame, fmt: str) -> str:

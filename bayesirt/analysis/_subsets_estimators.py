@@ -30,6 +30,7 @@ from bayesirt.models.irt import icc, log_likelihood
 
 __all__ = [
     "EstimationData",
+    "calibrate_discrepancy",
     "estimate_bayes",
     "estimate_gpirt",
     "estimate_mean",
@@ -43,6 +44,11 @@ __all__ = [
 MAP_GRID = np.linspace(-6.0, 6.0, 1201)
 #: Every VALIDATION_STEP-th training subject validates the IRT predictions of gp-IRT.
 VALIDATION_STEP = 5
+#: Largest discrepancy sd τ (θ scale, where the fitted abilities have sd 1) that the
+#: calibration of the Bayesian intervals considers, and its bisection steps (resolution
+#: TAU_MAX / 2**CALIBRATION_STEPS).
+TAU_MAX = 2.0
+CALIBRATION_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,10 @@ class EstimationData:
         What the Bayesian interval is about (see :func:`estimate_bayes`).
     seed : int
         Seed of the Bayesian estimator's draws.
+    calibration : (numpy.ndarray, numpy.ndarray) or None
+        Subjects that calibrate the Bayesian intervals (:func:`calibrate_discrepancy`): their
+        answers under the same design, shape (n_calibration, n_items) with NaN where not
+        asked, and their accuracy on the full benchmark.
     """
 
     subjects: pd.Index
@@ -80,6 +90,7 @@ class EstimationData:
     interval: float
     target: str
     seed: int
+    calibration: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def observed(self) -> np.ndarray:
@@ -250,42 +261,50 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     .. math::
 
         A^{(s)} = \frac{1}{N}\Big[\sum_{i \in O} y_i + \sum_{i \in I \setminus O}
-        \tilde y_i^{(s)}\Big],
+        \tilde y_i^{(s)}\Big], \qquad
+        \tilde\theta^{(s)} = \theta^{(s)} + \tau z^{(s)}, \quad z^{(s)} \sim N(0, 1),
 
     with, for ``target="realised"`` (default), :math:`\tilde y_i^{(s)} \sim
-    \text{Bernoulli}(P_i(\theta^{(s)}; \psi_i^{(s)}))`: the posterior predictive of the
+    \text{Bernoulli}(P_i(\tilde\theta^{(s)}; \psi_i^{(s)}))`: the posterior predictive of the
     accuracy the subject would have scored on these exact items; or, for
-    ``target="expected"``, :math:`\tilde y_i^{(s)} = P_i(\theta^{(s)}; \psi_i^{(s)})`: the
-    posterior of its expected accuracy. The interval is the central quantiles of the
+    ``target="expected"``, :math:`\tilde y_i^{(s)} = P_i(\tilde\theta^{(s)}; \psi_i^{(s)})`:
+    the posterior of its expected accuracy. The interval is the central quantiles of the
     :math:`A^{(s)}`; the estimate is their posterior mean, the same for both targets and
     computed from the expected accuracies (the Bernoulli draws would only add Monte Carlo
-    noise to it). The extra columns
-    give the ability (``theta_mean``, ``theta_sd``) and the posterior rank among the
-    fitted subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new`
-    reports them; ranking by ability is ranking by expected full-benchmark accuracy, which
-    increases with :math:`\theta` in every draw.
+    noise to it).
+
+    :math:`\tau \ge 0` is a *model discrepancy*: the ability that drives the unanswered items
+    may differ from the one the answered items measure by a shift :math:`\tau z` (a
+    unidimensional model fitted to real leaderboards misses such subject-specific
+    deviations, and a design that concentrates on a few informative items extrapolates
+    them). :math:`\tau = 0`, the model alone, unless calibration subjects are given; then
+    :math:`\tau` is :func:`calibrate_discrepancy`'s. The extra columns give ``discrepancy``
+    (:math:`\tau`), the model-alone interval ``model_lo``, ``model_hi`` (:math:`\tau = 0`),
+    the ability (``theta_mean``, ``theta_sd``) and the posterior rank among the fitted
+    subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new` reports them;
+    ranking by ability is ranking by expected full-benchmark accuracy, which increases with
+    :math:`\theta` in every draw.
     """
     draws = data.draws("bayes")
-    observed = data.observed
-    rows, cols = np.nonzero(observed)
-    new = Responses(
-        subject_index=rows,
-        item_index=cols,
-        response=data.answers[rows, cols].astype(np.int8),
-        subjects=pd.Index(data.subjects.astype(str)),
-        items=pd.Index(data.items.astype(str)),
-    )
-    scored = score_new(data.idata, new, interval=data.interval, random_seed=data.seed)
+    scored = _cut_posterior(data, data.answers, data.subjects)
     theta = scored["theta"].values.reshape(draws.n_samples, len(data.subjects))
-    expected, realised = _accuracy_draws(draws, theta, data, np.random.default_rng(data.seed))
+    tau = 0.0 if data.calibration is None else calibrate_discrepancy(data)
+    expected, realised = _accuracy_draws(draws, theta, data.answers, tau, data.seed)
     accuracy = realised if data.target == "realised" else expected
-    tail = (1.0 - data.interval) / 2
-    lo, hi = np.quantile(accuracy, [tail, 1.0 - tail], axis=0)
+    lo, hi = _central(accuracy, data.interval)
+    if tau > 0:
+        model = _accuracy_draws(draws, theta, data.answers, 0.0, data.seed)
+        model_lo, model_hi = _central(model[0 if data.target == "expected" else 1], data.interval)
+    else:
+        model_lo, model_hi = lo, hi
     return data.table(
         expected.mean(axis=0),
         lo=lo,
         hi=hi,
         sd=accuracy.std(axis=0),
+        discrepancy=np.full(len(data.subjects), tau),
+        model_lo=model_lo,
+        model_hi=model_hi,
         theta_mean=scored["theta_mean"].values,
         theta_sd=scored["theta_sd"].values,
         rank_mean=scored["rank_mean"].values,
@@ -294,21 +313,92 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     )
 
 
+def calibrate_discrepancy(data: EstimationData) -> float:
+    r"""The discrepancy sd :math:`\tau` that gives the intervals their coverage on calibration
+    subjects.
+
+    The calibration subjects are not in the fit (as the new subjects are not) and answered
+    the same design; their full-benchmark accuracy :math:`T_k` is known. With
+    :math:`[L_k(\tau), U_k(\tau)]` the ``interval`` of :func:`estimate_bayes` computed from
+    their design answers alone, :math:`\hat\tau` is the smallest :math:`\tau \ge 0` with
+
+    .. math::
+
+        \frac{1}{K}\sum_{k=1}^{K} \mathbb{1}\{L_k(\tau) \le T_k \le U_k(\tau)\} \ge
+        \text{interval},
+
+    found by bisection on :math:`[0, \text{TAU\_MAX}]` (:data:`TAU_MAX`,
+    :data:`CALIBRATION_STEPS` steps; the coverage is taken to grow with :math:`\tau`, the
+    draws :math:`z` and the Bernoulli draws being common to every :math:`\tau`). It is 0
+    when the model's own intervals already cover, and :data:`TAU_MAX` when even that is
+    not enough. This is a split-sample calibration of the predictive interval: it uses no
+    test subject, and its precision is that of a coverage estimated from :math:`K` subjects.
+    """
+    answers, truth = data.calibration
+    keep = np.isfinite(truth)
+    answers, truth = answers[keep], truth[keep]
+    if not len(truth):
+        raise ValueError("the calibration subjects have no answer to the benchmark's items")
+    draws = data.draws("bayes")
+    labels = pd.Index([f"calibration {k}" for k in range(len(truth))])
+    scored = _cut_posterior(data, answers, labels)
+    theta = scored["theta"].values.reshape(draws.n_samples, len(truth))
+
+    def covers(tau: float) -> bool:
+        accuracy = _accuracy_draws(draws, theta, answers, tau, data.seed)[
+            0 if data.target == "expected" else 1
+        ]
+        lo, hi = _central(accuracy, data.interval)
+        return float(((lo <= truth) & (truth <= hi)).mean()) >= data.interval
+
+    if covers(0.0):
+        return 0.0
+    lo, hi = 0.0, TAU_MAX
+    if not covers(hi):
+        return hi
+    for _ in range(CALIBRATION_STEPS):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if covers(mid) else (mid, hi)
+    return hi
+
+
+def _cut_posterior(data: EstimationData, answers: np.ndarray, labels: pd.Index):
+    """:func:`score_new` of the rows of ``answers`` (subjects named ``labels``)."""
+    rows, cols = np.nonzero(~np.isnan(answers))
+    new = Responses(
+        subject_index=rows,
+        item_index=cols,
+        response=answers[rows, cols].astype(np.int8),
+        subjects=pd.Index(labels.astype(str)),
+        items=pd.Index(data.items.astype(str)),
+    )
+    return score_new(data.idata, new, interval=data.interval, random_seed=data.seed)
+
+
+def _central(draws: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = (1.0 - mass) / 2
+    lo, hi = np.quantile(draws, [tail, 1.0 - tail], axis=0)
+    return lo, hi
+
+
 def _accuracy_draws(
-    draws: PosteriorDraws, theta: np.ndarray, data: EstimationData, rng: np.random.Generator
+    draws: PosteriorDraws, theta: np.ndarray, answers: np.ndarray, tau: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected and realised full-benchmark accuracy per draw and subject (see
-    :func:`estimate_bayes`)."""
-    unseen = (~data.observed).astype(float)
-    answered = np.nansum(data.answers, axis=1)
+    :func:`estimate_bayes`); the random numbers depend on ``seed`` only, not on ``tau``."""
+    unseen = np.isnan(answers).astype(float)
+    answered = np.nansum(answers, axis=1)
     n_samples, n_new = theta.shape
+    shifted = theta + tau * np.random.default_rng([seed, 0]).normal(size=theta.shape)
     expected = np.empty((n_samples, n_new))
     realised = np.empty((n_samples, n_new))
-    step = max(1, CHUNK_ELEMENTS // max(n_new * len(data.items), 1))
+    step = max(1, CHUNK_ELEMENTS // max(n_new * answers.shape[1], 1))
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         params = [p[rows, None, :] for p in (draws.a, draws.b, draws.c, draws.d)]
-        prob = icc(theta[rows, :, None], *params)
+        prob = icc(shifted[rows, :, None], *params)
+        uniform = np.random.default_rng([seed, 1, start]).random(prob.shape)
         expected[rows] = answered + (prob * unseen).sum(axis=-1)
-        realised[rows] = answered + ((rng.random(prob.shape) < prob) * unseen).sum(axis=-1)
-    return expected / len(data.items), realised / len(data.items)
+        realised[rows] = answered + ((uniform < prob) * unseen).sum(axis=-1)
+    n_items = answers.shape[1]
+    return expected / n_items, realised / n_items

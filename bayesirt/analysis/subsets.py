@@ -222,6 +222,7 @@ def estimate_scores(
     interval: float = 0.9,
     target: str = "realised",
     seed: int = 0,
+    calibration: Responses | None = None,
 ) -> pd.DataFrame:
     """Estimate the full-benchmark accuracy of new subjects from a few answers.
 
@@ -249,12 +250,21 @@ def estimate_scores(
         for the unanswered ones) or for the expected accuracy.
     seed : int
         Seed of the Bayesian estimator's draws.
+    calibration : Responses, optional
+        ``"bayes"`` only: subjects that were not in the fit, with their answers to the full
+        benchmark, that calibrate the intervals: they answer the ``selection`` (required
+        then) as the new subjects did, and the model-discrepancy sd τ is chosen so that the
+        intervals cover their full accuracy at the rate ``interval``
+        (:func:`~bayesirt.analysis._subsets_estimators.calibrate_discrepancy`). Without it,
+        τ = 0 (the model's own intervals). Fitted subjects may be passed, but the fit has
+        seen their answers, so the calibration is then optimistic.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by subject: ``estimate``, ``lo``, ``hi`` (NaN for point estimators),
         ``n_answered``; ``"gpirt"`` adds its ``weight`` λ, ``"bayes"`` adds ``sd``,
+        ``discrepancy`` (τ), ``model_lo``, ``model_hi`` (the interval at τ = 0),
         ``theta_mean``, ``theta_sd``, ``rank_mean``, ``rank_lo``, ``rank_hi``.
     """
     if not isinstance(responses, Responses):
@@ -262,9 +272,7 @@ def estimate_scores(
     if idata is None and selection is None:
         raise ValueError("without a fitted model, pass the selection that defines the items")
     items = posterior_draws(idata).items if idata is not None else selection.items
-    dense = responses.dense()
-    codes = responses.items.astype(str).get_indexer(items)
-    answers = np.where(codes[None, :] >= 0, dense[:, np.maximum(codes, 0)], np.nan)
+    answers = _answers(responses, items)
     if selection is None:
         weights = np.ones(len(items))
         kappa = 4.0
@@ -279,6 +287,16 @@ def estimate_scores(
         weights[where] = selection.weights
         answers[:, weights == 0] = np.nan
         kappa = 1.0 if selection.method in RANDOM_DESIGNS else 4.0
+    if calibration is not None:
+        if selection is None or idata is None:
+            raise ValueError(
+                "calibration needs the fitted model and the selection that the calibration "
+                "subjects answer"
+            )
+        if not isinstance(calibration, Responses):
+            raise TypeError(f"calibration must be a Responses, got {type(calibration).__name__}")
+        full = _answers(calibration, items)
+        calibration = (np.where(weights[None, :] > 0, full, np.nan), np.nanmean(full, axis=1))
     return _estimate(
         estimator,
         idata,
@@ -290,7 +308,14 @@ def estimate_scores(
         interval=interval,
         target=target,
         seed=seed,
+        calibration=calibration,
     )
+
+
+def _answers(responses: Responses, items: pd.Index) -> np.ndarray:
+    """Subjects × ``items`` matrix of 0/1, NaN where a subject has no response."""
+    codes = responses.items.astype(str).get_indexer(items)
+    return np.where(codes[None, :] >= 0, responses.dense()[:, np.maximum(codes, 0)], np.nan)
 
 
 def _estimate(
@@ -305,6 +330,7 @@ def _estimate(
     interval: float,
     target: str,
     seed: int,
+    calibration: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
@@ -322,6 +348,7 @@ def _estimate(
         interval=interval,
         target=target,
         seed=seed,
+        calibration=calibration,
     )
     return ESTIMATORS[estimator](data)
 
@@ -336,8 +363,10 @@ class SubsetEvaluation:
         One row per budget × seed × method × estimator: ``mae`` (mean absolute error of the
         estimated full accuracy), ``kendall_tau`` (estimated vs full-benchmark ranking of the
         test subjects), ``coverage`` (share of test subjects whose full accuracy lies in the
-        interval; NaN for point estimators), ``interval_width``, ``theta_sd`` (mean posterior
-        sd of θ, Bayesian estimator), ``n_answered`` (mean items answered), ``n_test``,
+        interval; NaN for point estimators), ``coverage_model`` (the same for the model's own
+        interval, without the calibrated discrepancy), ``discrepancy`` (the calibrated τ),
+        ``interval_width``, ``theta_sd`` (mean posterior sd of θ, Bayesian estimator),
+        ``n_answered`` (mean items answered), ``n_test``,
         ``select_seconds`` (time to choose the items; for ``"adaptive"`` the whole run of the
         adaptive tests of that seed).
     estimates : pandas.DataFrame
@@ -353,7 +382,16 @@ class SubsetEvaluation:
     def summary(self) -> pd.DataFrame:
         """Means over seeds by budget, method and estimator (``mae_sd``: sd over seeds)."""
         keys = ["budget", "method", "estimator"]
-        metrics = ["mae", "kendall_tau", "coverage", "interval_width", "theta_sd", "n_answered"]
+        metrics = [
+            "mae",
+            "kendall_tau",
+            "coverage",
+            "coverage_model",
+            "discrepancy",
+            "interval_width",
+            "theta_sd",
+            "n_answered",
+        ]
         grouped = self.table.groupby(keys, sort=False)
         out = grouped[metrics].mean()
         out.insert(1, "mae_sd", grouped["mae"].std(ddof=1))
@@ -386,6 +424,7 @@ def evaluate_subsets(
     split: float = 0.2,
     split_order: Sequence | None = None,
     split_seed: int = 0,
+    calibration_share: float | None = 0.2,
     max_test_subjects: int | None = 200,
     bayes_draws: int | None = 200,
     interval: float = 0.9,
@@ -396,25 +435,31 @@ def evaluate_subsets(
 
     1. **Split.** A share ``split`` of the subjects is held out for testing: drawn at random
        with ``split_seed``, or, with ``split_order`` (every subject label, e.g. by release
-       date), the last ones in that order. When ``fit`` is an InferenceData, its subjects
-       are the training set and every other subject of ``responses`` is a test subject.
-       At most ``max_test_subjects`` test subjects are kept (a random subsample, seeded by
-       ``split_seed``), the same for every estimator, which bounds the cost of the
-       Bayesian estimator.
+       date), the last ones in that order. A share ``calibration_share`` of the remaining
+       subjects is kept out of the fit as well, to calibrate the Bayesian intervals (drawn at
+       random, or the last remaining ones in ``split_order``); ``None`` fits on all of them
+       and reports the model's own intervals. When ``fit`` is an InferenceData, its
+       subjects are the training set, and the other subjects of ``responses`` are split
+       into calibration (the share ``calibration_share`` of them, at random) and test
+       subjects. At most ``max_test_subjects`` test subjects, and as many calibration
+       subjects, are kept (random subsamples, seeded by ``split_seed``), the same for every
+       estimator, which bounds the cost of the Bayesian estimator.
     2. **Fit.** ``fit(training_responses)`` returns the fitted model (use ADVI for thousands
        of subjects); its items are the full benchmark. For the estimators the posterior is
        thinned to at most ``bayes_draws`` draws, evenly spaced in every chain.
     3. For every seed, budget and method, the items are chosen on the fit
        (:func:`select_items` with ``method_options[method]``), the test subjects' answers
-       to them are kept, and every estimator estimates their full accuracy. The method
-       ``"adaptive"`` instead runs an adaptive test per test subject
+       to them are kept, and every estimator estimates their full accuracy; the Bayesian
+       estimator's discrepancy τ is calibrated on the calibration subjects' answers to the
+       same items (:func:`estimate_scores`). The method ``"adaptive"`` instead runs an
+       adaptive test per test (and calibration) subject
        (:func:`~bayesirt.analysis.adaptive.simulate_adaptive_test` with
        ``adaptive_selector``, answers looked up in their recorded responses, run once per
        seed up to the largest budget) and uses its first ``budget`` answers.
     4. **Scores**, over the test subjects, against their observed accuracy on the fitted
        items :math:`A_j`: MAE :math:`\frac{1}{n}\sum_j |\hat A_j - A_j|`; Kendall
        :math:`\tau_b` between :math:`\hat A` and :math:`A`; coverage of the ``interval``
-       credible intervals (Bayesian estimator).
+       credible intervals (Bayesian estimator), calibrated and the model's own.
 
     Budgets that are not below the number of items are skipped with a warning.
 
@@ -431,15 +476,25 @@ def evaluate_subsets(
     bad = [e for e in estimators if e not in ESTIMATORS]
     if bad:
         raise ValueError(f"unknown estimator(s) {bad}; choose from {', '.join(ESTIMATORS)}")
+    if calibration_share is not None and not 0 < calibration_share < 1:
+        raise ValueError(
+            "calibration_share must be None or lie strictly between 0 and 1, got "
+            f"{calibration_share!r}"
+        )
 
-    idata, test_subjects, settings = _split_and_fit(
-        responses, fit, split=split, split_order=split_order, split_seed=split_seed
+    idata, held_out, settings = _split_and_fit(
+        responses,
+        fit,
+        split=split,
+        split_order=split_order,
+        split_seed=split_seed,
+        calibration_share=calibration_share,
     )
     rng = np.random.default_rng(split_seed)
-    if max_test_subjects is not None and len(test_subjects) > max_test_subjects:
-        test_subjects = test_subjects[
-            np.sort(rng.choice(len(test_subjects), max_test_subjects, replace=False))
-        ]
+    for role, subjects in held_out.items():
+        if max_test_subjects is not None and len(subjects) > max_test_subjects:
+            keep = np.sort(rng.choice(len(subjects), max_test_subjects, replace=False))
+            held_out[role] = subjects[keep]
     draws = posterior_draws(idata)
     items = draws.items
     usable = [b for b in budgets if b < len(items)]
@@ -449,13 +504,15 @@ def evaluate_subsets(
             f"{len(items)} items",
             stacklevel=2,
         )
-    test = responses.subset(subjects=test_subjects)
-    dense = test.dense()[:, test.items.astype(str).get_indexer(items)]
-    truth = np.nanmean(dense, axis=1)
+    groups = {role: responses.subset(subjects=list(s)) for role, s in held_out.items() if len(s)}
+    dense = {role: _answers(group, items) for role, group in groups.items()}
+    truth = np.nanmean(dense["test"], axis=1)
+    cal_truth = np.nanmean(dense["calibration"], axis=1) if "calibration" in dense else None
     thinned = _thinned(idata, bayes_draws)
     settings.update(
         n_items=len(items),
-        n_test=len(test_subjects),
+        n_test=len(held_out["test"]),
+        n_calibration=len(held_out.get("calibration", [])),
         bayes_draws=int(posterior_draws(thinned).n_samples),
         budgets=[int(b) for b in usable],
         seeds=[int(s) for s in seeds],
@@ -464,26 +521,25 @@ def evaluate_subsets(
 
     rows, estimate_frames = [], []
     for seed in seeds:
-        adaptive = None
+        adaptive = {}
         if ADAPTIVE in methods and usable:
             started = time.perf_counter()
-            adaptive = simulate_adaptive_test(
-                idata,
-                test,
-                selector=adaptive_selector,
-                stopper=SdOrBudgetStopper(target_sd=None, max_items=max(usable)),
-                seed=seed,
-            )
+            stopper = SdOrBudgetStopper(target_sd=None, max_items=max(usable))
+            adaptive = {
+                role: simulate_adaptive_test(
+                    idata, group, selector=adaptive_selector, stopper=stopper, seed=seed
+                )
+                for role, group in groups.items()
+            }
             adaptive_seconds = time.perf_counter() - started
         for budget in usable:
             for method in methods:
                 started = time.perf_counter()
                 if method == ADAPTIVE:
-                    given = adaptive.responses(max_items=budget)
-                    answers = np.full(dense.shape, np.nan)
-                    answers[
-                        given.subject_index, items.get_indexer(given.items[given.item_index])
-                    ] = given.response
+                    answers = {
+                        role: _adaptive_answers(run, budget, items, dense[role].shape)
+                        for role, run in adaptive.items()
+                    }
                     weights, kappa = np.ones(len(items)), 4.0
                     seconds = adaptive_seconds
                 else:
@@ -493,20 +549,25 @@ def evaluate_subsets(
                     seconds = time.perf_counter() - started
                     weights = np.zeros(len(items))
                     weights[items.get_indexer(chosen.items)] = chosen.weights
-                    answers = np.where(weights[None, :] > 0, dense, np.nan)
+                    answers = {
+                        role: np.where(weights[None, :] > 0, full, np.nan)
+                        for role, full in dense.items()
+                    }
                     kappa = 1.0 if method in RANDOM_DESIGNS else 4.0
+                calibration = (answers["calibration"], cal_truth) if cal_truth is not None else None
                 for name in estimators:
                     frame = _estimate(
                         name,
                         thinned,
-                        pd.Index(test.subjects.astype(str)),
+                        pd.Index(groups["test"].subjects.astype(str)),
                         items,
-                        answers,
+                        answers["test"],
                         weights,
                         kappa,
                         interval=interval,
                         target="realised",
                         seed=seed,
+                        calibration=calibration,
                     )
                     key = {
                         "budget": int(budget),
@@ -523,21 +584,36 @@ def evaluate_subsets(
     return SubsetEvaluation(table=table, estimates=estimates, settings=settings)
 
 
+def _adaptive_answers(run, budget: int, items: pd.Index, shape: tuple[int, int]) -> np.ndarray:
+    """The first ``budget`` answers of each adaptive test as a subjects × items matrix."""
+    given = run.responses(max_items=budget)
+    answers = np.full(shape, np.nan)
+    answers[given.subject_index, items.get_indexer(given.items[given.item_index])] = given.response
+    return answers
+
+
+def _coverage(frame: pd.DataFrame, truth: np.ndarray, ok: np.ndarray, prefix: str) -> float:
+    if f"{prefix}lo" not in frame:
+        return np.nan
+    lo, hi = frame[f"{prefix}lo"].to_numpy()[ok], frame[f"{prefix}hi"].to_numpy()[ok]
+    if not (ok.any() and np.isfinite(lo).all()):
+        return np.nan
+    return float(((lo <= truth[ok]) & (truth[ok] <= hi)).mean())
+
+
 def _metrics(frame: pd.DataFrame, truth: np.ndarray) -> dict:
     estimate = frame["estimate"].to_numpy()
     ok = np.isfinite(estimate) & np.isfinite(truth)
-    lo, hi = frame["lo"].to_numpy(), frame["hi"].to_numpy()
-    has_interval = bool(np.isfinite(lo[ok]).all()) and ok.any()
+    coverage = _coverage(frame, truth, ok, "")
+    width = (frame["hi"] - frame["lo"]).to_numpy()[ok].mean() if np.isfinite(coverage) else np.nan
     tau = kendalltau(estimate[ok], truth[ok]).statistic if ok.sum() > 1 else np.nan
     return {
         "mae": float(np.abs(estimate[ok] - truth[ok]).mean()) if ok.any() else np.nan,
         "kendall_tau": float(tau),
-        "coverage": (
-            float(((lo[ok] <= truth[ok]) & (truth[ok] <= hi[ok])).mean())
-            if has_interval
-            else np.nan
-        ),
-        "interval_width": float((hi[ok] - lo[ok]).mean()) if has_interval else np.nan,
+        "coverage": coverage,
+        "coverage_model": _coverage(frame, truth, ok, "model_"),
+        "discrepancy": float(frame["discrepancy"].mean()) if "discrepancy" in frame else np.nan,
+        "interval_width": float(width),
         "theta_sd": float(frame["theta_sd"].mean()) if "theta_sd" in frame else np.nan,
         "n_answered": float(frame["n_answered"].mean()),
         "n_test": int(ok.sum()),
@@ -551,36 +627,60 @@ def _split_and_fit(
     split: float,
     split_order: Sequence | None,
     split_seed: int,
-) -> tuple[Any, pd.Index, dict]:
-    """The fitted model, the test subjects and a description of the split."""
+    calibration_share: float | None,
+) -> tuple[Any, dict[str, pd.Index], dict]:
+    """The fitted model, the held-out subjects by role and a description of the split."""
     subjects = pd.Index(responses.subjects.astype(str))
+    rng = np.random.default_rng(split_seed)
     if isinstance(fit, az.InferenceData):
         training = posterior_draws(fit).subjects
-        unknown = training.difference(subjects)
-        if len(unknown):
-            raise ValueError(f"fitted subjects not in responses: {describe_values(unknown)}")
-        test = subjects.difference(training, sort=False)
-        if test.empty:
-            raise ValueError("every subject of responses is in the fit: nothing is held out")
-        return fit, test, {"split": "given fit", "n_train": len(training)}
+        held_out = subjects.difference(training, sort=False)
+        n_cal = _n_calibration(calibration_share, len(held_out), "held-out")
+        if len(held_out) - n_cal < 1:
+            raise ValueError(
+                "every subject of responses is in the fit or calibrates: nothing is held out"
+            )
+        picked = np.zeros(len(held_out), dtype=bool)
+        picked[rng.choice(len(held_out), n_cal, replace=False)] = True
+        roles = {"test": held_out[~picked], "calibration": held_out[picked]}
+        return fit, roles, {"split": "given fit", "n_train": len(training)}
     if not callable(fit):
         raise TypeError("fit must be an InferenceData or a callable Responses -> InferenceData")
     if not 0 < split < 1:
         raise ValueError(f"split (the test share) must lie strictly between 0 and 1, got {split}")
     n_test = max(1, round(split * len(subjects)))
-    if n_test >= len(subjects):
-        raise ValueError("the split leaves no training subject")
+    n_cal = _n_calibration(calibration_share, len(subjects) - n_test, "training")
+    if n_test + n_cal >= len(subjects) - 1:
+        raise ValueError("the split leaves fewer than two training subjects")
     if split_order is not None:
         order = pd.Index([str(s) for s in split_order])
         if not (len(order) == len(subjects) and order.sort_values().equals(subjects.sort_values())):
             raise ValueError("split_order must list every subject of responses exactly once")
-        test, how = order[-n_test:], "last in the given order"
+        test, how = order[len(order) - n_test :], "last in the given order"
+        calibration = order[len(order) - n_test - n_cal : len(order) - n_test]
     else:
-        picked = np.random.default_rng(split_seed).choice(len(subjects), n_test, replace=False)
-        test, how = subjects[np.sort(picked)], f"random (seed {split_seed})"
-    training = subjects.difference(test, sort=False)
+        picked = rng.permutation(len(subjects))
+        test = subjects[np.sort(picked[:n_test])]
+        calibration = subjects[np.sort(picked[n_test : n_test + n_cal])]
+        how = f"random (seed {split_seed})"
+    training = subjects.difference(test.append(calibration), sort=False)
     idata = fit(responses.subset(subjects=list(training)))
-    return idata, test, {"split": how, "n_train": len(training)}
+    return (
+        idata,
+        {"test": test, "calibration": calibration},
+        {"split": how, "n_train": len(training)},
+    )
+
+
+def _n_calibration(share: float | None, n: int, pool: str) -> int:
+    if share is None:
+        return 0
+    n_cal = round(share * n)
+    if n_cal < 1:
+        raise ValueError(
+            f"calibration_share {share} of the {n} {pool} subjects keeps no calibration subject"
+        )
+    return n_cal
 
 
 def _thinned(idata, max_draws: int | None):

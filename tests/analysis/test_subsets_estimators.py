@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_fakes import complete_responses, simulated_fit
+from test_subsets_fakes import simulate_benchmark, truth_fit
 from scipy import optimize
 from scipy.special import expit
 
@@ -183,3 +184,59 @@ def test_estimators_need_what_they_use(case):
         estimate_scores(idata, new, selection=selection, target="both")
     with pytest.raises(TypeError, match="Responses"):
         estimate_scores(idata, np.ones((2, 2)), selection=selection)
+
+
+# ------------------------------------------------------------ calibrated discrepancy
+def _two_ability_subjects(truth, chosen, n, *, shift_sd, seed, prefix):
+    """Subjects whose ability on the items outside ``chosen`` is θ + u, u ~ N(0, shift_sd²)."""
+    rng = np.random.default_rng(seed)
+    a, b = truth["a"].to_numpy(), truth["b"].to_numpy()
+    theta = rng.normal(size=(n, 1))
+    on_design = truth["a"].index.isin(chosen)
+    ability = np.where(on_design[None, :], theta, theta + shift_sd * rng.normal(size=(n, 1)))
+    y = (rng.random((n, len(a))) < expit(a * (ability - b))).astype(float)
+    return complete_responses(
+        y, subjects=[f"{prefix}{j}" for j in range(n)], items=list(truth["a"].index)
+    )
+
+
+@pytest.fixture(scope="module")
+def design():
+    responses, truth = simulate_benchmark(300, 120, seed=5)
+    idata = truth_fit(truth, n_draw=50, item_noise=0.02)(responses)
+    return idata, truth, select_items(idata, method="fisher", budget=12)
+
+
+def _coverage(frame, responses, lo="lo", hi="hi"):
+    accuracy = responses.subject_accuracy().loc[frame.index]
+    return float(((frame[lo] <= accuracy) & (accuracy <= frame[hi])).mean())
+
+
+@pytest.mark.parametrize(("shift_sd", "tau_range"), [(0.0, (0.0, 0.25)), (0.8, (0.4, 1.2))])
+def test_calibrated_discrepancy_restores_the_coverage(design, shift_sd, tau_range):
+    idata, truth, selection = design
+    items = selection.items
+    calibration = _two_ability_subjects(truth, items, 150, shift_sd=shift_sd, seed=1, prefix="c")
+    new = _two_ability_subjects(truth, items, 150, shift_sd=shift_sd, seed=2, prefix="n")
+    result = estimate_scores(idata, new, selection=selection, calibration=calibration)
+    tau = result["discrepancy"].iloc[0]
+    model, calibrated = _coverage(result, new, "model_lo", "model_hi"), _coverage(result, new)
+    print(f"\nshift sd {shift_sd}: tau {tau:.3f}, coverage {model:.2f} -> {calibrated:.2f}")
+    assert tau_range[0] <= tau <= tau_range[1]
+    assert 0.82 <= calibrated <= 0.97
+    if shift_sd > 0:  # the model alone misses the second ability
+        assert model < 0.75
+    # the defining property: the calibration subjects themselves are covered at 90%
+    own = estimate_scores(idata, calibration, selection=selection, calibration=calibration)
+    assert own["discrepancy"].iloc[0] == tau and _coverage(own, calibration) >= 0.9
+    # and τ changes neither p-IRT nor the model's interval
+    plain = estimate_scores(idata, new, selection=selection)
+    np.testing.assert_array_equal(plain[["lo", "hi"]], result[["model_lo", "model_hi"]])
+
+
+def test_calibration_needs_a_selection_and_responses(case):
+    idata, new, selection, _ = case
+    with pytest.raises(ValueError, match="calibration needs"):
+        estimate_scores(idata, new, calibration=new)
+    with pytest.raises(TypeError, match="calibration must be a Responses"):
+        estimate_scores(idata, new, selection=selection, calibration=np.ones((2, 2)))

@@ -39,7 +39,9 @@ def test_table_has_one_row_per_configuration(evaluation):
     assert set(table["method"]) == set(METHODS) and set(table["estimator"]) == set(ESTIMATORS)
     assert (table["n_test"] == 100).all() and (table["n_answered"] == 15).all()
     assert table.loc[table["estimator"] != "bayes", "coverage"].isna().all()
-    assert evaluation.settings["n_train"] == 400 and evaluation.settings["n_items"] == 150
+    # 100 test subjects, 20% of the other 400 calibrate, 320 are fitted
+    settings = evaluation.settings
+    assert (settings["n_train"], settings["n_calibration"], settings["n_items"]) == (320, 80, 150)
     estimates = evaluation.estimates
     assert len(estimates) == len(table) * 100
     assert {"subject", "estimate", "lo", "hi", "truth", "method", "estimator"} <= set(estimates)
@@ -113,8 +115,10 @@ def test_a_given_fit_defines_the_training_subjects(simulated):
     result = evaluate_subsets(
         responses, fit=idata, methods=("fisher",), estimators=("pirt",), budgets=(10,), seeds=(0,)
     )
-    assert set(result.estimates["subject"]) == set(responses.subjects[450:])
-    assert result.settings["split"] == "given fit"
+    # the 50 subjects outside the fit: 20% calibrate, the others are tested
+    test = set(result.estimates["subject"])
+    assert test < set(responses.subjects[450:]) and len(test) == 40
+    assert result.settings["split"] == "given fit" and result.settings["n_calibration"] == 10
 
 
 def test_argument_errors(simulated):
