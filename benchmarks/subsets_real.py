@@ -233,11 +233,9 @@ def fixed_length_for_sd(idata, test: bayesirt.Responses, method: str, target: fl
 def markdown(name: str, n_all: int, evaluation, record: dict, args) -> str:
     settings = evaluation.settings
     summary = evaluation.summary()
-    mae = summary.pivot_table(index=["method", "estimator"], columns="budget", values="mae")
-    tau = summary.pivot_table(index=["method", "estimator"], columns="budget", values="kendall_tau")
-    bayes = summary[summary["estimator"] == "bayes"]
+    mae, tau = evaluation.pivot("mae"), evaluation.pivot("kendall_tau")
     tables = {
-        key: bayes.pivot_table(index="method", columns="budget", values=key)
+        key: evaluation.pivot(key).xs("bayes", level="estimator")
         for key in ("coverage", "coverage_model", "discrepancy", "theta_sd")
     }
     cat = record["adaptive_sd_0.3"]

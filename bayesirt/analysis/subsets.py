@@ -397,6 +397,15 @@ class SubsetEvaluation:
         out.insert(1, "mae_sd", grouped["mae"].std(ddof=1))
         return out.reset_index()
 
+    def pivot(self, metric: str = "mae") -> pd.DataFrame:
+        """``metric`` of :meth:`summary` with one row per (method, estimator) that has values
+        and one column per budget: the error-vs-budget table."""
+        summary = self.summary()
+        if metric not in summary:
+            metrics = [c for c in summary.columns if c not in ("budget", "method", "estimator")]
+            raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(metrics)}")
+        return summary.pivot_table(index=["method", "estimator"], columns="budget", values=metric)
+
     def to_dict(self) -> dict:
         """Plain-Python form for JSON: settings, summary and per-seed table."""
         return {
