@@ -368,7 +368,7 @@ class SubsetEvaluation:
         ``interval_width``, ``theta_sd`` (mean posterior sd of θ, Bayesian estimator),
         ``n_answered`` (mean items answered), ``n_test``,
         ``select_seconds`` (time to choose the items; for ``"adaptive"`` the whole run of the
-        adaptive tests of that seed).
+        adaptive tests of that seed, calibration subjects included).
     estimates : pandas.DataFrame
         One row per test subject and configuration: ``estimate``, ``lo``, ``hi``, ``truth``.
     settings : dict
