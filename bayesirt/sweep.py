@@ -9,7 +9,7 @@ Spec
 ----
 Every key is optional but ``data``::
 
-    models = ["1pl", "2pl"]        # registered model names (default ["2pl"])
+    models = ["2pl", "3pl"]        # registered model names (default ["2pl"])
     seeds = [0, 1]                 # seed of each fit and of its analyses (default [0])
 
     [data]                         # labelled sources; or data = "example" / a list of them
@@ -26,7 +26,7 @@ Every key is optional but ``data``::
 
     [priors]                       # labelled prior overrides (default { default = {} })
     default = {}
-    tight = { sigma_b = { distribution = "HalfNormal", sigma = 0.5 } }
+    tight = { sigma_log_a = { distribution = "HalfNormal", sigma = 0.25 } }
 
     [fit]                          # keyword arguments of bayesirt.fit: method, draws, pool_by...
     method = "advi"
@@ -490,11 +490,12 @@ class _Point:
 def _points(grid: _Grid, bases: dict[str, Responses]) -> list[_Point]:
     from bayesirt import __version__
 
-    fingerprints = {
-        (data, items): _item_variant(bases[data], variant).fingerprint()
-        for data in grid.sources
-        for items, variant in grid.items.items()
-    }
+    fingerprints = {}
+    for data, items in itertools.product(grid.sources, grid.items):
+        try:
+            fingerprints[data, items] = _item_variant(bases[data], grid.items[items]).fingerprint()
+        except ValueError as err:
+            raise ValueError(f"sweep spec: item set {items!r} of data {data!r}: {err}") from err
     fit_defaults = _defaults(fit_model, _FIT_RESERVED) | {"pool_by": None}
     analysis_defaults = _defaults(scenario_rankings, _ANALYSIS_RESERVED)
     points = []
@@ -781,7 +782,7 @@ def sweep(
                         new_fit, result = future.result()
                     except Exception as err:  # a failed point is reported, the rest go on
                         for point in group:
-                            failures[point.label] = f"{type(err).__name__}: {err}"
+                            failures[point.label] = f"{type(err).__name__}: {_first_line(err)}"
                         advance(len(group))
                         continue
                     if new_fit is not None:
@@ -805,6 +806,11 @@ def sweep(
     )
     _warn_unconverged(gathered)
     return gathered
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 @contextlib.contextmanager
