@@ -1,6 +1,7 @@
 """bayesirt: Bayesian item response theory for LLM benchmark results."""
 
 from bayesirt.analysis import rank, score_new
+from bayesirt.analysis.ppc import ppc
 from bayesirt.data import (
     Responses,
     ResponsesError,
@@ -26,6 +27,7 @@ __all__ = [
     "load_fit",
     "load_responses",
     "marginal_loglik",
+    "ppc",
     "rank",
     "save_fit",
     "score_new",

@@ -8,9 +8,25 @@
   :func:`simulate_adaptive_test`: computerised adaptive testing of new models.
 * :func:`assess_robustness`: local dependence (Yen's Q3) with its tests, clusters of questions, and
   rankings under other distributions of interest (:mod:`bayesirt.analysis.robustness`).
+* :mod:`bayesirt.analysis.ppc`: posterior predictive checks (``bayesirt.ppc``) of any model:
+  total scores, item accuracy, residual correlations and item fit, with p-values
+  (:func:`ppc_table`, :func:`ppc_unit_table` present them).
+* :func:`assess_quality`: how well the benchmark measures (:mod:`bayesirt.analysis.quality`):
+  item parameters by group, information and the ability range measured precisely, flagged
+  items (:func:`flag_items`), separability of the top subjects, Wright map.
 """
 
 from bayesirt.analysis.adaptive import simulate_adaptive_test
+from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
+from bayesirt.analysis.quality import (
+    assess_quality,
+    flag_items,
+    information,
+    item_parameters,
+    saturated_items,
+    separability,
+    wright_map,
+)
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
 from bayesirt.analysis.robustness import (
     assess_robustness,
@@ -34,12 +50,18 @@ from bayesirt.analysis.subsets import (
 __all__ = [
     "SubsetEvaluation",
     "SubsetSelection",
+    "assess_quality",
     "assess_robustness",
     "dependence_test",
     "estimate_scores",
     "evaluate_subsets",
     "explain_dependence",
+    "flag_items",
+    "information",
+    "item_parameters",
     "local_dependence",
+    "ppc_table",
+    "ppc_unit_table",
     "rank",
     "rank_stability",
     "rank_table",
@@ -47,8 +69,11 @@ __all__ = [
     "reordered_pairs",
     "residual_clusters",
     "robustness_to_json",
+    "saturated_items",
     "scenario_rankings",
     "score_new",
     "select_items",
+    "separability",
     "simulate_adaptive_test",
+    "wright_map",
 ]

@@ -113,7 +113,7 @@ _RANK_TOP_K = tuple(inspect.signature(rank).parameters["top_k"].default)
 
 #: Modules of ``bayesirt.cli`` that each add one subcommand through ``add_command(commands)``
 #: (the subparsers object); they may use the helpers of this module.
-COMMAND_MODULES: tuple[str, ...] = ("sweep", "subsets")
+COMMAND_MODULES: tuple[str, ...] = ("sweep", "subsets", "report")
 
 
 class UsageError(Exception):

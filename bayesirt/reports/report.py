@@ -1,0 +1,596 @@
+"""The diagnostics report: one self-contained HTML file about one or several fits.
+
+:func:`build_report` writes every section a reader needs to decide whether a fit can be
+trusted and what it says about the benchmark (:data:`SECTIONS`): the data, convergence
+(with a banner that cannot be missed when any fit failed its checks), posterior predictive
+checks, item fit with the table of flagged items, benchmark quality, the ranking with its
+uncertainty, and the comparison of the fits when there are several. The first fit is the one
+analysed in detail; every fit gets its convergence section.
+
+The file needs no network: figures are PNG images embedded as base64 ``data:`` URIs, the
+style sheet is inline, there is no script, and the full flagged-items table is embedded as
+a CSV download link. :func:`check_rendering` opens a report in headless Chromium and reports
+the sections and images the browser sees.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import arviz as az
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bayesirt import __version__
+from bayesirt.analysis._posterior import fitted_responses
+from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table, ppc_unit_table
+from bayesirt.analysis.quality import FLAGS, assess_quality
+from bayesirt.analysis.ranking import rank, rank_table
+from bayesirt.reports.diagnostics import (
+    convergence_table,
+    fit_diagnostics,
+    hyperparameter_names,
+    plot_hyperparameter_trace,
+    plot_worst_rank,
+)
+from bayesirt.reports.ppc import plot_ppc_discrepancy, plot_ppc_histogram, plot_ppc_units
+from bayesirt.reports.quality import plot_information, plot_item_parameters, plot_wright_map
+from bayesirt.reports.ranking import plot_rank_caterpillar
+
+__all__ = ["SECTIONS", "build_report", "check_rendering", "find_chromium"]
+
+#: Section ids of the report and their titles, in order (``comparison`` only with 2+ fits).
+SECTIONS = {
+    "data": "Data",
+    "convergence": "Convergence",
+    "ppc": "Posterior predictive checks",
+    "item-fit": "Item fit and flagged items",
+    "quality": "Benchmark quality",
+    "ranking": "Ranking with uncertainty",
+    "comparison": "Model comparison",
+}
+#: Id of the banner shown when a fit failed its convergence checks.
+BANNER_ID = "convergence-failure"
+#: Most subjects drawn in the caterpillar plot.
+MAX_CATERPILLAR = 60
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ccc; padding-bottom: 0.2em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; }
+.banner { background: #b00020; color: white; padding: 1em 1.2em; font-size: 1.15em;
+          border: 4px solid #600010; margin: 1em 0; }
+.banner strong { font-size: 1.3em; display: block; margin-bottom: 0.3em; }
+.note { background: #fff4d6; border-left: 5px solid #e0a100; padding: 0.6em 1em; }
+.muted { color: #666; font-size: 0.9em; }
+"""
+
+
+# ------------------------------------------------------------------------ HTML helpers
+def _esc(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _figure(drawn, caption: str) -> str:
+    """Embed the figure behind ``drawn`` (Figure, Axes or array of Axes) as a PNG."""
+    if isinstance(drawn, Figure):
+        fig = drawn
+    else:
+        fig = np.ravel(np.asarray(drawn, dtype=object))[0].figure
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{_esc(caption)}">'
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
+
+
+def _table(frame: pd.DataFrame, *, digits: int = 3, index: bool = True) -> str:
+    def fmt(value):
+        if isinstance(value, float | np.floating):
+            return "–" if np.isnan(value) else f"{value:.{digits}g}"
+        return value
+
+    shown = frame.map(fmt) if len(frame) else frame
+    return shown.to_html(index=index, escape=True, border=0, na_rep="–")
+
+
+def _csv_link(frame: pd.DataFrame, filename: str, text: str) -> str:
+    data = base64.b64encode(frame.to_csv().encode("utf-8")).decode("ascii")
+    return f'<a download="{_esc(filename)}" href="data:text/csv;base64,{data}">{_esc(text)}</a>'
+
+
+def _section(key: str, body: list[str]) -> str:
+    return f'<section id="{key}"><h2>{_esc(SECTIONS[key])}</h2>\n' + "\n".join(body) + "</section>"
+
+
+def _unavailable(what: str, err: Exception) -> str:
+    return f'<p class="note">{_esc(what)} is not available for this fit: {_esc(err)}</p>'
+
+
+# --------------------------------------------------------------------------- sections
+def _banner(names: list[str], fits: list) -> str:
+    failed = []
+    for name, idata in zip(names, fits, strict=True):
+        diag = fit_diagnostics(idata)
+        if not diag.converged:
+            failed.append(
+                f"<li>{_esc(name)} ({_esc(diag.method)}): {_esc('; '.join(diag.problems))}</li>"
+            )
+    if not failed:
+        return ""
+    return (
+        f'<div class="banner" id="{BANNER_ID}" role="alert"><strong>CONVERGENCE FAILED: do not '
+        "trust these estimates.</strong> The following fit(s) failed the package's "
+        f"convergence checks:<ul>{''.join(failed)}</ul>Sample longer (more tuning steps and "
+        "draws), raise target_accept, or check the model before using any number below.</div>"
+    )
+
+
+def _data_section(idata, filters: pd.DataFrame | None) -> str:
+    responses = fitted_responses(idata)
+    summary = responses.summary()
+    config = json.loads(idata.attrs["bayesirt_config"])
+    inference = json.loads(idata.attrs.get("bayesirt_inference", "{}"))
+    rows = {
+        "subjects": summary["n_subjects"],
+        "items": summary["n_items"],
+        "observed responses": summary["n_observed"],
+        "missing cells": f"{summary['fraction_missing']:.1%}",
+        "mean accuracy": f"{summary['mean_accuracy']:.3f}",
+        "items answered alike by all": len(responses.constant_items()),
+        "item metadata": ", ".join(summary["item_metadata"]) or "none",
+        "subject metadata": ", ".join(summary["subject_metadata"]) or "none",
+        "model": config["model"]
+        + (f" (pooled by {config['pool_by']})" if config.get("pool_by") else ""),
+        "inference": ", ".join(f"{k}={v}" for k, v in inference.items()),
+        "data fingerprint": idata.attrs.get("bayesirt_data_fingerprint", "")[:16],
+    }
+    body = [_table(pd.DataFrame({"value": rows}).rename_axis(""))]
+    if filters is None:
+        body.append(
+            '<p class="muted">Filters applied before fitting: none recorded (the fit stores '
+            "the data it was given; pass the removal record of bayesirt.data.filters to show "
+            "them).</p>"
+        )
+    elif len(filters) == 0:
+        body.append("<p>Filters applied before fitting: they removed nothing.</p>")
+    else:
+        counts = filters.groupby(["kind", "reason"]).size().rename("removed").reset_index()
+        body.append(f"<p>Filters applied before fitting removed {len(filters)} label(s):</p>")
+        body.append(_table(counts, index=False))
+    return _section("data", body)
+
+
+def _convergence_section(names: list[str], fits: list) -> str:
+    overview = pd.DataFrame(
+        [
+            {
+                "fit": name,
+                "method": (diag := fit_diagnostics(idata)).method,
+                "converged": "yes" if diag.converged else "NO",
+                "problems": "; ".join(diag.problems) or "none",
+            }
+            for name, idata in zip(names, fits, strict=True)
+        ]
+    )
+    body = [_table(overview, index=False)]
+    for name, idata in zip(names, fits, strict=True):
+        diag = fit_diagnostics(idata)
+        body.append(f"<h3>{_esc(name)}</h3>")
+        table = convergence_table(idata)
+        body.append(_table(table.assign(ok=table["ok"].map({True: "yes", False: "NO"}))))
+        if diag.method == "advi":
+            body.append(
+                '<p class="note">Fitted by ADVI: R-hat, ESS, divergences and E-BFMI do not '
+                "apply, and mean-field intervals are too narrow. Use NUTS before trusting the "
+                "intervals and tiers below.</p>"
+            )
+        hyper = hyperparameter_names(idata)
+        if hyper:
+            kind = "stats" if idata.posterior.sizes["chain"] < 2 else "all"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                summary = az.summary(idata, var_names=hyper, kind=kind)
+            body.append(_table(summary))
+            body.append(
+                _figure(
+                    plot_hyperparameter_trace(idata),
+                    f"{name}: trace of the hyperparameters (left: density per chain; right: draws)",
+                )
+            )
+        if idata.posterior.sizes["chain"] >= 2:
+            body.append(
+                _figure(
+                    plot_worst_rank(idata),
+                    f"{name}: rank plots of the parameters "
+                    "with the largest R-hat (uniform bars = chains agree)",
+                )
+            )
+        else:
+            body.append('<p class="muted">Rank plots need two or more chains.</p>')
+    return _section("convergence", body)
+
+
+def _ppc_section(result) -> str:
+    table = ppc_table(result)
+    body = [
+        f"<p>{result.attrs['n_draws']} posterior draws, one replication of the whole data "
+        "set each (missing cells stay missing). ppp: posterior predictive p-value of the "
+        "global discrepancy (mid-p); values beyond 0.025 or 0.975 mean the model does not "
+        "reproduce that aspect of the data. n_extreme counts units whose own two-sided "
+        "p-value is below 0.05, next to the n_expected = 0.05 × units that uniform p-values "
+        "would give.</p>",
+        _table(table),
+        _figure(
+            plot_ppc_histogram(result, statistic="total_score"),
+            "Distribution of the subjects' proportions correct, observed and replicated",
+        ),
+        _figure(
+            plot_ppc_histogram(result, statistic="item_accuracy"),
+            "Distribution of the item accuracies, observed and replicated",
+        ),
+        _figure(
+            plot_ppc_discrepancy(result, statistic="residual_correlation"),
+            "Mean |Q3| of the observed residuals against replicated ones, per draw",
+        ),
+    ]
+    pairs = ppc_unit_table(result, "residual_correlation").head(10)
+    body.append(
+        f"<p>Item pairs with the most extreme residual correlation "
+        f"({_esc(result.attrs['residual_correlation_method'])}): among many pairs some reach "
+        "small p-values by chance; read them as candidates for a shared passage or topic.</p>"
+    )
+    body.append(_table(pairs.reset_index(), index=False))
+    return _section("ppc", body)
+
+
+def _item_fit_section(quality, result) -> str:
+    flagged = quality.flagged
+    attrs = flagged.attrs
+    counts = flagged["reasons"].str.split("; ").explode().value_counts()
+    summary = pd.DataFrame(
+        {"items": [int(counts.get(flag, 0)) for flag in FLAGS], "what to do": list(FLAGS.values())},
+        index=pd.Index(list(FLAGS), name="flag"),
+    )
+    body = [
+        f"<p>{len(flagged)} of {attrs['n_items']} items are flagged. <b>Against ability</b>: "
+        "observed item–rest correlation negative and below what the model replicates "
+        f"(posterior predictive p_low &lt; {attrs['alpha']:g}, {attrs['n_draws']} draws; "
+        f"about {attrs['alpha'] * attrs['n_items']:.1f} items could cross this line by chance "
+        "if the p-values were uniform). <b>Near-zero discrimination</b>: "
+        f"P(a &lt; {attrs['a_min']:g}) ≥ 0.5. <b>Saturated</b>: accuracy ≤ "
+        f"{attrs['min_accuracy']:g} or ≥ {attrs['max_accuracy']:g}.</p>",
+        _table(summary),
+        "<p>"
+        + _csv_link(flagged, "flagged_items.csv", "Download the full flagged-items table (CSV)")
+        + "</p>",
+        _table(flagged.drop(columns="action").head(50)),
+    ]
+    if len(flagged) > 50:
+        body.append(f'<p class="muted">First 50 of {len(flagged)} rows shown.</p>')
+    body.append(
+        _figure(
+            plot_ppc_units(result, statistic="item_fit"),
+            "Item–rest correlation per item: observed against replicated",
+        )
+    )
+    return _section("item-fit", body)
+
+
+def _quality_section(quality) -> str:
+    info = quality.information.attrs
+    segments = info["precise_segments"]
+    where = " and ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in segments) if segments else "nowhere"
+    clipped = " (reaching the edge of the ability grid)" if info["precise_clipped"] else ""
+    saturated = int(quality.flagged["reasons"].str.contains("saturated").sum())
+    low_a = int(quality.flagged["reasons"].str.contains("near-zero").sum())
+    body = [
+        f"<p>The benchmark measures ability with a standard error ≤ {info['se_max']:g} (test "
+        f"information ≥ {info['se_max'] ** -2:.1f}, posterior median) for θ in {where}"
+        f"{clipped}. {info['n_subjects_precise']} of {info['n_subjects']} subjects lie there; "
+        f"{info['n_subjects_below']} below and {info['n_subjects_above']} above. "
+        f"{saturated} item(s) are saturated and {low_a} have near-zero discrimination.</p>",
+        _figure(
+            plot_information(quality.information),
+            "Test information with its interval, item information curves, precise range",
+        ),
+        _figure(
+            plot_item_parameters(quality.items, by=quality.group),
+            f"Item parameters by {quality.group or 'item'} (posterior means)",
+        ),
+        _figure(plot_wright_map(quality.wright), "Wright map"),
+    ]
+    return _section("quality", body)
+
+
+def _ranking_section(ranking, quality) -> str:
+    sep = quality.separability
+    table = rank_table(ranking)
+    shown = table[
+        [
+            "tier",
+            "mean_rank",
+            "rank_lo",
+            "rank_hi",
+            "theta",
+            "theta_lo",
+            "theta_hi",
+            "accuracy",
+            "accuracy_rank",
+            "p_beats_next",
+        ]
+    ]
+    body = [
+        f"<p>{len(ranking.attrs['tiers'])} tier(s) at posterior probability "
+        f"{ranking.attrs['level']:g}; {ranking.attrs['n_separated']} of "
+        f"{ranking.attrs['n_adjacent']} adjacent pairs separated. {_esc(sep.sentence)} "
+        f"Kendall τ between the accuracy leaderboard and the posterior order: "
+        f"{ranking.attrs['kendall_tau']:.3f}.</p>",
+        _figure(
+            plot_rank_caterpillar(ranking, top=MAX_CATERPILLAR),
+            "Abilities in posterior order with intervals, coloured by tier",
+        ),
+        _table(shown.head(MAX_CATERPILLAR)),
+    ]
+    return _section("ranking", body)
+
+
+def _comparison_section(names: list[str], fits: list) -> str:
+    prints = {idata.attrs.get("bayesirt_data_fingerprint") for idata in fits}
+    if len(prints) > 1:
+        return _section(
+            "comparison",
+            [
+                '<p class="note">The fits were made on different data (their fingerprints '
+                "differ), so their predictive accuracy cannot be compared.</p>"
+            ],
+        )
+    from bayesirt.inference.fit import pointwise_log_likelihood
+
+    with_ll = {}
+    for name, idata in zip(names, fits, strict=True):
+        if "log_likelihood" not in idata:
+            idata = idata.copy()
+            idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
+        with_ll[name] = idata
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = az.compare(with_ll, ic="loo")
+    notes = sorted({str(w.message) for w in caught if "pareto" in str(w.message).lower()})
+    body = [
+        "<p>PSIS-LOO over single responses (each held-out unit is one answer of one subject to "
+        "one item), computed by ArviZ from the pointwise log-likelihood. elpd_diff is the "
+        "difference to the best fit and dse its standard error; a difference within about "
+        "two dse is not a clear preference.</p>",
+        _table(table),
+        _figure(az.plot_compare(table), "LOO comparison (elpd with standard errors)"),
+    ]
+    bad_k = table["warning"].astype(bool) if "warning" in table else pd.Series(dtype=bool)
+    if bad_k.any() or notes:
+        body.append(
+            '<p class="note">Pareto k warnings: some held-out responses are too influential '
+            "for PSIS, so these elpd estimates are unreliable for: "
+            f"{_esc(', '.join(bad_k.index[bad_k]) or 'see below')}. "
+            + _esc(" ".join(notes))
+            + "</p>"
+        )
+    return _section("comparison", body)
+
+
+# --------------------------------------------------------------------------- entry point
+def build_report(
+    fits,
+    *,
+    out: str | Path | None = None,
+    title: str = "bayesirt diagnostics report",
+    filters: pd.DataFrame | None = None,
+    se_max: float = 0.3,
+    alpha: float = 0.01,
+    a_min: float = 0.25,
+    top: int = 10,
+    level: float = 0.95,
+    n_draws: int | None = 400,
+    random_seed: int = 0,
+) -> str:
+    """Build the HTML diagnostics report of one or several fits; write it to ``out`` if given.
+
+    Parameters
+    ----------
+    fits : InferenceData, sequence of InferenceData, or mapping of name to InferenceData
+        Fits made by :func:`bayesirt.fit`. The first is analysed in detail; all get a
+        convergence section, and with two or more fitted on the same data a LOO comparison.
+    out : path, optional
+        Where to write the HTML file (folders are created).
+    title : str
+        Heading of the report.
+    filters : pandas.DataFrame, optional
+        The removal record of :mod:`bayesirt.data.filters` (columns ``kind``, ``label``,
+        ``reason``, ``value``) of the filters applied before fitting.
+    se_max, alpha, a_min, top, level
+        As in :func:`bayesirt.analysis.quality.assess_quality`.
+    n_draws : int or None
+        Posterior draws of the posterior predictive checks (one replication each).
+    random_seed : int
+        Seed of the checks.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    if isinstance(fits, az.InferenceData):
+        fits, names = [fits], ["fit"]
+    elif isinstance(fits, Mapping):
+        names, fits = [str(k) for k in fits], list(fits.values())
+    elif isinstance(fits, Sequence):
+        fits = list(fits)
+        names = [f"fit {k + 1}" for k in range(len(fits))]
+    else:
+        raise TypeError(
+            "fits must be an InferenceData, a sequence of them or a mapping of names to them, "
+            f"got {type(fits).__name__}"
+        )
+    if not fits:
+        raise ValueError("build_report needs at least one fit")
+    for name, idata in zip(names, fits, strict=True):
+        if "bayesirt_config" not in getattr(idata, "attrs", {}):
+            raise ValueError(f"{name} is not a bayesirt fit (no bayesirt_config attribute)")
+    primary = fits[0]
+
+    sections = [_data_section(primary, filters), _convergence_section(names, fits)]
+    result = ppc(primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed)
+    sections.append(_ppc_section(result))
+    try:
+        ranking = rank(primary, level=level)
+        quality = assess_quality(
+            primary,
+            se_max=se_max,
+            alpha=alpha,
+            a_min=a_min,
+            top=top,
+            level=level,
+            ranking=ranking,
+            item_fit=result,
+        )
+    except ValueError as err:  # models without a unidimensional theta / a / b
+        for key in ("item-fit", "quality", "ranking"):
+            sections.append(_section(key, [_unavailable(SECTIONS[key], err)]))
+    else:
+        sections += [
+            _item_fit_section(quality, result),
+            _quality_section(quality),
+            _ranking_section(ranking, quality),
+        ]
+    if len(fits) > 1:
+        sections.append(_comparison_section(names, fits))
+
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    contents = "".join(
+        f'<li><a href="#{key}">{_esc(SECTIONS[key])}</a></li>'
+        for key in SECTIONS
+        if key != "comparison" or len(fits) > 1
+    )
+    document = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_esc(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{_esc(title)}</h1>"
+        f'<p class="muted">bayesirt {_esc(__version__)}, {stamp}; fits: '
+        f"{_esc(', '.join(names))} (first analysed in detail: {_esc(names[0])})</p>"
+        f"{_banner(names, fits)}<nav><ul>{contents}</ul></nav>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document, encoding="utf-8")
+    return document
+
+
+# ------------------------------------------------------------------------ rendering
+#: Names under which a Chromium binary is looked for on the PATH.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_PROBE = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const decoded = (img) => img.complete && img.naturalWidth > 0;
+  const out = document.createElement("pre");
+  out.id = "bayesirt-probe";
+  out.textContent = JSON.stringify({
+    sections: Array.from(document.querySelectorAll("section[id]")).map((s) => s.id),
+    images: images.length,
+    images_ok: images.filter(decoded).length,
+    broken: images.filter((img) => !decoded(img)).map((img) => img.alt),
+    banner: document.getElementById("%s") !== null,
+    errors: window.__bayesirtErrors,
+  });
+  document.body.appendChild(out);
+});
+</script>"""
+_ERRORS = (
+    '<script>window.__bayesirtErrors = []; window.addEventListener("error", '
+    "(e) => window.__bayesirtErrors.push(String(e.message)));</script>"
+)
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium (or Chrome) binary on the PATH, ``None`` if there is none."""
+    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+
+
+def check_rendering(path: str | Path, *, chromium: str | None = None, timeout: float = 180) -> dict:
+    """Open a report in headless Chromium and say what the browser rendered.
+
+    A copy of the file gets two small scripts (the report itself has none): one records
+    JavaScript errors from the start, one runs after the page has loaded and writes what the
+    page holds into the DOM, which ``chromium --headless --dump-dom`` prints. An image counts
+    as decoded when the browser finished it with a positive natural width (a broken ``data:``
+    URI has width 0).
+
+    Returns
+    -------
+    dict
+        ``sections`` (ids of the ``<section>`` elements, in order), ``images``, ``images_ok``,
+        ``broken`` (alt texts of the images that did not decode), ``banner`` (whether the
+        convergence-failure banner is there) and ``errors`` (JavaScript error messages).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no Chromium binary is found.
+    RuntimeError
+        If Chromium fails or its output holds no probe result.
+    """
+    binary = chromium or find_chromium()
+    if binary is None:
+        raise FileNotFoundError(
+            f"no Chromium binary on the PATH (looked for {', '.join(CHROMIUM_NAMES)}); on "
+            "Debian: apt-get install chromium"
+        )
+    document = Path(path).read_text(encoding="utf-8")
+    probed = document.replace("<head>", "<head>" + _ERRORS, 1).replace(
+        "</body>", _PROBE % BANNER_ID + "</body>", 1
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "report.html"
+        page.write_text(probed, encoding="utf-8")
+        command = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={Path(tmp) / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            page.as_uri(),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    found = re.search(r'<pre id="bayesirt-probe">(.*?)</pre>', done.stdout, re.DOTALL)
+    if done.returncode != 0 or found is None:
+        tail = (done.stderr or "").strip().splitlines()[-3:]
+        raise RuntimeError(
+            f"Chromium exited with status {done.returncode} without a probe result: "
+            + " | ".join(tail)
+        )
+    return json.loads(html.unescape(found.group(1)))

@@ -1,0 +1,198 @@
+"""The HTML diagnostics report: sections, the convergence banner, rendering in Chromium.
+
+Fits are tiny. The default run uses ADVI, whose planted failure is too few optimisation steps
+(the loss is still falling, so the fit's diagnostics record a problem); the slow set plants
+the failure of the issue, too few tuning steps on a 4PL under NUTS, next to a converged NUTS
+fit. The rendering check opens the report in headless Chromium and is skipped only when no
+Chromium binary exists.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+
+import bayesirt
+from bayesirt.analysis.ppc import ppc
+from bayesirt.analysis.quality import assess_quality
+from bayesirt.cli import main
+from bayesirt.inference import ConvergenceWarning, fit_info
+from bayesirt.reports import (
+    plot_information,
+    plot_item_parameters,
+    plot_ppc_discrepancy,
+    plot_ppc_histogram,
+    plot_ppc_units,
+    plot_wright_map,
+)
+from bayesirt.reports.diagnostics import (
+    convergence_table,
+    plot_hyperparameter_trace,
+    worst_parameters,
+)
+from bayesirt.reports.report import (
+    BANNER_ID,
+    SECTIONS,
+    build_report,
+    check_rendering,
+    find_chromium,
+)
+
+matplotlib.use("Agg")
+
+ADVI = {"method": "advi", "draws": 100, "chains": 2, "random_seed": 1, "progressbar": False}
+
+
+@pytest.fixture(scope="module")
+def data():
+    responses, _ = bayesirt.simulate_responses(25, 60, seed=12, n_categories=3)
+    return responses
+
+
+@pytest.fixture(scope="module")
+def clean_fit(data):
+    idata = bayesirt.fit(data, model="2pl", advi_iterations=8000, **ADVI)
+    assert fit_info(idata)["diagnostics"]["converged"]
+    return idata
+
+
+@pytest.fixture(scope="module")
+def failed_fit(data):
+    with pytest.warns(ConvergenceWarning, match="ADVI did not converge"):
+        idata = bayesirt.fit(data, model="2pl", advi_iterations=40, **ADVI)
+    assert not fit_info(idata)["diagnostics"]["converged"]
+    return idata
+
+
+@pytest.fixture(scope="module")
+def two_fit_report(clean_fit, failed_fit, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    build_report({"clean": clean_fit, "planted failure": failed_fit}, out=path, n_draws=100)
+    return path
+
+
+def sections_of(document: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)">', document)
+
+
+def test_clean_fit_has_no_banner(clean_fit):
+    document = build_report(clean_fit, n_draws=50)
+    assert BANNER_ID not in document
+    assert "CONVERGENCE FAILED" not in document
+    assert sections_of(document) == [key for key in SECTIONS if key != "comparison"]
+
+
+def test_failed_fit_shows_the_banner(two_fit_report):
+    document = two_fit_report.read_text()
+    banner = re.search(rf'<div class="banner" id="{BANNER_ID}".*?</div>', document, re.DOTALL)
+    assert banner is not None
+    assert "planted failure" in banner.group(0) and "ADVI loss" in banner.group(0)
+    assert "clean" not in banner.group(0)  # only the failed fit is named
+    assert document.index(BANNER_ID) < document.index('<section id="data">')  # at the top
+
+
+def test_report_is_self_contained(two_fit_report):
+    document = two_fit_report.read_text()
+    assert sections_of(document) == list(SECTIONS)
+    references = re.findall(r'(?:src|href)="([^"]*)"', document)
+    assert references, "the report embeds its images and links"
+    external = [r for r in references if not r.startswith(("data:", "#"))]
+    assert not external
+    assert "<script" not in document
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium binary on the PATH")
+def test_chromium_renders_every_section_and_image(two_fit_report):
+    seen = check_rendering(two_fit_report)
+    assert seen["sections"] == list(SECTIONS)
+    document = two_fit_report.read_text()
+    # two fits by ADVI (one chain, no rank plots): 2 traces, 3 checks, item fit, 3 quality
+    # figures, the caterpillar and the comparison
+    assert seen["images"] == document.count("<figure><img") == 11
+    assert seen["images_ok"] == seen["images"], f"broken images: {seen['broken']}"
+    assert seen["banner"]
+    assert seen["errors"] == []
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium binary on the PATH")
+def test_chromium_check_sees_a_broken_image(tmp_path):
+    """The rendering check can fail: a corrupted image is reported as broken."""
+    path = tmp_path / "broken.html"
+    path.write_text(
+        '<!DOCTYPE html><html><head></head><body><section id="data">'
+        '<img src="data:image/png;base64,iVBORw0KGgoAAAA" alt="corrupt"></section></body></html>'
+    )
+    seen = check_rendering(path)
+    assert seen["sections"] == ["data"]
+    assert seen["images"] == 1 and seen["images_ok"] == 0
+    assert seen["broken"] == ["corrupt"]
+    assert not seen["banner"]
+
+
+def test_plots_return_matplotlib_objects(clean_fit):
+    result = ppc(clean_fit, statistics=("total_score", "item_accuracy", "item_fit"), n_draws=40)
+    ax = plot_ppc_histogram(result, statistic="item_accuracy")
+    assert isinstance(ax, Axes)
+    assert len(ax.patches) == result.sizes["bin"]  # one bar per bin
+    assert isinstance(plot_ppc_units(result, statistic="item_fit"), Axes)
+    assert isinstance(plot_ppc_discrepancy(result, statistic="total_score"), Axes)
+    with pytest.raises(ValueError, match="residual_correlation"):
+        plot_ppc_discrepancy(result, statistic="residual_correlation")
+    quality = assess_quality(clean_fit, item_fit=result)
+    assert quality.group == "category"
+    axes = plot_item_parameters(quality.items, by=quality.group)
+    assert len(axes) == 2
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == sorted(
+        quality.items["category"].unique(), key=lambda g: -(quality.items["category"] == g).sum()
+    )
+    assert isinstance(plot_information(quality.information), Axes)
+    wright = plot_wright_map(quality.wright)
+    assert wright.collections[0].get_offsets().shape[0] == 25  # one point per subject
+    trace = plot_hyperparameter_trace(clean_fit)
+    assert trace.shape[1] == 2
+    matplotlib.pyplot.close("all")
+
+
+def test_convergence_tables(clean_fit):
+    table = convergence_table(clean_fit)
+    assert list(table.index) == ["ADVI loss"]
+    assert table.loc["ADVI loss", "ok"]
+    worst = worst_parameters(clean_fit, n=3)
+    assert len(worst) == 3
+    assert np.all(np.diff(worst["ess_bulk"].to_numpy()) >= 0)  # one chain: by ESS
+
+
+def test_report_command(clean_fit, tmp_path, capsys):
+    fit_path = bayesirt.save_fit(clean_fit, tmp_path / "clean.nc")
+    out = tmp_path / "out" / "report.html"
+    assert main(["report", str(fit_path), "--out", str(out), "--draws", "40"]) == 0
+    assert sections_of(out.read_text()) == [key for key in SECTIONS if key != "comparison"]
+    assert f"report written to {out}" in capsys.readouterr().out
+    assert main(["report", str(fit_path), "--out", str(tmp_path / "report.txt")]) == 2
+    assert "--out must end in .html" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_nuts_banner_on_a_4pl_with_too_few_tuning_steps(data, tmp_path):
+    """The planted failure of the issue, next to a NUTS fit that converges."""
+    small, _ = bayesirt.simulate_responses(20, 30, seed=2)
+    clean = bayesirt.fit(small, model="2pl", draws=1000, tune=500, random_seed=3, progressbar=False)
+    assert fit_info(clean)["diagnostics"]["converged"], fit_info(clean)["diagnostics"]
+    assert BANNER_ID not in build_report(clean, n_draws=100)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        planted = bayesirt.fit(
+            small, model="4pl", draws=100, tune=10, random_seed=3, progressbar=False
+        )
+    problems = fit_info(planted)["diagnostics"]["problems"]
+    assert problems
+    document = build_report({"4pl tune=10": planted, "2pl": clean}, n_draws=100)
+    banner = re.search(rf'<div class="banner" id="{BANNER_ID}".*?</div>', document, re.DOTALL)
+    assert banner is not None and "4pl tune=10" in banner.group(0)
+    assert problems[0].split(" for ")[0] in banner.group(0)
