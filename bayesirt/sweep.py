@@ -74,6 +74,13 @@ installed; the data are loaded here and sent to them), or on a
 ``LocalCluster`` of worker processes on the loopback interface. The driver writes every cache
 file itself, so workers need no shared file system. Every point has its own fixed seed and
 the same code runs it, so both engines give identical results.
+
+Why Dask rather than Ray: Dask distributed installs from PyPI as pure-Python wheels (about
+28 MB with its new dependencies, two small compiled ones), starts a ``LocalCluster`` on the
+loopback interface in seconds for tests and laptops, and its futures mirror
+:mod:`concurrent.futures`, so both engines share one code path; existing clusters (SLURM /
+PBS through dask-jobqueue, Kubernetes) are reached with ``Client(address)``. The measurements
+behind this are in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
