@@ -5,6 +5,7 @@ a name is unknown.
 """
 
 from bayesirt.models.base import IRTModel
+from bayesirt.models.explanatory import ExplanatoryTwoPL
 from bayesirt.models.irt import (
     icc,
     irt_from_slope_intercept,
@@ -15,7 +16,9 @@ from bayesirt.models.irt import (
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
 
-MODELS: dict[str, type[IRTModel]] = {cls.name: cls for cls in (OnePL, TwoPL, ThreePL, FourPL)}
+MODELS: dict[str, type[IRTModel]] = {
+    cls.name: cls for cls in (OnePL, TwoPL, ThreePL, FourPL, ExplanatoryTwoPL)
+}
 
 
 def get_model(name: str) -> type[IRTModel]:
@@ -28,6 +31,7 @@ def get_model(name: str) -> type[IRTModel]:
 
 __all__ = [
     "MODELS",
+    "ExplanatoryTwoPL",
     "FourPL",
     "IRTModel",
     "OnePL",
