@@ -1,6 +1,6 @@
 """bayesirt: Bayesian item response theory for LLM benchmark results."""
 
-from bayesirt.analysis import rank, score_new
+from bayesirt.analysis import compare, rank, score_new
 from bayesirt.analysis.ppc import ppc
 from bayesirt.data import (
     Responses,
@@ -21,6 +21,7 @@ __all__ = [
     "Responses",
     "ResponsesError",
     "__version__",
+    "compare",
     "datasets",
     "fit",
     "load_example",

@@ -6,6 +6,8 @@
 * :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets`: tiny benchmarks
   (subset selection, full-score estimation from a subset, and their evaluation);
   :func:`simulate_adaptive_test`: computerised adaptive testing of new models.
+* :func:`compare`: PSIS-LOO comparison of models fitted to the same responses, by response or
+  by item (:mod:`bayesirt.analysis.compare`).
 * :func:`assess_robustness`: local dependence (Yen's Q3) with its tests, clusters of questions, and
   rankings under other distributions of interest (:mod:`bayesirt.analysis.robustness`).
 * :mod:`bayesirt.analysis.ppc`: posterior predictive checks (``bayesirt.ppc``) of any model:
@@ -17,6 +19,7 @@
 """
 
 from bayesirt.analysis.adaptive import simulate_adaptive_test
+from bayesirt.analysis.compare import compare
 from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
 from bayesirt.analysis.quality import (
     assess_quality,
@@ -52,6 +55,7 @@ __all__ = [
     "SubsetSelection",
     "assess_quality",
     "assess_robustness",
+    "compare",
     "dependence_test",
     "estimate_scores",
     "evaluate_subsets",

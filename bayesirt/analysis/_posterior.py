@@ -14,11 +14,20 @@ The fitted model is an ``arviz.InferenceData`` with
   coordinates ``subject`` and ``item`` hold the data's labels;
 * ``constant_data``: the fitted :class:`~bayesirt.data.Responses` as written by
   :meth:`~bayesirt.data.Responses.to_xarray`.
+
+Models with latent structure beyond :math:`(\theta, a, b, c, d)` (testlet, bifactor,
+multidimensional; :mod:`bayesirt.models.correlated`) override
+:meth:`~bayesirt.models.base.IRTModel.observation_probability`; for their fits
+:attr:`PosteriorDraws.pair_probability` evaluates it, and :func:`expected_scores` uses it
+instead of the 4PL curve. A multidimensional fit has no single ability: its draws carry only
+the labels and ``pair_probability``, and reading ``theta`` or an item parameter from them is
+an error that says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +37,7 @@ from scipy.special import expit
 
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
+from bayesirt.models import IRTModel, get_model
 
 __all__ = [
     "PosteriorDraws",
@@ -59,6 +69,11 @@ class PosteriorDraws:
         String labels of the columns of ``theta`` and of the item arrays.
     n_chain, n_draw : int
         Shape of the draws before stacking (``n_samples = n_chain * n_draw``).
+    pair_probability : callable or None
+        ``pair_probability(subject_index, item_index)`` → P(correct) at those pairs in every
+        stacked draw, (n_samples, n_pairs), for models that override
+        :meth:`~bayesirt.models.base.IRTModel.observation_probability`; None where the 4PL
+        curve of the arrays above is the model.
     """
 
     theta: np.ndarray
@@ -70,6 +85,7 @@ class PosteriorDraws:
     items: pd.Index
     n_chain: int
     n_draw: int
+    pair_probability: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -104,13 +120,27 @@ def posterior_draws(idata) -> PosteriorDraws:
     posterior = getattr(idata, "posterior", None)
     if posterior is None:
         raise ValueError("the InferenceData has no posterior group; pass a fitted model")
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    pair_probability = _pair_probability(idata, posterior)
+    if "theta" in posterior and "trait" in posterior["theta"].dims:
+        return _TraitDraws(
+            theta=None,
+            a=None,
+            b=None,
+            c=None,
+            d=None,
+            subjects=pd.Index(posterior["subject"].values.astype(str), name="subject"),
+            items=pd.Index(posterior["item"].values.astype(str), name="item"),
+            n_chain=n_chain,
+            n_draw=n_draw,
+            pair_probability=pair_probability,
+        )
     missing = [name for name in ("theta", "a", "b") if name not in posterior]
     if missing:
         raise ValueError(
             f"the posterior lacks variable(s) {missing}; a fitted IRT model has theta, a, b "
             f"(and c, d for the 3PL/4PL); found {sorted(posterior.data_vars)}"
         )
-    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     theta = _stacked(posterior["theta"], "subject")
     params = {name: _stacked(posterior[name], "item") for name in ("a", "b")}
     for name, default in (("c", 0.0), ("d", 1.0)):
@@ -124,8 +154,42 @@ def posterior_draws(idata) -> PosteriorDraws:
         items=pd.Index(posterior["item"].values.astype(str), name="item"),
         n_chain=n_chain,
         n_draw=n_draw,
+        pair_probability=pair_probability,
         **params,
     )
+
+
+class _TraitDraws(PosteriorDraws):
+    """Draws of a fit with several abilities per subject (``theta`` over ``trait``)."""
+
+    def __getattribute__(self, name: str):
+        if name in ("theta", "a", "b", "c", "d"):
+            raise ValueError(
+                "this fit has several abilities per subject (theta over 'trait'), so there is "
+                "no single ability or item curve to analyse; rank it by expected score "
+                "(rank(idata, by='score'))"
+            )
+        return super().__getattribute__(name)
+
+    def __repr__(self) -> str:
+        return f"_TraitDraws({len(self.subjects)} subjects, {len(self.items)} items)"
+
+
+def _pair_probability(idata, posterior):
+    """The fitted model's own P(correct) at index pairs, stacked over draws, when its class
+    overrides :meth:`~bayesirt.models.base.IRTModel.observation_probability`; else None."""
+    config = getattr(idata, "attrs", {}).get("bayesirt_config")
+    if config is None:
+        return None
+    model_cls = get_model(json.loads(config)["model"])
+    if model_cls.observation_probability.__func__ is IRTModel.observation_probability.__func__:
+        return None
+
+    def probability(subject_index: np.ndarray, item_index: np.ndarray) -> np.ndarray:
+        prob = model_cls.observation_probability(posterior, subject_index, item_index)
+        return prob.reshape(-1, len(subject_index))
+
+    return probability
 
 
 def fitted_responses(idata) -> Responses:
@@ -216,8 +280,9 @@ def expected_scores(
         S_j^{(s)} = \sum_i w_i \, P\big(\theta_j^{(s)}; a_i^{(s)}, b_i^{(s)}, c_i^{(s)},
         d_i^{(s)}\big), \qquad \sum_i w_i = 1,
 
-    the posterior probability of a correct answer averaged over the items (observed or not).
-    Only items with :math:`w_i > 0` are evaluated, and the draws × subjects × items products
+    the posterior probability of a correct answer averaged over the items (observed or not),
+    with the fitted model's own :math:`P` (``draws.pair_probability``) where it has one. Only
+    items with :math:`w_i > 0` are evaluated, and the draws × subjects × items products
     are built in blocks of at most ``max_elements`` cells, so memory stays bounded.
 
     Parameters
@@ -234,8 +299,16 @@ def expected_scores(
     """
     used = np.flatnonzero(weights > 0)
     w = weights[used]
-    n_samples, n_subjects = draws.theta.shape
+    n_samples, n_subjects = draws.n_samples, len(draws.subjects)
     out = np.zeros((n_samples, n_subjects))
+    if draws.pair_probability is not None:
+        step = max(1, max_elements // (n_samples * n_subjects))
+        subjects = np.arange(n_subjects)
+        for first in range(0, len(used), step):
+            cols = used[first : first + step]
+            prob = draws.pair_probability(np.repeat(subjects, len(cols)), np.tile(cols, n_subjects))
+            out += prob.reshape(n_samples, n_subjects, len(cols)) @ w[first : first + step]
+        return out
     per_draw = n_subjects * len(used)
     draw_step = max(1, max_elements // max(per_draw, 1))
     item_step = max(1, max_elements // (n_subjects * draw_step))

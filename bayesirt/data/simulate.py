@@ -26,17 +26,33 @@ with category effects :math:`\delta_k = \tilde\delta_k - \bar{\tilde\delta}`,
 that a single category has no effect; :math:`\gamma = 0` for items outside a cluster (the
 testlet structure). The 1PL fixes :math:`a_i = 1`; the 2PL has :math:`c = 0, d = 1`; the 3PL
 draws :math:`c_i \sim U(\text{guessing})`; the 4PL also :math:`1 - d_i \sim U(\text{slipping})`.
+The testlet model is the 2PL with ``clusters``.
+
+Two models with more than one ability per subject replace the last line:
+
+* ``"bifactor"``: one specific trait per category, :math:`\eta_{jk} \sim N(0, 1)`, and
+  :math:`\operatorname{logit} P = a_i(\theta_j - b_i) + s_i\,\eta_{j k(i)}` with specific
+  loadings :math:`s_i = s \exp(N(0, \sigma_a^2))` (:math:`s` = ``specific_loading``);
+* ``"mirt"``: :math:`K` abilities :math:`\boldsymbol\theta_j = C\boldsymbol\varepsilon_j`, each
+  :math:`\varepsilon_{jt}` drawn like the unidimensional ability (families included) and
+  :math:`CC^\top` the equicorrelation matrix of ``trait_correlation``; item :math:`i` has a
+  primary trait :math:`t(i)` (spread like the categories), loadings :math:`a_{i t(i)} = a_i`
+  and :math:`a_{ik} = \kappa\, a_i u_{ik}`, :math:`u_{ik} \sim U(0, 1)` on the others
+  (:math:`\kappa` = ``cross_loading``; 0 gives simple structure), and
+  :math:`\operatorname{logit} P = \mathbf a_i^\top \boldsymbol\theta_j - \lVert \mathbf a_i
+  \rVert\, b_i` (:math:`b_i` is the multidimensional difficulty).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import expit
 
 from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError
@@ -56,6 +72,9 @@ class _ItemSettings:
     discrimination_sd: float
     guessing: tuple[float, float]
     slipping: tuple[float, float]
+    n_traits: int = 1
+    cross_loading: float = 0.0
+    specific_loading: float = 1.0
 
 
 def _draw_logistic_items(
@@ -85,13 +104,38 @@ def _draw_logistic_items(
     return params
 
 
+_draw_2pl_items = partial(
+    _draw_logistic_items, free_discrimination=True, guessing=False, slipping=False
+)
+
+
+def _draw_bifactor_items(rng: np.random.Generator, settings: _ItemSettings) -> dict:
+    """The 2PL's item parameters and a specific loading per item."""
+    params = _draw_2pl_items(rng, settings)
+    spread = rng.normal(0.0, settings.discrimination_sd, settings.n_items)
+    params["a_specific"] = settings.specific_loading * np.exp(spread)
+    return params
+
+
+def _draw_multidimensional_items(rng: np.random.Generator, settings: _ItemSettings) -> dict:
+    """The 2PL's item parameters with ``a`` spread over the traits (item, trait)."""
+    params = _draw_2pl_items(rng, settings)
+    k, n = settings.n_traits, settings.n_items
+    trait = rng.permutation(np.arange(n) % k)
+    cross = settings.cross_loading * rng.uniform(size=(n, k))
+    params["a"] = params["a"][:, None] * np.where(np.arange(k) == trait[:, None], 1.0, cross)
+    params["item_trait"] = trait
+    return params
+
+
 #: Response models :func:`simulate_responses` draws from: name → item-parameter draw.
-#: A model with another structure (testlet, bifactor, multidimensional) is one more entry.
 SIMULATION_MODELS: dict[str, Callable[[np.random.Generator, _ItemSettings], dict]] = {
     "1pl": partial(_draw_logistic_items, free_discrimination=False, guessing=False, slipping=False),
-    "2pl": partial(_draw_logistic_items, free_discrimination=True, guessing=False, slipping=False),
+    "2pl": _draw_2pl_items,
     "3pl": partial(_draw_logistic_items, free_discrimination=True, guessing=True, slipping=False),
     "4pl": partial(_draw_logistic_items, free_discrimination=True, guessing=True, slipping=True),
+    "bifactor": _draw_bifactor_items,
+    "mirt": _draw_multidimensional_items,
 }
 
 
@@ -112,7 +156,11 @@ def simulate_responses(
     missing_fraction: float = 0.0,
     clusters: int | None = None,
     cluster_size: int = 10,
-    cluster_sd: float = 1.0,
+    cluster_sd: float | Sequence[float] = 1.0,
+    n_traits: int | None = None,
+    trait_correlation: float = 0.0,
+    cross_loading: float = 0.0,
+    specific_loading: float = 1.0,
 ) -> tuple[Responses, xr.Dataset]:
     r"""Draw binary responses with a known truth (see the module docstring for the model).
 
@@ -120,7 +168,7 @@ def simulate_responses(
     ----------
     n_subjects, n_items : int
         Table size (at least 2 each).
-    model : {"1pl", "2pl", "3pl", "4pl"}
+    model : {"1pl", "2pl", "3pl", "4pl", "bifactor", "mirt"}
         The response model (:data:`SIMULATION_MODELS`).
     seed : int or numpy.random.Generator
         Everything is drawn from ``numpy.random.default_rng(seed)``: equal seeds, equal data.
@@ -145,7 +193,18 @@ def simulate_responses(
         Plant this many clusters of ``cluster_size`` items each (chosen at random), with a
         subject × cluster effect :math:`\gamma_{jg} \sim N(0, \text{cluster\_sd}^2)` added to
         the ability on the cluster's items: responses within a cluster correlate beyond what
-        the ability explains.
+        the ability explains. Not with ``"bifactor"`` or ``"mirt"``.
+    cluster_sd : float or sequence of float
+        The cluster effects' sd, one for all clusters or one per cluster.
+    n_traits : int, optional
+        ``"mirt"`` only: the number of abilities :math:`K` (default 2).
+    trait_correlation : float in [0, 1)
+        ``"mirt"`` only: the correlation between two abilities of a subject.
+    cross_loading : float >= 0
+        ``"mirt"`` only: :math:`\kappa`, the scale of the loadings off an item's own trait.
+    specific_loading : float > 0
+        ``"bifactor"`` only: :math:`s`, the typical loading on the specific traits (one per
+        category; needs ``n_categories >= 2``).
 
     Returns
     -------
@@ -157,8 +216,11 @@ def simulate_responses(
         model has them, ``subject_family(subject)``, ``item_category(item)``,
         ``family_ability(family)`` (:math:`\sqrt\rho\,u_f`), ``category_difficulty(category)``,
         ``category_log_discrimination(category)`` (not for the 1PL), and with clusters
-        ``item_cluster(item)`` and ``cluster_effect(subject, cluster)``. Coordinates are the
-        labels of ``responses``; the settings are in ``attrs``.
+        ``item_cluster(item)``, ``cluster_effect(subject, cluster)`` and
+        ``cluster_sd(cluster)``. ``"bifactor"`` adds ``a_specific(item)`` and
+        ``theta_specific(subject, category)``; ``"mirt"`` has ``theta(subject, trait)``,
+        ``a(item, trait)`` and ``item_trait(item)``, also in the item metadata as ``trait``.
+        Coordinates are the labels of ``responses``; the settings are in ``attrs``.
     """
     if model not in SIMULATION_MODELS:
         raise ResponsesError(
@@ -175,6 +237,12 @@ def simulate_responses(
         missing_fraction=missing_fraction,
         clusters=clusters,
         cluster_size=cluster_size,
+        cluster_sd=cluster_sd,
+        model=model,
+        n_traits=n_traits,
+        trait_correlation=trait_correlation,
+        cross_loading=cross_loading,
+        specific_loading=specific_loading,
     )
     # Imported here: bayesirt.models pulls in the modelling stack, the data layer stays light.
     from bayesirt.models.irt import icc
@@ -199,9 +267,24 @@ def simulate_responses(
         discrimination_sd=discrimination_sd,
         guessing=tuple(guessing),
         slipping=tuple(slipping),
+        n_traits=2 if n_traits is None else int(n_traits),
+        cross_loading=cross_loading,
+        specific_loading=specific_loading,
     )
     params = SIMULATION_MODELS[model](rng, settings)
     item_params = {k: params[k] for k in ("a", "b", "c", "d") if k in params}
+    traits = {}
+    if model == "mirt":
+        columns = [theta]
+        for _ in range(settings.n_traits - 1):
+            shared = np.sqrt(family_correlation) * rng.normal(size=n_families)
+            own = np.sqrt(1.0 - family_correlation) * rng.normal(size=n_subjects)
+            columns.append(shared[family] + own)
+        k = settings.n_traits
+        corr = np.full((k, k), trait_correlation) + (1.0 - trait_correlation) * np.eye(k)
+        traits["theta"] = np.column_stack(columns) @ np.linalg.cholesky(corr).T
+    elif model == "bifactor":
+        traits["theta_specific"] = rng.normal(size=(n_subjects, n_categories))
 
     ability = np.repeat(theta[:, None], n_items, axis=1)
     cluster = np.full(n_items, -1)
@@ -212,12 +295,23 @@ def simulate_responses(
         in_cluster = cluster >= 0
         ability[:, in_cluster] += cluster_effect[:, cluster[in_cluster]]
 
-    prob = icc(ability, **{k: v[None, :] for k, v in item_params.items()})
+    if model == "mirt":
+        a = item_params["a"]
+        norm = np.sqrt(np.sum(a**2, axis=1))
+        prob = expit(traits["theta"] @ a.T - norm * item_params["b"])
+    elif model == "bifactor":
+        specific = params["a_specific"] * traits["theta_specific"][:, category]
+        prob = expit(item_params["a"] * (theta[:, None] - item_params["b"]) + specific)
+    else:
+        prob = icc(ability, **{k: v[None, :] for k, v in item_params.items()})
     y = (rng.uniform(size=prob.shape) < prob).astype(float)
     n_missing = round(missing_fraction * y.size)
     y.flat[rng.choice(y.size, size=n_missing, replace=False)] = np.nan
 
     item_meta = pd.DataFrame({"category": categories[category]}, index=items)
+    if model == "mirt":
+        trait_labels = _labels("trait", settings.n_traits)
+        item_meta["trait"] = trait_labels[params["item_trait"]]
     if clusters:
         cluster_labels = _labels("cluster", clusters)
         item_meta["cluster"] = pd.Series(cluster_labels[cluster], index=items).where(cluster >= 0)
@@ -231,7 +325,7 @@ def simulate_responses(
     truth = xr.Dataset(
         {
             "theta": ("subject", theta),
-            **{k: ("item", v) for k, v in item_params.items()},
+            **{k: ("item", v) for k, v in item_params.items() if v.ndim == 1},
             "subject_family": ("subject", families[family].to_numpy(dtype=object)),
             "item_category": ("item", categories[category].to_numpy(dtype=object)),
             "family_ability": ("family", family_ability),
@@ -262,8 +356,23 @@ def simulate_responses(
     if clusters:
         truth["item_cluster"] = ("item", item_meta["cluster"].to_numpy(dtype=object))
         truth["cluster_effect"] = (("subject", "cluster"), cluster_effect)
+        truth["cluster_sd"] = ("cluster", np.broadcast_to(cluster_sd, (clusters,)).astype(float))
         truth = truth.assign_coords(cluster=cluster_labels.to_numpy(dtype=object))
-        truth.attrs["cluster_sd"] = cluster_sd
+        truth.attrs["cluster_sd"] = np.asarray(cluster_sd, dtype=float).tolist()
+    if model == "mirt":
+        truth = truth.drop_vars("theta").assign_coords(trait=trait_labels.to_numpy(dtype=object))
+        truth["theta"] = (("subject", "trait"), traits["theta"])
+        truth["a"] = (("item", "trait"), item_params["a"])
+        truth["item_trait"] = ("item", item_meta["trait"].to_numpy(dtype=object))
+        truth.attrs.update(
+            n_traits=settings.n_traits,
+            trait_correlation=trait_correlation,
+            cross_loading=cross_loading,
+        )
+    if model == "bifactor":
+        truth["a_specific"] = ("item", params["a_specific"])
+        truth["theta_specific"] = (("subject", "category"), traits["theta_specific"])
+        truth.attrs["specific_loading"] = specific_loading
     return responses, truth
 
 
@@ -290,6 +399,12 @@ def _check_settings(
     missing_fraction: float,
     clusters: int | None,
     cluster_size: int,
+    cluster_sd: float | Sequence[float],
+    model: str,
+    n_traits: int | None,
+    trait_correlation: float,
+    cross_loading: float,
+    specific_loading: float,
 ) -> None:
     problems = []
     if n_subjects < 2 or n_items < 2:
@@ -314,5 +429,23 @@ def _check_settings(
             f"clusters={clusters} of cluster_size={cluster_size} items do not fit in "
             f"{n_items} items"
         )
+    sd = np.asarray(cluster_sd, dtype=float)
+    if sd.ndim > 1 or (sd.ndim == 1 and sd.size != (clusters or 0)) or np.any(~(sd >= 0)):
+        problems.append(
+            f"cluster_sd={cluster_sd!r} must be one non-negative number or one per cluster "
+            f"({clusters or 0})"
+        )
+    if clusters and model in ("bifactor", "mirt"):
+        problems.append(f"clusters (testlet effects) are not drawn for model={model!r}")
+    if n_traits is not None and (model != "mirt" or n_traits < 1):
+        problems.append(f"n_traits={n_traits} needs model='mirt' and a positive integer")
+    if not 0.0 <= trait_correlation < 1.0:
+        problems.append(f"trait_correlation={trait_correlation} must be in [0, 1)")
+    if cross_loading < 0:
+        problems.append(f"cross_loading={cross_loading} must be non-negative")
+    if specific_loading <= 0:
+        problems.append(f"specific_loading={specific_loading} must be positive")
+    if model == "bifactor" and n_categories < 2:
+        problems.append("model='bifactor' needs n_categories >= 2 (one specific trait each)")
     if problems:
         raise ResponsesError("; ".join(problems))

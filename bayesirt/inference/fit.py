@@ -58,11 +58,15 @@ def fit(
     priors, pool_by
         Passed to the model class.
     method : {"nuts", "advi"}
-        Inference method; further keyword arguments as in :func:`fit_model`.
+        Inference method; further keyword arguments are the model class's own options (its
+        ``model_options``, e.g. ``cluster_by`` of the testlet model) and otherwise as in
+        :func:`fit_model`.
     """
     from bayesirt.models import get_model
 
-    irt_model = get_model(model)(responses, priors=priors, pool_by=pool_by)
+    model_cls = get_model(model)
+    options = {name: kwargs.pop(name) for name in model_cls.model_options if name in kwargs}
+    irt_model = model_cls(responses, priors=priors, pool_by=pool_by, **options)
     return fit_model(irt_model, method=method, **kwargs)
 
 

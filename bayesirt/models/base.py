@@ -64,6 +64,8 @@ class IRTModel:
     default_priors: ClassVar[dict[str, Prior]]
     #: Sampled pieces that a stored parameter already holds whole; dropped after fitting.
     internal_variables: ClassVar[tuple[str, ...]] = ()
+    #: Further constructor options (attributes of the same name), stored by :meth:`config`.
+    model_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class IRTModel:
             "model": self.name,
             "priors": {k: p.to_dict() for k, p in self.priors.items()},
             "pool_by": self.pool_by,
+            **{name: getattr(self, name) for name in self.model_options},
         }
 
     @classmethod
@@ -96,7 +99,8 @@ class IRTModel:
         config = json.loads(config) if isinstance(config, str) else config
         model_cls = get_model(config["model"])
         priors = {k: Prior.from_dict(v) for k, v in config["priors"].items()}
-        return model_cls(responses, priors=priors, pool_by=config.get("pool_by"))
+        options = {name: config[name] for name in model_cls.model_options if name in config}
+        return model_cls(responses, priors=priors, pool_by=config.get("pool_by"), **options)
 
     def __repr__(self) -> str:
         pooled = f", pool_by={self.pool_by!r}" if self.pool_by else ""
