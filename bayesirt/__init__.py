@@ -2,6 +2,7 @@
 
 from bayesirt.analysis import compare, rank, score_new
 from bayesirt.analysis.ppc import ppc
+from bayesirt.analysis.predict import predict_items
 from bayesirt.data import (
     Responses,
     ResponsesError,
@@ -29,6 +30,7 @@ __all__ = [
     "load_responses",
     "marginal_loglik",
     "ppc",
+    "predict_items",
     "rank",
     "save_fit",
     "score_new",

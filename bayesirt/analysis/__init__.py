@@ -3,6 +3,8 @@
 * :func:`rank`: uncertainty-aware ranking with tiers and the accuracy leaderboard it corrects;
   :func:`rank_table`, :func:`rank_to_json`, :func:`reordered_pairs` present it.
 * :func:`score_new`: cut-posterior ability and rank of subjects that were not in the fit.
+* :func:`predict_items`: item parameters of questions nobody has answered, predicted from
+  their content by an explanatory fit (:mod:`bayesirt.analysis.predict`).
 * :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets`: tiny benchmarks
   (subset selection, full-score estimation from a subset, and their evaluation);
   :func:`simulate_adaptive_test`: computerised adaptive testing of new models.
@@ -21,6 +23,7 @@
 from bayesirt.analysis.adaptive import simulate_adaptive_test
 from bayesirt.analysis.compare import compare
 from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
+from bayesirt.analysis.predict import predict_items
 from bayesirt.analysis.quality import (
     assess_quality,
     flag_items,
@@ -66,6 +69,7 @@ __all__ = [
     "local_dependence",
     "ppc_table",
     "ppc_unit_table",
+    "predict_items",
     "rank",
     "rank_stability",
     "rank_table",
