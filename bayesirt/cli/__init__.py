@@ -59,6 +59,7 @@ from bayesirt.data import (
 )
 from bayesirt.data.example import EXAMPLE_SETTINGS
 from bayesirt.data.validation import DUPLICATE_RULES
+from bayesirt.features import read_item_features, text_features
 from bayesirt.inference import (
     METHODS,
     SAMPLERS,
@@ -71,7 +72,7 @@ from bayesirt.inference import (
 )
 from bayesirt.inference.diagnostics import BFMI_MIN, ESS_PER_CHAIN_MIN, RHAT_MAX
 from bayesirt.inference.io import DEFAULT_FIT_DIR, card_path
-from bayesirt.models import MODELS
+from bayesirt.models import MODELS, ExplanatoryTwoPL, TwoPL
 from bayesirt.summary import DEFAULT_INTERVAL, summarize_fit
 
 __all__ = ["build_parser", "main"]
@@ -240,6 +241,14 @@ def _add_fit_command(commands: Any) -> None:
         "--pool-by",
         metavar="COL",
         help="item metadata column whose groups get partially pooled item means",
+    )
+    model.add_argument(
+        "--item-features",
+        metavar="FILE|text[:COL]",
+        help="fit the explanatory 2PL (2pl-explanatory): item intercepts regressed on item "
+        "features, from a CSV (an 'item' column and numeric feature columns) or, with "
+        "'text[:COL]', TF-IDF + SVD features of the item metadata text column COL "
+        "(default: text)",
     )
 
     inference = cmd.add_argument_group("inference")
@@ -426,9 +435,34 @@ def _run_fit(args: argparse.Namespace) -> None:
         f"fitting the {args.model.upper()} by {_method_label(args.method, settings)} "
         f"to {name}: {responses!r}"
     )
-    idata = fit(responses, model=args.model, pool_by=args.pool_by, method=args.method, **settings)
+    if args.item_features is None and args.model != ExplanatoryTwoPL.name:
+        idata = fit(
+            responses, model=args.model, pool_by=args.pool_by, method=args.method, **settings
+        )
+    else:
+        idata = fit_model(_explanatory_model(args, responses), method=args.method, **settings)
     _print_diagnostics(idata)
     _save(idata, out)
+
+
+def _explanatory_model(args: argparse.Namespace, responses: Responses) -> ExplanatoryTwoPL:
+    """The explanatory 2PL of ``fit --item-features`` (features from a CSV or item text)."""
+    spec = args.item_features
+    if spec is None:
+        raise UsageError(f"--model {ExplanatoryTwoPL.name} needs --item-features")
+    if args.model not in (TwoPL.name, ExplanatoryTwoPL.name):
+        raise UsageError(f"--item-features: only for --model {TwoPL.name}, got {args.model}")
+    if spec == "text" or spec.startswith("text:"):
+        column = spec.partition(":")[2] or "text"
+        if column not in responses.item_meta.columns:
+            raise UsageError(
+                f"--item-features {spec}: no item metadata column {column!r} (give the texts "
+                "with --item-meta and name their column with text:COL)"
+            )
+        features = text_features(responses.item_meta[column])
+    else:
+        features = read_item_features(spec)
+    return ExplanatoryTwoPL(responses, item_features=features, pool_by=args.pool_by)
 
 
 def _run_summary(args: argparse.Namespace) -> None:
