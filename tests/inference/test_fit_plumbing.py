@@ -45,11 +45,15 @@ def test_priors_are_validated_and_used(tiny):
         TwoPL(tiny, priors={"sigma_theta": Prior("HalfNormal", sigma=1.0)})
     with pytest.raises(ValueError, match="'Normall' is not a PyMC distribution"):
         Prior("Normall", mu=0)
-    model = TwoPL(tiny, priors={"mu_b": Prior("Normal", mu=3.0, sigma=0.01)})
+    model = TwoPL(tiny, priors={"mu_intercept": Prior("Normal", mu=3.0, sigma=0.01)})
     with model.build_model() as pm_model:
-        mu_b = pm_model["mu_b"]
-    draws = bayesirt.models.priors.pm.draw(mu_b, draws=200, random_seed=1)
-    assert np.mean(draws) == pytest.approx(3.0, abs=0.01)
+        mu = pm_model["mu_intercept"]
+    # sampled through the items' sample mean, yet its prior is exactly N(3, 0.01)
+    draws = bayesirt.models.priors.pm.draw(mu, draws=2000, random_seed=1)
+    assert np.mean(draws) == pytest.approx(3.0, abs=0.002)
+    assert np.std(draws) == pytest.approx(0.01, rel=0.1)
+    with pytest.raises(ValueError, match="mu_intercept must be Normal"):
+        TwoPL(tiny, priors={"mu_intercept": Prior("StudentT", nu=3, sigma=1)}).build_model()
     rebuilt = type(model).from_config(json.dumps(model.config()), tiny)
     assert rebuilt.priors == model.priors
 

@@ -75,7 +75,8 @@ def test_pooling_by_category_orders_the_category_means():
         40, 300, model="2pl", seed=31, n_categories=3, category_difficulty_sd=1.5
     )
     idata = fit(responses, model="2pl", pool_by="category", random_seed=31, **NUTS)
-    group = idata.posterior["mu_b_group"].mean(("chain", "draw"))
+    # intercept = -a·b, so the category means of the intercept run opposite to difficulty
+    group = -idata.posterior["mu_intercept_group"].mean(("chain", "draw"))
     true = truth["category_difficulty"].values
     assert list(group["category"].values) == sorted(responses.item_meta["category"].unique())
     assert np.argsort(group.values).tolist() == np.argsort(true).tolist()
