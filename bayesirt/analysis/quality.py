@@ -315,7 +315,7 @@ def flag_items(
     idata,
     *,
     item_fit: xr.Dataset | None = None,
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     a_min: float = 0.25,
     min_accuracy: float = 0.05,
     max_accuracy: float = 0.95,
@@ -346,8 +346,11 @@ def flag_items(
         with ``n_draws`` and ``random_seed`` when omitted).
     alpha : float
         Level of the item-fit p-value. The check runs once per item, so about
-        :math:`\alpha I` items could be flagged by chance if the p-values were uniform;
-        posterior predictive p-values are conservative and flag fewer.
+        :math:`\alpha I` items could cross it by chance if the p-values were uniform;
+        posterior predictive p-values are conservative, and the flag also needs a negative
+        observed correlation, so far fewer are flagged. On a simulated 2PL benchmark
+        (40 subjects × 300 items, 15 answer keys flipped) ``alpha = 0.05`` flagged 14 of the
+        15 flipped items and one other (NUTS); 0.01 missed four of them.
     a_min : float
         Discrimination below which an item counts as barely discriminating, on the scale of
         the fitted subjects (sd 1): at ``a_min = 0.25`` P(correct) moves by about 0.12 from
@@ -579,7 +582,7 @@ def assess_quality(
     *,
     by: str | None = "auto",
     se_max: float = 0.3,
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     a_min: float = 0.25,
     min_accuracy: float = 0.05,
     max_accuracy: float = 0.95,

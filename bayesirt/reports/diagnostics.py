@@ -134,7 +134,9 @@ def worst_parameters(idata, *, n: int = 4) -> pd.DataFrame:
         flat_t = np.asarray(ess_tail[name].values, dtype=float).reshape(-1)
         for k in range(flat_r.size):
             index = np.unravel_index(k, r.shape) if r.ndim else ()
-            selection = {dim: r[dim].values[i].item() for dim, i in zip(r.dims, index, strict=True)}
+            selection = {
+                dim: _plain(r[dim].values[i]) for dim, i in zip(r.dims, index, strict=True)
+            }
             label = name + (
                 "[" + ", ".join(str(v) for v in selection.values()) + "]" if selection else ""
             )
@@ -144,6 +146,11 @@ def worst_parameters(idata, *, n: int = 4) -> pd.DataFrame:
     )
     order = np.lexsort((table["ess_bulk"].fillna(np.inf), -table["r_hat"].fillna(-np.inf)))
     return table.iloc[order[:n]].reset_index(drop=True)
+
+
+def _plain(value):
+    """A coordinate value as a plain Python object (for ``.sel`` and labels)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def plot_hyperparameter_trace(idata, *, max_variables: int = 8) -> np.ndarray:

@@ -4,7 +4,8 @@
 trusted and what it says about the benchmark (:data:`SECTIONS`): the data, convergence
 (with a banner that cannot be missed when any fit failed its checks), posterior predictive
 checks, item fit with the table of flagged items, benchmark quality, the ranking with its
-uncertainty, and the comparison of the fits when there are several. The first fit is the one
+uncertainty, and the comparison of the fits when there are several (PSIS-LOO by response and
+by item, :func:`bayesirt.analysis.compare.compare`). The first fit is the one
 analysed in detail; every fit gets its convergence section.
 
 The file needs no network: figures are PNG images embedded as base64 ``data:`` URIs, the
@@ -36,6 +37,7 @@ from matplotlib.figure import Figure
 
 from bayesirt import __version__
 from bayesirt.analysis._posterior import fitted_responses
+from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
 from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table, ppc_unit_table
 from bayesirt.analysis.quality import FLAGS, assess_quality
 from bayesirt.analysis.ranking import rank, rank_table
@@ -365,35 +367,37 @@ def _comparison_section(names: list[str], fits: list) -> str:
                 "differ), so their predictive accuracy cannot be compared.</p>"
             ],
         )
-    from bayesirt.inference.fit import pointwise_log_likelihood
-
-    with_ll = {}
-    for name, idata in zip(names, fits, strict=True):
-        if "log_likelihood" not in idata:
-            idata = idata.copy()
-            idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
-        with_ll[name] = idata
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        table = az.compare(with_ll, ic="loo")
-    notes = sorted({str(w.message) for w in caught if "pareto" in str(w.message).lower()})
+    questions = {
+        "response": "which model better predicts a missing answer of a known subject on a "
+        "known question (judges the response model and its local dependence)",
+        "item": "which model better predicts the answers to a new question from the same "
+        "benchmark (questions as a sample of a population of questions)",
+    }
     body = [
-        "<p>PSIS-LOO over single responses (each held-out unit is one answer of one subject to "
-        "one item), computed by ArviZ from the pointwise log-likelihood. elpd_diff is the "
-        "difference to the best fit and dse its standard error; a difference within about "
-        "two dse is not a clear preference.</p>",
-        _table(table),
-        _figure(az.plot_compare(table), "LOO comparison (elpd with standard errors)"),
+        "<p>PSIS-LOO (bayesirt.compare). elpd_diff is the difference to the best fit and dse "
+        "its standard error; a difference within about two dse is not a clear preference. "
+        "n_bad_k counts held-out units whose Pareto k exceeds k_threshold: their terms are "
+        "unreliable, and so is the comparison when they are many.</p>"
     ]
-    bad_k = table["warning"].astype(bool) if "warning" in table else pd.Series(dtype=bool)
-    if bad_k.any() or notes:
-        body.append(
-            '<p class="note">Pareto k warnings: some held-out responses are too influential '
-            "for PSIS, so these elpd estimates are unreliable for: "
-            f"{_esc(', '.join(bad_k.index[bad_k]) or 'see below')}. "
-            + _esc(" ".join(notes))
-            + "</p>"
-        )
+    columns = [
+        "rank",
+        "elpd_loo",
+        "p_loo",
+        "elpd_diff",
+        "dse",
+        "weight",
+        "n_units",
+        "n_bad_k",
+        "max_k",
+        "bad_k_units",
+    ]
+    for unit in LOO_UNITS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ParetoKWarning)  # shown in the table instead
+            table = compare(dict(zip(names, fits, strict=True)), unit=unit)
+        body.append(f"<h3>Left out: one {_esc(unit)}</h3><p>Asks {_esc(questions[unit])}.</p>")
+        body.append(_table(table[columns]))
+        body.append(_figure(az.plot_compare(table), f"LOO by {unit}: elpd with standard errors"))
     return _section("comparison", body)
 
 
@@ -405,7 +409,7 @@ def build_report(
     title: str = "bayesirt diagnostics report",
     filters: pd.DataFrame | None = None,
     se_max: float = 0.3,
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     a_min: float = 0.25,
     top: int = 10,
     level: float = 0.95,
