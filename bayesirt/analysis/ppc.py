@@ -293,15 +293,16 @@ class _UnitStatistic:
             mean[some] = np.nanmean(rep[:, some], axis=0)
             lo[some], hi[some] = np.nanquantile(rep[:, some], [tail, 1 - tail], axis=0)
         name, unit = self.name, self.unit
+        # compared at the float32 precision of the stored replications, so ties stay ties
+        obs = self.obs.astype(np.float32).astype(float)
         t_rep = np.array([self.global_value(r) for r in rep])
         data_vars = {
             f"{name}_obs": (unit, self.obs),
             f"{name}_rep_mean": (unit, mean),
             f"{name}_rep_lo": (unit, lo),
             f"{name}_rep_hi": (unit, hi),
-            # compared at the float32 precision of the stored replications, so ties stay ties
-            f"{name}_p": (unit, _mid_p(rep, self.obs.astype(np.float32)[None, :])),
-            f"{name}_t_obs": ("sample", np.full(len(rep), self.global_value(self.obs))),
+            f"{name}_p": (unit, _mid_p(rep, obs[None, :])),
+            f"{name}_t_obs": ("sample", np.full(len(rep), self.global_value(obs))),
             f"{name}_t_rep": ("sample", t_rep),
         }
         if name in _HISTOGRAMS:
