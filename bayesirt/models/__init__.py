@@ -5,6 +5,7 @@ a name is unknown.
 """
 
 from bayesirt.models.base import IRTModel
+from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet, align_traits
 from bayesirt.models.explanatory import ExplanatoryTwoPL
 from bayesirt.models.irt import (
     icc,
@@ -17,7 +18,17 @@ from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
 
 MODELS: dict[str, type[IRTModel]] = {
-    cls.name: cls for cls in (OnePL, TwoPL, ThreePL, FourPL, ExplanatoryTwoPL)
+    cls.name: cls
+    for cls in (
+        OnePL,
+        TwoPL,
+        ThreePL,
+        FourPL,
+        Testlet,
+        Bifactor,
+        MultidimensionalTwoPL,
+        ExplanatoryTwoPL,
+    )
 }
 
 
@@ -31,13 +42,17 @@ def get_model(name: str) -> type[IRTModel]:
 
 __all__ = [
     "MODELS",
+    "Bifactor",
     "ExplanatoryTwoPL",
     "FourPL",
     "IRTModel",
+    "MultidimensionalTwoPL",
     "OnePL",
     "Prior",
+    "Testlet",
     "ThreePL",
     "TwoPL",
+    "align_traits",
     "get_model",
     "icc",
     "irt_from_slope_intercept",
