@@ -305,6 +305,11 @@ class _UnitStatistic:
             f"{name}_t_obs": ("sample", np.full(len(rep), self.global_value(obs))),
             f"{name}_t_rep": ("sample", t_rep),
         }
+        if name == "item_fit":
+            valid = (~np.isnan(rep)).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                negative = np.where(valid > 0, (rep < 0).sum(axis=0) / valid, np.nan)
+            data_vars[f"{name}_rep_negative"] = (unit, negative)
         if name in _HISTOGRAMS:
             edges = np.linspace(0.0, 1.0, self.n_bins + 1)
             data_vars[f"{name}_hist_obs"] = ("bin", self._histogram(self.obs, edges))
@@ -506,6 +511,10 @@ def ppc(
             replication in each used draw.
         ``S_hist_obs`` (bin), ``S_hist_rep`` (sample, bin)
             ``total_score`` (as proportions) and ``item_accuracy`` only: histograms.
+        ``item_fit_rep_negative`` (item)
+            ``item_fit`` only: the share of replications with a negative item-rest
+            correlation (what :func:`~bayesirt.analysis.quality.flag_items` needs for its
+            expected number of chance flags).
         ``residual_correlation_p_counts`` (p_bin)
             Counts of the two-sided p-values :math:`2\\min(p, 1 - p)` of every tested pair
             (all pairs of eligible items when dense), in :data:`P_BINS` bins on [0, 1].

@@ -345,12 +345,17 @@ def flag_items(
         A :func:`~bayesirt.analysis.ppc.ppc` result that includes ``"item_fit"`` (computed here
         with ``n_draws`` and ``random_seed`` when omitted).
     alpha : float
-        Level of the item-fit p-value. The check runs once per item, so about
-        :math:`\alpha I` items could cross it by chance if the p-values were uniform;
-        posterior predictive p-values are conservative, and the flag also needs a negative
-        observed correlation, so far fewer are flagged. On a simulated 2PL benchmark
-        (40 subjects × 300 items, 15 answer keys flipped) ``alpha = 0.05`` flagged 14 of the
-        15 flipped items and one other (NUTS); 0.01 missed four of them.
+        Level of the item-fit p-value. The check runs once per item, so some items cross it
+        by chance; ``attrs["n_against_expected"]`` estimates how many. If the data were
+        one more replication from the fitted model, item :math:`i`'s :math:`p_\text{low}`
+        would be uniform and its correlation negative exactly when :math:`p_\text{low} <
+        \Pr(r_i^{rep} < 0)`, so it would be flagged with probability
+        :math:`\min(\alpha, \Pr(r_i^{rep} < 0))`; the sum over items is the expected number
+        of chance flags. It is an upper estimate: the item's own parameters were fitted to
+        its answers, which makes posterior predictive p-values conservative. On a simulated
+        2PL benchmark (40 subjects × 300 items, 15 answer keys flipped) ``alpha = 0.05``
+        flagged 14 of the 15 flipped items and one or two others (NUTS, ADVI), where the
+        estimate said about 10; ``alpha = 0.01`` missed four flipped items.
     a_min : float
         Discrimination below which an item counts as barely discriminating, on the scale of
         the fitted subjects (sd 1): at ``a_min = 0.25`` P(correct) moves by about 0.12 from
@@ -371,7 +376,7 @@ def flag_items(
         ``a`` and ``b`` (posterior medians), ``p_a_below`` (:math:`\Pr(a < a_\text{min})`),
         ``item_rest`` (observed), ``item_rest_rep`` (replicated mean), ``p_low``,
         ``reasons`` (the flags, ``"; "``-separated) and ``action``. ``attrs`` hold the
-        thresholds.
+        thresholds, ``n_items`` and ``n_against_expected`` (see ``alpha``).
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
@@ -390,7 +395,9 @@ def flag_items(
     table["b"] = np.median(draws.b, axis=0)
     common_a = bool(np.all(draws.a == draws.a[:, :1]))
     table["p_a_below"] = np.nan if common_a else (draws.a < a_min).mean(axis=0)
-    fit = item_fit[["item_fit_obs", "item_fit_rep_mean", "item_fit_p"]].to_dataframe()
+    fit = item_fit[
+        ["item_fit_obs", "item_fit_rep_mean", "item_fit_p", "item_fit_rep_negative"]
+    ].to_dataframe()
     fit.index = fit.index.astype(str)
     fit = fit.reindex(draws.items)
     table["item_rest"] = fit["item_fit_obs"].to_numpy()
@@ -424,6 +431,9 @@ def flag_items(
         "max_accuracy": max_accuracy,
         "n_items": len(table),
         "n_draws": item_fit.attrs["n_draws"],
+        "n_against_expected": float(
+            np.nansum(np.minimum(alpha, fit["item_fit_rep_negative"].to_numpy()))
+        ),
     }
     return flagged
 
@@ -566,6 +576,7 @@ class BenchmarkQuality:
         return {
             "n_items": len(self.items),
             "n_flagged": len(self.flagged),
+            "n_against_expected": self.flagged.attrs["n_against_expected"],
             **{f"n_{flag.replace(' ', '_').replace('-', '_')}": n for flag, n in counts.items()},
             "se_max": info["se_max"],
             "precise_segments": info["precise_segments"],

@@ -277,9 +277,13 @@ def _item_fit_section(quality, result) -> str:
     body = [
         f"<p>{len(flagged)} of {attrs['n_items']} items are flagged. <b>Against ability</b>: "
         "observed item–rest correlation negative and below what the model replicates "
-        f"(posterior predictive p_low &lt; {attrs['alpha']:g}, {attrs['n_draws']} draws; "
-        f"about {attrs['alpha'] * attrs['n_items']:.1f} items could cross this line by chance "
-        "if the p-values were uniform). <b>Near-zero discrimination</b>: "
+        f"(posterior predictive p_low &lt; {attrs['alpha']:g}, {attrs['n_draws']} draws). "
+        f"<b>Expected by chance: at most about {attrs['n_against_expected']:.1f}</b> of the "
+        f"{int(counts.get('against ability', 0))} against-ability flags (the number the check "
+        "would give if the data came from the fitted model; an upper estimate, since each "
+        "item's own parameters were fitted to its answers): when the two are close, many of "
+        "these flags may be noise, and the rows at the top deserve a look first. "
+        "<b>Near-zero discrimination</b>: "
         f"P(a &lt; {attrs['a_min']:g}) ≥ 0.5. <b>Saturated</b>: accuracy ≤ "
         f"{attrs['min_accuracy']:g} or ≥ {attrs['max_accuracy']:g}.</p>",
         _table(summary),

@@ -137,6 +137,24 @@ def test_separability_counts_adjacent_pairs():
     assert "3 of 5" in result.sentence
 
 
+def test_expected_chance_flags_match_flags_under_the_model():
+    """Data drawn from the posterior's own parameters: flags are chance, and about as many
+    as flag_items expects (summed over six data sets: shared abilities make one noisy)."""
+    flagged = expected = 0.0
+    for seed in range(6):
+        responses, truth = bayesirt.simulate_responses(15, 400, seed=seed, discrimination_sd=0.8)
+        posterior = {
+            k: np.broadcast_to(truth[k].values, (1, 200, truth.sizes[d]))
+            for k, d in (("theta", "subject"), ("a", "item"), ("b", "item"))
+        }
+        idata = stamped(make_idata(**posterior, responses=responses))
+        table = flag_items(idata, n_draws=None, random_seed=seed)
+        flagged += table["reasons"].str.contains("against ability").sum()
+        expected += table.attrs["n_against_expected"]
+    assert expected > 40  # weak items at 15 subjects: chance flags are common
+    assert 0.7 < flagged / expected < 1.4
+
+
 # ------------------------------------------------------------------- flipped keys
 def flipped_benchmark():
     responses, _ = bayesirt.simulate_responses(N_SUBJECTS, N_ITEMS, model="2pl", seed=7)
@@ -185,6 +203,9 @@ def test_flipped_answer_keys_are_recovered_advi():
     assert scores["precision_table"] >= 0.7
     summary = quality.summary()
     assert summary["n_against_ability"] >= 0.8 * N_FLIPPED
+    # the expected number of chance flags is an upper estimate: at least the false ones
+    false_flags = summary["n_against_ability"] - round(scores["recall"] * N_FLIPPED)
+    assert false_flags <= summary["n_against_expected"] < summary["n_against_ability"]
     # 40 subjects with abilities of sd 1: the benchmark is precise around them
     assert summary["n_subjects_precise"] >= 0.8 * N_SUBJECTS
 
