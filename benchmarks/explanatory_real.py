@@ -28,6 +28,22 @@ package's rule, see ``benchmarks/robustness_real.py``) is split by item, at rand
     python benchmarks/explanatory_real.py --out /tmp/explanatory     # writes results.json
 
 Wall times are measured on a shared 2-core machine and inflated by its load.
+
+Measured (defaults: 20 text features, seed 0, 644 fitted / 161 held-out items, NUTS 2 × 500
++ 500, nutpie; load average ~14 on 2 cores, so times are inflated):
+
+* R² of the intercepts 0.134 (90% interval 0.093–0.178), σ_α ≈ 2.11; squared correlation of
+  fitted b with its content prediction over the fitted items 0.074.
+* Held-out items, predicted vs fully calibrated posterior means: intercept Pearson 0.128,
+  Spearman 0.120, 90% interval coverage 0.907; b Pearson 0.033, Spearman 0.020, coverage
+  0.901. The text says little about AlpacaEval difficulty; the intervals say so honestly.
+* QR coordinates vs plain standardised features: min bulk ESS of β 1110 vs 959, σ_α 446 vs
+  559, μ_α 492 vs 521; 480 s vs 610 s. TF-IDF/SVD scores are nearly uncorrelated, so the QR
+  step changes little here; it matters for correlated user features.
+* Adaptive tests of the 58 LLMs on the 161 held-out items to posterior sd 0.3: median 22.5
+  items with the content-calibrated bank (98.3% reach it; RMSE 0.348 and 90% coverage 0.897
+  against the reference abilities) vs 5 items with the fully calibrated bank (98.3%; RMSE
+  0.282, coverage 0.914).
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ Sampling geometry (exactly the same model, other coordinates):
   \bar e`, and :math:`\mu_\alpha` is drawn from its conditional distribution given
   :math:`\bar\alpha`.
 
-Measured (``benchmarks/explanatory_real.py``, AlpacaEval 2, 20 text features): see that
-script's docstring for the effective sample sizes with and without the QR coordinates.
+Measured (``benchmarks/explanatory_real.py``, AlpacaEval 2, 644 items, 20 nearly uncorrelated
+text features): min bulk ESS of β 1,110 with QR vs 959 without, of :math:`\sigma_\alpha` 446
+vs 559 (1,000 draws); QR is kept for correlated user features, where it matters.
 
 ``pool_by`` is not offered: a grouping of the items is itself a feature (one-hot columns,
 one group left out), and its effect then appears in :math:`\beta` with the others.
