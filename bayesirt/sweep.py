@@ -817,7 +817,7 @@ def sweep(
 
 def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
-    return lines[0] if lines else ""
+    return lines[0].strip() if lines else ""
 
 
 @contextlib.contextmanager
