@@ -23,6 +23,7 @@ import bayesirt
 from bayesirt.analysis.robustness import rank_stability, scenario_rankings
 from bayesirt.cli import main
 from bayesirt.data import Responses
+from bayesirt.inference import ConvergenceWarning, fit_info
 from bayesirt.models import get_model
 from bayesirt.sweep import (
     SweepError,
@@ -30,6 +31,7 @@ from bayesirt.sweep import (
     _load_source,
     _parse,
     _points,
+    _warn_unconverged,
     load_spec,
     sweep,
     sweep_scenarios,
@@ -60,6 +62,10 @@ n_use_cases = 10
 n_boot = 20
 """
 LABELS = ["sim/all/1pl/default/seed0", "sim/all/2pl/default/seed0"]
+
+# Whether 1,500 ADVI steps meet the convergence rule is not what these tests check; the sweep
+# reports it (checked against the direct fit below).
+pytestmark = pytest.mark.filterwarnings("ignore::bayesirt.inference.ConvergenceWarning")
 
 
 @pytest.fixture(scope="module")
@@ -172,16 +178,15 @@ def test_gathered_results_are_labelled_and_match_a_direct_fit(local_run):
     assert list(result["scenario"].values) == ["theta", "uniform", "balanced", "dirichlet"]
     assert result["p_rank"].dims == ("fit", "scenario", "subject", "rank")
     assert result["mean_rank"].dims == ("fit", "scenario", "subject")
-    assert result["converged"].values.all()
     assert (result.attrs["n_fitted"], result.attrs["n_cached"]) == (2, 0)
 
     responses, truth = bayesirt.simulate_responses(**SIM)
     assert set(result["subject"].values) == set(responses.subjects)
-    direct = scenario_rankings(
-        bayesirt.fit(responses, model="2pl", random_seed=0, progressbar=False, **FIT),
-        random_seed=0,
-        **ANALYSIS,
-    )
+    direct_fit = bayesirt.fit(responses, model="2pl", random_seed=0, progressbar=False, **FIT)
+    direct = scenario_rankings(direct_fit, random_seed=0, **ANALYSIS)
+    diagnostics = fit_info(direct_fit)["diagnostics"]
+    assert bool(result["converged"].values[1]) == diagnostics["converged"]
+    assert str(result["problems"].values[1]) == "; ".join(diagnostics["problems"])
     swept = result.sel(fit=LABELS[1]).sel(
         subject=direct["subject"].values, opponent=direct["subject"].values
     )
@@ -204,6 +209,17 @@ def test_sweep_scenarios_feed_rank_stability(local_run):
     np.testing.assert_array_equal(stability["rank_shift"].values[1], ranks[1] - ranks[0])
     with pytest.raises(ValueError, match="scenario 'nope'"):
         sweep_scenarios(result, scenario="nope")
+
+
+def test_unconverged_fits_are_reported_by_label(local_run):
+    result, _ = local_run
+    marked = result.copy()
+    marked["converged"] = ("fit", np.array([True, False]))
+    marked["problems"] = ("fit", np.array(["", "max R-hat 1.2 (theta[m3]) > 1.01"]))
+    with pytest.warns(ConvergenceWarning) as caught:
+        _warn_unconverged(marked)
+    (message,) = [str(w.message) for w in caught]
+    assert f"1 of 2 fits of the sweep did not converge ({LABELS[1]}: max R-hat 1.2" in message
 
 
 def test_rerun_reads_everything_from_the_cache_and_starts_no_worker(local_run, monkeypatch):
@@ -241,8 +257,6 @@ def test_dask_local_cluster_gives_identical_results(local_run, tmp_path):
     xr.testing.assert_identical(on_dask.drop_attrs(), result.drop_attrs())
 
 
-# the refitted point may stop short of ADVI's convergence rule; that is not what is tested here
-@pytest.mark.filterwarnings("ignore::bayesirt.inference.ConvergenceWarning")
 def test_failed_point_is_reported_and_the_rerun_fits_only_it(local_run, tmp_path):
     result, _ = local_run
     # PyMC's HalfNormal has no 'scale': the model cannot be built in the worker
