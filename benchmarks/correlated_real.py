@@ -80,8 +80,9 @@ def rank_movement(two_pl, testlet) -> tuple[pd.DataFrame, dict]:
     ranked = {}
     for name, idata in (("2pl", two_pl), ("testlet", testlet)):
         result = bayesirt.rank(idata, n_boot=200)
-        ranked[name] = result.to_dataframe()[["mean_rank", "rank_lo", "rank_hi", "tier"]]
-    table = ranked["2pl"].join(ranked["testlet"], lsuffix="_2pl", rsuffix="_testlet")
+        per_subject = result[["mean_rank", "rank_lo", "rank_hi", "tier"]].to_dataframe()
+        ranked[name] = per_subject.add_suffix(f"_{name}")
+    table = ranked["2pl"].join(ranked["testlet"])
     table["shift"] = table["mean_rank_testlet"] - table["mean_rank_2pl"]
     tau = kendalltau(table["mean_rank_2pl"], table["mean_rank_testlet"]).statistic
     width = {

@@ -59,6 +59,12 @@ Multidimensional 2PL (:class:`MultidimensionalTwoPL`, ``"mirt"``)
       direction the earlier ones do not cover) or given by the user. Loadings on trait
       :math:`k` are :math:`a_{ik} \sim N(\mu_k, \sigma_k)` (centred for items whose answers
       inform them, non-centred otherwise), anchors' diagonal loadings log-normal.
+      The anchors pin the rotation through the direction of one item each, so the loadings
+      and abilities move together along the remaining posterior uncertainty of that
+      rotation, a direction a diagonal mass matrix follows slowly: sample with nutpie's
+      low-rank mass-matrix adaptation, ``sampler_kwargs={"low_rank_modified_mass_matrix":
+      True}`` (measured at 300 × 60, K = 2: min bulk ESS 112 from 2 × 300 draws, against 50
+      from 2 × 500 draws with the default diagonal one).
       Correlations between abilities show up as loadings on shared traits;
       :func:`align_traits` rotates a fit onto any target loading matrix (a truth, another
       fit) for comparisons.
@@ -90,7 +96,10 @@ mirt                      ``theta`` (subject, trait), ``a`` (item, trait), ``b``
 
 The clustered models also store ``item_cluster`` (item): the code of each item's cluster in
 the ``cluster`` coordinate, -1 for none, constant over draws, so that the pointwise functions
-need nothing but the posterior.
+need nothing but the posterior. The sampled auxiliaries (``*_z``, centred pieces) are dropped
+from the stored posterior: the variables above hold them whole.
+
+All three can be fitted by NUTS or by ADVI, also in minibatches (``batch_size``).
 """
 
 from __future__ import annotations
@@ -256,6 +265,11 @@ class Testlet(_Clustered):
     """
 
     name = "testlet"
+    internal_variables: ClassVar[tuple[str, ...]] = (
+        *_Logistic.internal_variables,
+        "gamma_z",
+        "sigma_cluster_z",
+    )
     default_priors: ClassVar[dict[str, Prior]] = {
         **_INTERCEPT_PRIORS,
         **_DISCRIMINATION_PRIORS,
@@ -334,6 +348,12 @@ class Bifactor(_Clustered):
     """
 
     name = "bifactor"
+    internal_variables: ClassVar[tuple[str, ...]] = (
+        *_Logistic.internal_variables,
+        "theta_specific_z",
+        "a_specific_z",
+        "a_specific_cluster_z",
+    )
     default_priors: ClassVar[dict[str, Prior]] = {
         **_INTERCEPT_PRIORS,
         **_DISCRIMINATION_PRIORS,
@@ -425,7 +445,7 @@ def choose_anchors(responses: Responses, n_traits: int) -> list[str]:
     filled = np.where(np.isnan(dense), np.nanmean(dense, axis=0), dense)
     centred = filled - filled.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    rows = (vt[:n_traits].T * singular[:n_traits])[:, :]
+    rows = vt[:n_traits].T * singular[:n_traits]
     rows[~eligible] = 0.0
     anchors = []
     for _ in range(n_traits):
@@ -494,8 +514,11 @@ class MultidimensionalTwoPL(_Logistic):
     name = "mirt"
     internal_variables: ClassVar[tuple[str, ...]] = (
         *_Logistic.internal_variables,
+        "theta_z",
         "a_centred",
+        "a_z",
         "log_a_anchor",
+        "trait_cpc_z",
     )
     model_options: ClassVar[tuple[str, ...]] = ("n_traits", "traits", "anchors")
     default_priors: ClassVar[dict[str, Prior]] = {
