@@ -176,8 +176,9 @@ class IRTModel:
     def _grouped_mean(self, key: str):
         """Overall mean ``mu_<key>``, plus partially pooled group means if ``pool_by``.
 
-        Returns the mean per item (a scalar without pooling). Kept for the correlated-item
-        models; the 1PL–4PL use :meth:`_item_parameter`.
+        Returns the mean per item (a scalar without pooling). For parameters that the data
+        barely inform item by item (asymptotes); well-informed ones use
+        :meth:`_item_parameter`.
         """
         mu = self._prior(f"mu_{key}")
         if self.pool_by is None:
@@ -223,7 +224,7 @@ class IRTModel:
         ``centred`` chooses per item between :math:`e_i \sim N(0, \sigma)` (centred: best
         when the data pin :math:`x_i`) and :math:`e_i = \sigma z_i` (non-centred: best when
         the prior dominates, where the centred form makes a funnel with :math:`\sigma`).
-        ``start`` is an initial value of :math:`x`.
+        ``start`` is an initial value of :math:`x` (default: the prior mean of ``mu_<key>``).
         """
         n_items = self.responses.n_items
         centred = np.asarray(centred, dtype=bool)
@@ -232,7 +233,9 @@ class IRTModel:
         else:
             codes, n_groups = self._group_codes, len(self._group_labels)
         counts = np.bincount(codes, minlength=n_groups).astype(float)
-        start = np.zeros(n_items) if start is None else np.asarray(start, dtype=float)
+        if start is None:  # the prior mean of mu_<key> (e.g. c near 0.12 for the 3PL)
+            start = np.full(n_items, float(self.priors[f"mu_{key}"].params.get("mu", 0.0)))
+        start = np.asarray(start, dtype=float)
         start_means = np.bincount(codes, weights=start, minlength=n_groups) / counts
 
         sigma = self._prior(f"sigma_{key}")

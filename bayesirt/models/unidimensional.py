@@ -103,7 +103,7 @@ class _Logistic(IRTModel):
         else:
             y, scale = self._minibatch
         loglik = irt_loglik(theta, a, b, subject_index, item_index, y, c=c, d=d)
-        pm.Potential("loglik", scale * loglik.sum())
+        pm.Potential("loglik", loglik if scale == 1.0 else scale * loglik)
 
     def _add_items(self):
         """Discrimination ``a``, ``intercept`` and difficulty ``b = -intercept / a`` as
@@ -146,9 +146,12 @@ class _Logistic(IRTModel):
         return pm.Deterministic("a", pm.math.exp(log_a), dims="item")
 
     def _unit_interval(self, key: str):
-        """Item parameter in (0, 1): ``sigmoid`` of a hierarchical, non-centred logit."""
-        n_items = self.responses.n_items
-        return pm.math.sigmoid(self._item_parameter(key, centred=np.zeros(n_items, dtype=bool)))
+        """Item parameter in (0, 1), non-centred: ``sigmoid(mu_<key> + sigma_<key> * z)``
+        (``pool_by`` adds group offsets). The asymptotes are weakly identified item by item,
+        so their means are sampled directly rather than as the items' sample mean: the
+        sample-mean coordinates made ADVI on the 3PL diverge (NaN) in the first steps."""
+        z = pm.Normal(f"{key}_z", 0.0, 1.0, dims="item")
+        return pm.math.sigmoid(self._grouped_mean(key) + self._prior(f"sigma_{key}") * z)
 
 
 class OnePL(_Logistic):

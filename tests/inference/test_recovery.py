@@ -80,3 +80,33 @@ def test_pooling_by_category_orders_the_category_means():
     true = truth["category_difficulty"].values
     assert list(group["category"].values) == sorted(responses.item_meta["category"].unique())
     assert np.argsort(group.values).tolist() == np.argsort(true).tolist()
+
+
+def test_minibatch_advi_recovers_abilities(simulated_2pl):
+    """Stochastic-gradient ADVI on minibatches of 2,000 of the 30,000 responses: the loss-
+    plateau rule stops it before the step budget and the point estimates match the truth."""
+    responses, truth = simulated_2pl
+    idata = fit(
+        responses,
+        model="2pl",
+        method="advi",
+        batch_size=2000,
+        advi_iterations=20_000,
+        draws=100,
+        random_seed=4,
+        progressbar=False,
+    )
+    true = standardised_truth(truth)
+    for name in ("theta", "b"):
+        assert _corr(idata.posterior, name, true[name]) >= 0.95, name
+    settings = fit_info(idata)["inference"]
+    assert settings["batch_size"] == 2000
+    assert settings["advi_converged"] and settings["advi_steps"] < 20_000
+
+
+def test_minibatch_is_refused_where_it_cannot_work(simulated_2pl):
+    responses, _ = simulated_2pl
+    with pytest.raises(ValueError, match="batch_size=500 needs method='advi'"):
+        fit(responses, model="2pl", batch_size=500, progressbar=False)
+    with pytest.raises(ValueError, match="batch_size must be between 1 and the 30000"):
+        fit(responses, model="2pl", method="advi", batch_size=10**6, progressbar=False)
