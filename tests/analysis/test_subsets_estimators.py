@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_fakes import complete_responses, simulated_fit
-from test_subsets_fakes import simulate_benchmark, truth_fit
 from scipy import optimize
 from scipy.special import expit
+from test_subsets_fakes import simulate_benchmark, truth_fit
 
 from bayesirt.analysis import estimate_scores, score_new, select_items
 from bayesirt.analysis.subsets import ESTIMATORS
