@@ -50,24 +50,22 @@ Multidimensional 2PL (:class:`MultidimensionalTwoPL`, ``"mirt"``)
       (a zero-sum normal matrix, Gram–Schmidt orthonormalised: mean 0, sd 1 and zero sample
       correlation in every draw). Rotations :math:`\boldsymbol\theta \to R^\top
       \boldsymbol\theta`, :math:`\mathbf a \to R^\top \mathbf a` leave the likelihood
-      unchanged; they are removed by a lower-triangular constraint on :math:`K` *anchor*
-      items: anchor :math:`k` loads on traits :math:`1..k` only, with a positive loading on
-      trait :math:`k` (Geweke & Zhou 1996). The only orthogonal :math:`R` that keeps this
-      pattern is the identity, so the chains agree by construction. The anchors are chosen
-      from the data (:func:`choose_anchors`: a pivoted Gram–Schmidt on the rows of the
-      response matrix's leading singular vectors, so each anchor has a large loading on a
-      direction the earlier ones do not cover) or given by the user. Loadings on trait
-      :math:`k` are :math:`a_{ik} \sim N(\mu_k, \sigma_k)` (centred for items whose answers
-      inform them, non-centred otherwise), anchors' diagonal loadings log-normal.
-      The anchors pin the rotation through the direction of one item each, so the loadings
-      and abilities move together along the remaining posterior uncertainty of that
-      rotation, a direction a diagonal mass matrix follows slowly: sample with nutpie's
-      low-rank mass-matrix adaptation, ``sampler_kwargs={"low_rank_modified_mass_matrix":
-      True}`` (measured at 300 × 60, K = 2: min bulk ESS 112 from 2 × 300 draws, against 50
-      from 2 × 500 draws with the default diagonal one).
-      Correlations between abilities show up as loadings on shared traits;
-      :func:`align_traits` rotates a fit onto any target loading matrix (a truth, another
-      fit) for comparisons.
+      unchanged. Trait 1 is fixed as the *general* direction, that of the mean loading
+      vector, on which every item loads positively (:math:`a_{i1} > 0`, the 2PL's
+      hierarchical log-normal discrimination); traits :math:`2..K` are *contrasts* around it,
+      :math:`a_{ik} \sim N(0, \sigma_c)` constrained to :math:`\sum_i a_{ik} = 0`. The general
+      direction is thereby pinned by all items at once (a lower-triangular constraint on
+      anchor items, Geweke & Zhou 1996, pins it by the direction of one item and left the
+      whole solution rotating slowly with that item's uncertainty: measured min bulk ESS 9–50
+      against 270 with this construction at 300 × 60, K = 2). What remains is an orthogonal
+      transformation :math:`Q` of the contrasts among themselves (a reflection for
+      :math:`K = 2`), under which prior and likelihood are invariant; the sampler moves
+      freely along it, and the stored ``a`` and ``theta`` are the contrasts turned in every
+      draw onto a reference from the data (orthogonal Procrustes: the :math:`Q` minimising
+      :math:`\lVert C Q - C_{\text{ref}} \rVert_F`, see :func:`_reference_frame`), so chains
+      in different orientations report the same solution. Correlations between abilities
+      show up as loadings on shared traits; :func:`align_traits` rotates a fit onto any
+      target loading matrix (a truth, another fit) for comparisons.
     * *confirmatory* (``traits=``: an item metadata column or a mapping item → trait): item
       :math:`i` loads on its trait only, with the 2PL's hierarchical prior on
       :math:`\log a_{i,t(i)}`, and the traits are correlated with correlation matrix
@@ -123,7 +121,6 @@ from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import (
     _DISCRIMINATION_PRIORS,
     _INTERCEPT_PRIORS,
-    MIN_MINORITY_ANSWERS,
     _Logistic,
 )
 
@@ -133,7 +130,6 @@ __all__ = [
     "MultidimensionalTwoPL",
     "Testlet",
     "align_traits",
-    "choose_anchors",
 ]
 
 #: Item metadata columns tried, in order, when a clustered model is given no ``cluster_by``.
@@ -301,7 +297,7 @@ class Testlet(_Clustered):
         )
         y, scale = _observed(self)
         loglik = irt_loglik(effective, a, b, subject, item_index, y)
-        pm.Potential("loglik", scale * loglik.sum())
+        pm.Potential("loglik", scale * loglik)
 
     @classmethod
     def _effective(cls, posterior, subject_index, item_index):
@@ -414,48 +410,39 @@ class Bifactor(_Clustered):
 
 
 # ------------------------------------------------------------------ multidimensional
-def choose_anchors(responses: Responses, n_traits: int) -> list[str]:
-    r"""Anchor items for the lower-triangular identification of an exploratory MIRT fit.
+def _reference_frame(responses: Responses, n_traits: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Reference loadings (item, trait) and subject scores (subject, trait) of the
+    exploratory model's frame, from the data alone.
 
     The response matrix (missing cells at the item's mean, each item centred) is reduced to
-    its leading ``n_traits`` singular directions, giving each item a loading row
-    :math:`\ell_i = (V_K S_K)_i`. A pivoted Gram–Schmidt then picks, for :math:`k = 1..K`,
-    the item whose row has the largest norm after removing the directions of the anchors
-    already chosen, and removes its direction. Anchor :math:`k` therefore loads clearly on a
-    direction the earlier anchors do not cover, which keeps its positive diagonal loading away
-    from zero (where the constraint would leave two modes). Items with fewer than
-    ``MIN_MINORITY_ANSWERS`` correct or incorrect answers are never anchors.
-
-    Returns
-    -------
-    list of str
-        ``n_traits`` item labels, anchor of trait 1 first.
+    its leading :math:`K` singular directions, :math:`X \approx U S V^\top`: item rows
+    :math:`\ell_i = (V S)_i / \sqrt N`, subject scores :math:`\sqrt N\, U`. The frame is then
+    turned like the model's: trait 1 along the mean of the :math:`\ell_i` (with a positive
+    mean loading), the other traits orthogonal to it (contrasts, summing to zero over the
+    items) along their principal axes, largest spread first.
     """
-    if int(n_traits) < 1:
+    k = int(n_traits)
+    if k < 1:
         raise ValueError(f"n_traits must be a positive integer, got {n_traits}")
     dense = responses.dense()
-    counts = np.sum(~np.isnan(dense), axis=0)
-    correct = np.nansum(dense, axis=0)
-    eligible = np.minimum(correct, counts - correct) >= MIN_MINORITY_ANSWERS
-    if eligible.sum() < n_traits:
+    if min(dense.shape) < k:
         raise ValueError(
-            f"only {int(eligible.sum())} items have at least {MIN_MINORITY_ANSWERS} correct and "
-            f"incorrect answers; {n_traits} anchors are needed"
+            f"{dense.shape[0]} subjects × {dense.shape[1]} items cannot carry {k} traits"
         )
     filled = np.where(np.isnan(dense), np.nanmean(dense, axis=0), dense)
-    centred = filled - filled.mean(axis=0)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    rows = vt[:n_traits].T * singular[:n_traits]
-    rows[~eligible] = 0.0
-    anchors = []
-    for _ in range(n_traits):
-        norms = np.linalg.norm(rows, axis=1)
-        norms[anchors] = -1.0
-        pick = int(np.argmax(norms))
-        direction = rows[pick] / np.linalg.norm(rows[pick])
-        rows = rows - np.outer(rows @ direction, direction)
-        anchors.append(pick)
-    return [str(responses.items[i]) for i in anchors]
+    u, singular, vt = np.linalg.svd(filled - filled.mean(axis=0), full_matrices=False)
+    n = dense.shape[0]
+    rows = vt[:k].T * singular[:k] / np.sqrt(n)
+    scores = u[:, :k] * np.sqrt(n)
+    # trait 1 along the mean row (positive), then any orthonormal completion
+    mean = rows.mean(axis=0)
+    frame, _ = np.linalg.qr(np.column_stack([mean, np.eye(k)]))
+    frame = frame[:, :k] * np.where(frame[:, 0] @ mean < 0, -1.0, 1.0)
+    rows, scores = rows @ frame, scores @ frame
+    if k > 2:  # the contrasts along their principal axes
+        _, _, axes = np.linalg.svd(rows[:, 1:], full_matrices=False)
+        rows[:, 1:], scores[:, 1:] = rows[:, 1:] @ axes.T, scores[:, 1:] @ axes.T
+    return rows, scores
 
 
 def _cpc_cholesky(cpc, n: int):
@@ -494,39 +481,33 @@ class MultidimensionalTwoPL(_Logistic):
     responses : Responses
     priors : dict of str to Prior, optional
         Overrides by key. Intercepts: the 2PL's (``mu_intercept``, ``sigma_intercept``,
-        ``tau_intercept``). Exploratory loadings: ``mu_a`` (:math:`N(0.5, 1)` per trait),
-        ``sigma_a`` (:math:`\text{HalfNormal}(1)` per trait), ``log_a_anchor``
-        (:math:`N(0, 1)`, the anchors' diagonal). Confirmatory: the 2PL's ``mu_log_a``,
-        ``sigma_log_a``, ``tau_log_a``, and ``trait_corr`` (``Prior("LKJCorr", eta=2.0)``;
-        only ``eta`` is read).
+        ``tau_intercept``). Loadings on the general trait (exploratory) or on each item's own
+        trait (confirmatory): the 2PL's ``mu_log_a``, ``sigma_log_a``, ``tau_log_a``.
+        Exploratory contrasts: ``sigma_a_contrast`` (:math:`\text{HalfNormal}(1)`, one for all
+        contrasts, so that the prior does not change when they turn). Confirmatory:
+        ``trait_corr`` (``Prior("LKJCorr", eta=2.0)``; only ``eta`` is read).
     pool_by : str, optional
         Item metadata column whose groups get their own mean intercept (and mean
-        log-discrimination, confirmatory), as in the 2PL.
+        log-discrimination on the general or own trait), as in the 2PL.
     n_traits : int, optional
         :math:`K` of the exploratory model (default 2 without ``traits``).
     traits : str or mapping, optional
         Confirmatory model: an item metadata column, or a mapping item label → trait label,
         giving every item's trait.
-    anchors : list of str, optional
-        Exploratory anchor items, one per trait (default :func:`choose_anchors`).
     """
 
     name = "mirt"
     internal_variables: ClassVar[tuple[str, ...]] = (
         *_Logistic.internal_variables,
         "theta_z",
-        "a_centred",
-        "a_z",
-        "log_a_anchor",
+        "a_contrast_raw",
         "trait_cpc_z",
     )
-    model_options: ClassVar[tuple[str, ...]] = ("n_traits", "traits", "anchors")
+    model_options: ClassVar[tuple[str, ...]] = ("n_traits", "traits")
     default_priors: ClassVar[dict[str, Prior]] = {
         **_INTERCEPT_PRIORS,
         **_DISCRIMINATION_PRIORS,
-        "mu_a": Prior("Normal", mu=0.5, sigma=1.0),
-        "sigma_a": Prior("HalfNormal", sigma=1.0),
-        "log_a_anchor": Prior("Normal", mu=0.0, sigma=1.0),
+        "sigma_a_contrast": Prior("HalfNormal", sigma=1.0),
         "trait_corr": Prior("LKJCorr", eta=2.0),
     }
 
@@ -538,7 +519,6 @@ class MultidimensionalTwoPL(_Logistic):
         pool_by: str | None = None,
         n_traits: int | None = None,
         traits: str | Mapping | None = None,
-        anchors: list[str] | None = None,
     ) -> None:
         super().__init__(responses, priors=priors, pool_by=pool_by)
         if self.priors["trait_corr"].distribution != "LKJCorr":
@@ -553,27 +533,17 @@ class MultidimensionalTwoPL(_Logistic):
                     f"n_traits={n_traits} but the trait map has {len(self._trait_labels)} "
                     f"traits ({describe_values(self._trait_labels)})"
                 )
-            if anchors is not None:
-                raise ValueError("anchors identify the exploratory model; drop them or traits")
             n_traits = len(self._trait_labels)
         else:
             n_traits = 2 if n_traits is None else int(n_traits)
             if n_traits < 1:
                 raise ValueError(f"n_traits must be a positive integer, got {n_traits}")
             self._trait_labels = pd.Index([f"trait_{k + 1}" for k in range(n_traits)])
-            anchors = choose_anchors(responses, n_traits) if anchors is None else anchors
-            anchors = [str(x) for x in anchors]
-            unknown = [x for x in anchors if x not in items]
-            if unknown or len(anchors) != n_traits or len(set(anchors)) != n_traits:
-                raise ValueError(
-                    f"anchors must be {n_traits} distinct fitted items; got {anchors!r}"
-                    + (f" (unknown: {describe_values(unknown)})" if unknown else "")
-                )
+            self._reference, self._scores = _reference_frame(responses, n_traits)
         self.n_traits = n_traits
         if isinstance(traits, Mapping):
             traits = {str(item): str(trait) for item, trait in traits.items()}
         self.traits = traits
-        self.anchors = anchors
 
     @staticmethod
     def _trait_map(traits, items: pd.Index, responses: Responses):
@@ -623,7 +593,11 @@ class MultidimensionalTwoPL(_Logistic):
         return coords
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
-        a = self._add_loadings()
+        """Loadings, intercepts and the likelihood; stores ``a`` and ``theta`` with the
+        exploratory contrasts in their reference orientation (the likelihood is unchanged)."""
+        a, orientation = self._add_loadings()
+        pm.Deterministic("a", a @ orientation, dims=("item", "trait"))
+        pm.Deterministic("theta", theta @ orientation, dims=("subject", "trait"))
         intercept = self._item_parameter(
             "intercept", centred=self._centred_intercept(), start=self._intercept_start()
         )
@@ -634,8 +608,8 @@ class MultidimensionalTwoPL(_Logistic):
         pm.Potential("loglik", scale * pt.sum(y * logit - pt.softplus(logit)))
 
     def _add_abilities(self):
-        """Abilities (subject, trait): orthonormal (exploratory) or LKJ-correlated and then
-        standardised (confirmatory)."""
+        """Abilities (subject, trait), before the contrasts' signs: orthonormal
+        (exploratory) or LKJ-correlated and then standardised (confirmatory)."""
         k = self.n_traits
         z = pm.ZeroSumNormal(
             "theta_z", sigma=1.0, dims=("trait", "subject"), initval=self._ability_start()
@@ -650,66 +624,53 @@ class MultidimensionalTwoPL(_Logistic):
             else:
                 chol = pt.ones((1, 1))
             pm.Deterministic("trait_corr", chol @ chol.T, dims=("trait", "other_trait"))
-            return pm.Deterministic(
-                "theta", _standardised_rows(chol @ z).T, dims=("subject", "trait")
-            )
+            return _standardised_rows(chol @ z).T
         rows = []
         for t in range(k):
             v = z[t]
             for q in rows:
                 v = v - pt.mean(v * q) * q
             rows.append(v / pt.sqrt(pt.mean(v**2)))
-        return pm.Deterministic("theta", pt.stack(rows, axis=1), dims=("subject", "trait"))
+        return pt.stack(rows, axis=1)
 
     def _ability_start(self) -> np.ndarray:
         """Start of the abilities (trait, subject): normal scores of each subject's accuracy
-        on each trait's items (confirmatory) or of its scores on the leading singular
-        directions of the centred response matrix (exploratory)."""
+        on each trait's items (confirmatory) or of its scores in the reference frame
+        (exploratory, :func:`_reference_frame`)."""
         r = self.responses
         if self.confirmatory:
             accuracy = _group_accuracy(r, self._trait_codes, self.n_traits)
             return np.stack([_normal_scores(col) for col in accuracy.T])
-        dense = r.dense()
-        filled = np.where(np.isnan(dense), np.nanmean(dense, axis=0), dense)
-        u, _, _ = np.linalg.svd(filled - filled.mean(axis=0), full_matrices=False)
-        scores = u[:, : self.n_traits]
-        if scores.shape[1] < self.n_traits:
-            raise ValueError(f"{r.n_subjects} subjects cannot support {self.n_traits} traits")
-        accuracy = r.subject_accuracy().fillna(0.5).to_numpy()
-        scores[:, 0] *= np.sign(np.corrcoef(scores[:, 0], accuracy)[0, 1]) or 1.0
-        return np.stack([_normal_scores(col) for col in scores.T])
+        return np.stack([_normal_scores(col) for col in self._scores.T])
 
     def _add_loadings(self):
-        """Loadings (item, trait). Confirmatory: the 2PL's hierarchical log-discrimination on
-        each item's own trait. Exploratory: :math:`a_{ik} \\sim N(\\mu_k, \\sigma_k)` on the
-        free entries, centred for items whose answers inform them (the 2PL's rule for
-        :math:`\\log a`), non-centred otherwise; the anchors' diagonal log-normal."""
+        r"""Loadings (item, trait) as the likelihood uses them, and the orthogonal matrix
+        (trait, trait) that puts them in their stored orientation.
+
+        Confirmatory: the 2PL's hierarchical discrimination on each item's own trait.
+        Exploratory: the 2PL's discrimination on the general trait; contrasts
+        :math:`N(0, \sigma_c)` minus their mean over the items, so that they sum to zero (the
+        mean itself keeps its prior and does not enter the likelihood); the orientation is
+        :math:`\operatorname{diag}(1, Q)` with :math:`Q = UV^\top` from the SVD
+        :math:`C^\top C_{\text{ref}} = U S V^\top` (orthogonal Procrustes onto the reference
+        contrasts of :func:`_reference_frame`).
+        """
         r, k = self.responses, self.n_traits
+        general = pt.exp(self._item_parameter("log_a", centred=self._centred_log_a()))
         if self.confirmatory:
-            log_a = self._item_parameter("log_a", centred=self._centred_log_a())
             a = pt.set_subtensor(
-                pt.zeros((r.n_items, k))[np.arange(r.n_items), self._trait_codes], pt.exp(log_a)
+                pt.zeros((r.n_items, k))[np.arange(r.n_items), self._trait_codes],
+                general,
             )
-            return pm.Deterministic("a", a, dims=("item", "trait"))
-        anchor_rows = pd.Index(r.items.astype(str)).get_indexer(self.anchors)
-        free = np.ones((r.n_items, k), dtype=bool)
-        for t, row in enumerate(anchor_rows):
-            free[row, t:] = False
-        rows, cols = np.nonzero(free)
-        centred = self._centred_log_a()[rows]
-        mu, sigma = self._prior("mu_a", dims="trait"), self._prior("sigma_a", dims="trait")
-        a = pt.zeros((r.n_items, k))
-        if centred.any():
-            where = (rows[centred], cols[centred])
-            part = pm.Normal("a_centred", mu[where[1]], sigma[where[1]], shape=int(centred.sum()))
-            a = pt.set_subtensor(a[where], part)
-        if (~centred).any():
-            where = (rows[~centred], cols[~centred])
-            z = pm.Normal("a_z", 0.0, 1.0, shape=int((~centred).sum()))
-            a = pt.set_subtensor(a[where], mu[where[1]] + sigma[where[1]] * z)
-        diagonal = self._prior("log_a_anchor", dims="trait")
-        a = pt.set_subtensor(a[anchor_rows, np.arange(k)], pt.exp(diagonal))
-        return pm.Deterministic("a", a, dims=("item", "trait"))
+            return a, pt.eye(k)
+        if k == 1:
+            return general[:, None], pt.eye(1)
+        sigma = self._prior("sigma_a_contrast")
+        raw = pm.Normal("a_contrast_raw", 0.0, sigma, shape=(r.n_items, k - 1))
+        contrast = raw - pt.mean(raw, axis=0)
+        u, _, vt = pt.linalg.svd(contrast.T @ self._reference[:, 1:])
+        orientation = pt.set_subtensor(pt.eye(k)[1:, 1:], u @ vt)
+        return pt.concatenate([general[:, None], contrast], axis=1), orientation
 
     @classmethod
     def _logit(cls, posterior, subject_index, item_index):

@@ -1,0 +1,116 @@
+"""The fused likelihood operation: its value and gradients against plain formulas, on every
+backend that runs it, and one kernel call per density-and-gradient evaluation."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy.special import expit
+
+from bayesirt.models.likelihood import _IRTLogLik, irt_loglik
+
+
+def _case(asymptotes: bool, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n_subjects, n_items, n_pairs = 7, 11, 60
+    values = {
+        "theta": rng.normal(size=n_subjects),
+        "a": np.exp(rng.normal(0.0, 0.4, n_items)),
+        "b": rng.normal(size=n_items) * 2.0,
+        "c": rng.uniform(0.0, 0.3, n_items) if asymptotes else np.zeros(n_items),
+        "d": rng.uniform(0.7, 1.0, n_items) if asymptotes else np.ones(n_items),
+    }
+    values["a"][0] = 40.0  # an extreme logit: exact where 1 - sigma(z) underflows
+    pairs = rng.choice(n_subjects * n_items, n_pairs, replace=False)
+    subject = (pairs // n_items).astype(np.int32)
+    item = (pairs % n_items).astype(np.int32)
+    item[:3] = 0
+    y = rng.integers(0, 2, n_pairs).astype(np.int8)
+    return values, subject, item, y
+
+
+def _reference(values, subject, item, y):
+    """The same total, written with numpy, in log space where P is near 0 or 1."""
+    a, b, c, d = (values[k][item] for k in "abcd")
+    z = a * (values["theta"][subject] - b)
+    p = c + (d - c) * expit(z)
+    q = (1.0 - d) + (d - c) * expit(-z)
+    return float(np.sum(np.where(y == 1, np.log(p), np.log(q))))
+
+
+def _graph(asymptotes: bool, subject, item, y):
+    inputs = {k: pt.dvector(k) for k in ("theta", "a", "b", "c", "d")}
+    total = irt_loglik(
+        inputs["theta"],
+        inputs["a"],
+        inputs["b"],
+        subject,
+        item,
+        y,
+        c=inputs["c"] if asymptotes else None,
+        d=inputs["d"] if asymptotes else None,
+    )
+    wrt = [inputs[k] for k in ("theta", "a", "b", *(("c", "d") if asymptotes else ()))]
+    return inputs, wrt, total
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
+@pytest.mark.parametrize("asymptotes", [False, True])
+def test_value_and_gradient_match_the_formulas(asymptotes, mode):
+    values, subject, item, y = _case(asymptotes)
+    inputs, wrt, total = _graph(asymptotes, subject, item, y)
+    fn = pytensor.function(
+        list(inputs.values()),
+        [total, *pt.grad(total, wrt)],
+        mode=mode,
+        on_unused_input="ignore",
+    )
+    value, *grads = fn(*values.values())
+    assert float(value) == pytest.approx(_reference(values, subject, item, y), rel=1e-12)
+    step = 1e-6
+    for name, grad in zip([v.name for v in wrt], grads, strict=True):
+        numeric = np.empty_like(values[name])
+        for k in range(len(numeric)):
+            up, down = dict(values), dict(values)
+            up[name] = values[name].copy()
+            down[name] = values[name].copy()
+            up[name][k] += step
+            down[name][k] -= step
+            numeric[k] = (_reference(up, subject, item, y) - _reference(down, subject, item, y)) / (
+                2 * step
+            )
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("asymptotes", [False, True])
+def test_jax_registration_gives_the_same_numbers(asymptotes):
+    pytest.importorskip("jax")
+    from bayesirt.models.likelihood import enable_jax
+
+    enable_jax()
+    values, subject, item, y = _case(asymptotes, seed=1)
+    inputs, wrt, total = _graph(asymptotes, subject, item, y)
+    outputs = [total, *pt.grad(total, wrt)]
+    args = list(inputs.values())
+    ours = pytensor.function(args, outputs, on_unused_input="ignore")(*values.values())
+    jax_fn = pytensor.function(args, outputs, mode="JAX", on_unused_input="ignore")
+    for got, expected in zip(jax_fn(*values.values()), ours, strict=True):
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_density_and_gradient_share_one_kernel_call():
+    _, subject, item, y = _case(False)
+    inputs, wrt, total = _graph(False, subject, item, y)
+    fn = pytensor.function(
+        list(inputs.values()), [total, *pt.grad(total, wrt)], on_unused_input="ignore"
+    )
+    calls = [node for node in fn.maker.fgraph.apply_nodes if isinstance(node.op, _IRTLogLik)]
+    assert len(calls) == 1, calls
+
+
+def test_second_derivatives_are_refused():
+    _, subject, item, y = _case(False)
+    inputs, _, total = _graph(False, subject, item, y)
+    (g_theta,) = pt.grad(total, [inputs["theta"]])
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        pt.grad(g_theta.sum(), inputs["theta"])
