@@ -103,7 +103,7 @@ class _Logistic(IRTModel):
         else:
             y, scale = self._minibatch
         loglik = irt_loglik(theta, a, b, subject_index, item_index, y, c=c, d=d)
-        pm.Potential("loglik", loglik if scale == 1.0 else scale * loglik)
+        pm.Potential("loglik", scale * loglik)
 
     def _add_items(self):
         """Discrimination ``a``, ``intercept`` and difficulty ``b = -intercept / a`` as
