@@ -245,15 +245,27 @@ class _SkippedFusionFilter(logging.Filter):
 
     On the gradient graph of ADVI for models whose item deviations are centred around their
     sample mean (:meth:`bayesirt.models.base.IRTModel._item_parameter`), PyTensor 2.x's
-    ``FusionOptimizer`` raises ``'DimShuffle' object has no attribute 'scalar_op'``, logs the
-    traceback at ERROR level and skips that one fusion; the compiled function is correct
-    (the loss and the fit are unchanged), only less fused. The filter removes exactly that
-    record and lets every other message through.
+    ``FusionOptimizer`` raises ``'DimShuffle' object has no attribute 'scalar_op'`` and skips
+    that one fusion; the compiled function is correct (the loss and the fit are unchanged),
+    only less fused. PyTensor logs the failure as three ERROR records: the rewriter's name,
+    ``"Traceback:"`` and the traceback. The filter removes the first two when the rewriter is
+    the fusion, and the third when it is that error; every other message passes.
     """
+
+    def __init__(self):
+        super().__init__()
+        self._expect = None  # the record that the last dropped one announced
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        return not ("FusionOptimizer" in text or "'DimShuffle' object has no attribute" in text)
+        expected, self._expect = self._expect, None
+        if "FusionOptimizer" in text:
+            self._expect = "header"
+            return False
+        if expected == "header" and text == "Traceback:":
+            self._expect = "traceback"
+            return False
+        return not (expected == "traceback" and "'DimShuffle' object has no attribute" in text)
 
 
 def _fit_advi(n_draws: int, iterations: int, seed: int, progressbar: bool):

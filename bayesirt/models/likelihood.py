@@ -32,10 +32,17 @@ and :math:`\partial \ell / \partial z_k = y_k - \sigma(z_k)`; with asymptotes,
 
 The operation has the total and the five gradients as outputs; its ``grad`` reuses the
 gradient outputs of the same node (PyTensor merges the two applications), so a sampler that
-asks for the log density and its gradient together pays for one pass, with one exponential
-per pair. On this machine's cores the kernel takes 2.0 ms for the 2PL on ChemBench (62,788
-pairs) and 6.4 ms at 100 × 2,000, against 4.5 and 14.3 ms for a value pass followed by a
-separate gradient pass with ``log1p``; the exponential, about 16 ns, is most of what is left.
+asks for the log density and its gradient together pays for one pass.
+
+Without asymptotes (1PL, 2PL) the pairs are taken in blocks of :data:`BLOCK`: the logits of a
+block are gathered, exponentiated together by a polynomial that the compiler vectorises
+(:func:`_exp_block`; the C library's ``exp``, called once per pair, cannot be), and
+:math:`\sum_k \log(1 + e_k)` is the logarithm of the block's product, one logarithm per
+block. On this machine's cores (one thread, same run) the kernel takes 0.45 ms on ChemBench
+(62,788 pairs) and 1.4 ms at 100 × 2,000, against 1.2 and 3.9 ms with one ``exp`` and one
+``log`` per pair; with the rest of the model's log density and gradient (0.2 ms at
+100 × 2,000) it is still most of a sampler's time. The 3PL and 4PL loop over the pairs one at
+a time.
 
 The kernel is compiled with numba and used by every backend: directly by PyTensor's own
 evaluation (PyMC's sampler, ADVI), through a numba registration by nutpie, and through a JAX
@@ -56,6 +63,99 @@ from pytensor.graph.op import Op
 __all__ = ["enable_jax", "irt_loglik"]
 
 
+#: Pairs per block of the 2PL kernel: small enough for its buffers to stay in the L1 cache.
+BLOCK = 512
+#: Fast-math flags of the 2PL kernel: fused multiply-add and reordered sums (what lets LLVM
+#: vectorise the loops); no flag that assumes finite values, so NaN and infinity propagate.
+FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+LN2 = 0.6931471805599453
+INV_LN2 = 1.4426950408889634
+#: Below this, exp underflows to subnormals; exp(-700) ~ 1e-304 is 0 next to 1.
+EXP_FLOOR = -700.0
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+def _exp_block(v, mantissa, exponent_bits, n):
+    r"""``exp(v[k])`` for ``k < n``, :math:`v_k \le 0`, as ``mantissa * exponent_bits.view(float)``.
+
+    :math:`e^v = 2^m e^r` with :math:`m = \operatorname{round}(v / \ln 2)` and
+    :math:`r = v - m \ln 2 \in [-\tfrac12 \ln 2, \tfrac12 \ln 2]`; :math:`e^r` by its
+    Taylor polynomial of degree 12 (truncation below :math:`2 \cdot 10^{-16}` relative) and
+    :math:`2^m` written directly into the exponent bits. Plain arithmetic, so the loop
+    vectorises, where a call to the C library's ``exp`` per element does not. The rounding
+    of :math:`m \ln 2` makes the relative error grow with :math:`|m|`: a few units in the last
+    place for :math:`|v| < 40`, below :math:`10^{-13}` at :data:`EXP_FLOOR` (tested against
+    ``numpy.exp``); the kernel adds the result to 1, where neither shows. ``v`` is floored
+    at :data:`EXP_FLOOR`.
+    """
+    for k in range(n):
+        x = max(v[k], EXP_FLOOR)
+        m = np.floor(x * INV_LN2 + 0.5)
+        r = x - m * LN2
+        p = 1.0 / 479001600.0
+        p = 1.0 / 39916800.0 + r * p
+        p = 1.0 / 3628800.0 + r * p
+        p = 1.0 / 362880.0 + r * p
+        p = 1.0 / 40320.0 + r * p
+        p = 1.0 / 5040.0 + r * p
+        p = 1.0 / 720.0 + r * p
+        p = 1.0 / 120.0 + r * p
+        p = 1.0 / 24.0 + r * p
+        p = 1.0 / 6.0 + r * p
+        p = 0.5 + r * p
+        p = 1.0 + r * p
+        mantissa[k] = 1.0 + r * p
+        exponent_bits[k] = (np.int64(m) + 1023) << 52
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _loglik_and_grad_2pl(theta, a, b, subject, item, y):
+    r"""The 2PL total and gradients (module docstring), block by block: gather the logits,
+    exponentiate the block at once (:func:`_exp_block`), accumulate, scatter the gradient.
+    :math:`\sum_k \log(1 + e_k)` is the log of the block's product (each factor in (1, 2], so
+    the product of :data:`BLOCK` of them stays finite): one logarithm per block."""
+    n = y.shape[0]
+    z = np.empty(BLOCK)
+    e = np.empty(BLOCK)
+    exponent_bits = np.empty(BLOCK, dtype=np.int64)
+    power_of_two = exponent_bits.view(np.float64)
+    dl_dz = np.empty(BLOCK)
+    g_theta = np.zeros_like(theta)
+    g_a = np.zeros_like(a)
+    g_b = np.zeros_like(b)
+    total = 0.0
+    for start in range(0, n, BLOCK):
+        size = min(BLOCK, n - start)
+        for k in range(size):
+            i = item[start + k]
+            z[k] = a[i] * (theta[subject[start + k]] - b[i])
+        for k in range(size):
+            e[k] = -abs(z[k])
+        _exp_block(e, e, exponent_bits, size)
+        product = 1.0
+        linear = 0.0
+        for k in range(size):
+            zk = z[k]
+            ek = e[k] * power_of_two[k]
+            one_plus_e = 1.0 + ek
+            product *= one_plus_e
+            s = 1.0 / one_plus_e if zk >= 0 else ek / one_plus_e
+            if y[start + k] == 1:
+                linear += max(-zk, 0.0)
+                dl_dz[k] = 1.0 - s
+            else:
+                linear += max(zk, 0.0)
+                dl_dz[k] = -s
+        total -= linear + np.log(product)
+        for k in range(size):
+            i = item[start + k]
+            j = subject[start + k]
+            g_theta[j] += dl_dz[k] * a[i]
+            g_b[i] -= dl_dz[k] * a[i]
+            g_a[i] += dl_dz[k] * (theta[j] - b[i])
+    return total, g_theta, g_a, g_b
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _sigmoid(x):
     if x >= 0:
@@ -65,7 +165,8 @@ def _sigmoid(x):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _loglik_and_grad_kernel(theta, a, b, c, d, subject, item, y, asymptotes):
+def _loglik_and_grad_4pl(theta, a, b, c, d, subject, item, y):
+    """The 4PL total and gradients (module docstring), one pair at a time."""
     total = 0.0
     g_theta = np.zeros_like(theta)
     g_a = np.zeros_like(a)
@@ -77,35 +178,35 @@ def _loglik_and_grad_kernel(theta, a, b, c, d, subject, item, y, asymptotes):
         i = item[k]
         diff = theta[j] - b[i]
         z = a[i] * diff
-        if asymptotes:
-            s = _sigmoid(z)
-            width = d[i] - c[i]
-            if y[k] == 1:
-                p = c[i] + width * s
-                total += np.log(p)
-                dl_dp = 1.0 / p
-            else:
-                q = (1.0 - d[i]) + width * _sigmoid(-z)
-                total += np.log(q)
-                dl_dp = -1.0 / q
-            dl_dz = dl_dp * width * s * (1.0 - s)
-            g_c[i] += dl_dp * (1.0 - s)
-            g_d[i] += dl_dp * s
+        s = _sigmoid(z)
+        width = d[i] - c[i]
+        if y[k] == 1:
+            p = c[i] + width * s
+            total += np.log(p)
+            dl_dp = 1.0 / p
         else:
-            e = np.exp(-abs(z))
-            one_plus_e = 1.0 + e
-            s = 1.0 / one_plus_e if z >= 0 else e / one_plus_e
-            # log(1 + e) rather than log1p(e): twice as fast, and off by one rounding of
-            # 1 + e (about 1e-16) in absolute terms, which is all a sum of logs needs
-            if y[k] == 1:
-                total -= np.log(one_plus_e) + max(-z, 0.0)
-                dl_dz = 1.0 - s
-            else:
-                total -= np.log(one_plus_e) + max(z, 0.0)
-                dl_dz = -s
+            q = (1.0 - d[i]) + width * _sigmoid(-z)
+            total += np.log(q)
+            dl_dp = -1.0 / q
+        dl_dz = dl_dp * width * s * (1.0 - s)
+        g_c[i] += dl_dp * (1.0 - s)
+        g_d[i] += dl_dp * s
         g_theta[j] += dl_dz * a[i]
         g_b[i] -= dl_dz * a[i]
         g_a[i] += dl_dz * diff
+    return total, g_theta, g_a, g_b, g_c, g_d
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _loglik_and_grad_kernel(theta, a, b, c, d, subject, item, y, asymptotes):
+    if asymptotes:
+        total, g_theta, g_a, g_b, g_c, g_d = _loglik_and_grad_4pl(
+            theta, a, b, c, d, subject, item, y
+        )
+    else:
+        total, g_theta, g_a, g_b = _loglik_and_grad_2pl(theta, a, b, subject, item, y)
+        g_c = np.zeros_like(c)
+        g_d = np.zeros_like(d)
     return np.asarray(total), g_theta, g_a, g_b, g_c, g_d
 
 

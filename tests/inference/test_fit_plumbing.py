@@ -192,3 +192,27 @@ def test_the_jax_path_samples_the_same_posterior():
         + b.var(("chain", "draw")) / az.ess(default, var_names=["theta"])["theta"]
     )
     assert float(np.max(np.abs(difference / standard_error))) < 4.5, difference.values
+
+
+def test_only_the_known_harmless_rewrite_failure_is_silenced():
+    import logging
+
+    from bayesirt.inference.fit import _SkippedFusionFilter
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("pytensor", logging.ERROR, __file__, 0, text, None, None)
+
+    harmless = [
+        "SequentialGraphRewriter apply FusionOptimizer",
+        "Traceback:",
+        "AttributeError: 'DimShuffle' object has no attribute 'scalar_op'",
+    ]
+    other = "AttributeError: 'Elemwise' object has no attribute 'foo'"
+    unrelated = ["SequentialGraphRewriter apply local_useless_x", "Traceback:", other]
+    kept = _SkippedFusionFilter()
+    passed = [r.getMessage() for r in map(record, harmless + unrelated) if kept.filter(r)]
+    assert passed == unrelated
+    # a fusion failure of another kind keeps its traceback
+    kept = _SkippedFusionFilter()
+    passed = [r.getMessage() for r in map(record, [*harmless[:2], other]) if kept.filter(r)]
+    assert passed == [other]

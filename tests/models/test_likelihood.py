@@ -7,12 +7,12 @@ import pytensor.tensor as pt
 import pytest
 from scipy.special import expit
 
-from bayesirt.models.likelihood import _IRTLogLik, irt_loglik
+from bayesirt.models.likelihood import BLOCK, EXP_FLOOR, _exp_block, _IRTLogLik, irt_loglik
 
 
-def _case(asymptotes: bool, seed: int = 0):
+def _case(asymptotes: bool, seed: int = 0, n_pairs: int = 60):
     rng = np.random.default_rng(seed)
-    n_subjects, n_items, n_pairs = 7, 11, 60
+    n_subjects, n_items = (7, 11) if n_pairs <= 77 else (30, 50)
     values = {
         "theta": rng.normal(size=n_subjects),
         "a": np.exp(rng.normal(0.0, 0.4, n_items)),
@@ -54,10 +54,12 @@ def _graph(asymptotes: bool, subject, item, y):
     return inputs, wrt, total
 
 
+# 60 pairs: part of one block of the 2PL kernel; 2 * BLOCK + 276: two full blocks and a part
+@pytest.mark.parametrize("n_pairs", [60, 2 * BLOCK + 276])
 @pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
 @pytest.mark.parametrize("asymptotes", [False, True])
-def test_value_and_gradient_match_the_formulas(asymptotes, mode):
-    values, subject, item, y = _case(asymptotes)
+def test_value_and_gradient_match_the_formulas(asymptotes, mode, n_pairs):
+    values, subject, item, y = _case(asymptotes, n_pairs=n_pairs)
     inputs, wrt, total = _graph(asymptotes, subject, item, y)
     fn = pytensor.function(
         list(inputs.values()),
@@ -96,6 +98,28 @@ def test_jax_registration_gives_the_same_numbers(asymptotes):
     jax_fn = pytensor.function(args, outputs, mode="JAX", on_unused_input="ignore")
     for got, expected in zip(jax_fn(*values.values()), ours, strict=True):
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_vectorised_exponential_matches_numpy():
+    rng = np.random.default_rng(3)
+    v = np.concatenate([-np.abs(rng.normal(0.0, 20.0, 5000)), [0.0, -1e-300, EXP_FLOOR, -0.5]])
+    v = np.concatenate([v, np.log(2.0) * -np.arange(40.0) - np.log(2.0) / 2])  # edges of m
+    mantissa = np.empty_like(v)
+    bits = np.empty(len(v), dtype=np.int64)
+    _exp_block(v, mantissa, bits, len(v))
+    got = mantissa * bits.view(np.float64)
+    near = v > -40.0  # the range where 1 + exp(v) differs from 1
+    np.testing.assert_allclose(got[near], np.exp(v[near]), rtol=2e-15, atol=0)
+    np.testing.assert_allclose(got, np.exp(v), rtol=1e-13, atol=0)
+
+
+def test_nan_parameters_give_a_nan_density():
+    """Fast-math must not hide a NaN: the samplers rely on it to reject a point."""
+    values, subject, item, y = _case(False, n_pairs=2 * BLOCK + 276)
+    inputs, _, total = _graph(False, subject, item, y)
+    fn = pytensor.function(list(inputs.values()), total, mode="NUMBA", on_unused_input="ignore")
+    values["theta"][subject[-1]] = np.nan
+    assert np.isnan(fn(*values.values()))
 
 
 def test_density_and_gradient_share_one_kernel_call():
