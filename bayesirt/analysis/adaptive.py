@@ -203,6 +203,14 @@ class QuadratureEstimator:
         return log_post + bank.log_likelihood(item, response)
 
 
+def _plugin_information(bank: ItemBank, log_post: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Fisher information of every item at each subject's posterior mean ability, with the
+    posterior mean item parameters plugged in; ``-inf`` for the items no longer available."""
+    mean, _ = bank.moments(log_post)
+    info = information(mean[:, None], *(p[None, :] for p in bank.mean_params))
+    return np.where(available, info, -np.inf)
+
+
 @dataclass(frozen=True)
 class FisherSelector:
     r"""Maximum Fisher information at the current estimate (classic CAT).
@@ -219,9 +227,7 @@ class FisherSelector:
         available: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        mean, _ = bank.moments(log_post)
-        info = information(mean[:, None], *(p[None, :] for p in bank.mean_params))
-        return np.where(available, info, -np.inf).argmax(axis=1)
+        return _plugin_information(bank, log_post, available).argmax(axis=1)
 
 
 @dataclass(frozen=True)
@@ -263,9 +269,7 @@ class VarianceSelector:
         rng: np.random.Generator,
     ) -> np.ndarray:
         n_short = min(self.n_candidates, bank.n_items)
-        mean, _ = bank.moments(log_post)
-        info = information(mean[:, None], *(p[None, :] for p in bank.mean_params))
-        info = np.where(available, info, -np.inf)
+        info = _plugin_information(bank, log_post, available)
         shortlist = np.argpartition(-info, n_short - 1, axis=1)[:, :n_short]
         open_ = np.take_along_axis(info, shortlist, axis=1) > -np.inf
         n_all = len(bank.a)
