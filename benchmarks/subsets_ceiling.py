@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 import bayesirt
-from bayesirt.analysis._posterior import posterior_draws
+from bayesirt.analysis import item_parameters
 from bayesirt.models.irt import icc, item_information, log_likelihood
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -76,11 +76,11 @@ def alpacaeval2() -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
             random_seed=0,
             progressbar=False,
         )
-    draws = posterior_draws(idata)
-    columns = responses.items.astype(str).get_indexer(draws.items)
+    table = item_parameters(idata, by=None)
+    columns = responses.items.astype(str).get_indexer(table.index.astype(str))
     answers = responses.dense()[:, columns]
     note = f"the package's 2PL (ADVI) fitted to all {responses.n_subjects} models"
-    return answers, draws.a.mean(axis=0), draws.b.mean(axis=0), note
+    return answers, table["a"].to_numpy(), table["b"].to_numpy(), note
 
 
 def adaptive_pirt(answers: np.ndarray, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:

@@ -65,9 +65,9 @@ from pytensor.graph.op import Op
 __all__ = ["enable_jax", "irt_loglik"]
 
 
-#: Pairs per block of the 2PL kernel: small enough for its buffers to stay in the L1 cache.
+#: Pairs per block of the kernels: small enough for their buffers to stay in the L1 cache.
 BLOCK = 512
-#: Fast-math flags of the 2PL kernel: fused multiply-add and reordered sums (what lets LLVM
+#: Fast-math flags of the kernels: fused multiply-add and reordered sums (what lets LLVM
 #: vectorise the loops); no flag that assumes finite values, so NaN and infinity propagate.
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 LN2 = 0.6931471805599453
@@ -113,14 +113,17 @@ def _exp_block(v, mantissa, exponent_bits, n):
 @numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def _block_logits(theta, a, b, subject, item, start, size, z, e, exponent_bits):
     r"""Logits :math:`z_k = a_i(\theta_j - b_i)` of the pairs ``start .. start + size`` into
-    ``z[:size]``, and :math:`\exp(-|z_k|)` as ``e[k] * power_of_two[k]`` (:func:`_exp_block`;
-    ``power_of_two`` is the float view of ``exponent_bits``)."""
+    ``z[:size]`` and :math:`e_k = \exp(-|z_k|)` into ``e[:size]`` (``exponent_bits`` is
+    scratch space of :func:`_exp_block`)."""
     for k in range(size):
         i = item[start + k]
         z[k] = a[i] * (theta[subject[start + k]] - b[i])
     for k in range(size):
         e[k] = -abs(z[k])
     _exp_block(e, e, exponent_bits, size)
+    power_of_two = exponent_bits.view(np.float64)
+    for k in range(size):
+        e[k] *= power_of_two[k]
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
@@ -144,7 +147,6 @@ def _loglik_and_grad_2pl(theta, a, b, subject, item, y):
     z = np.empty(BLOCK)
     e = np.empty(BLOCK)
     exponent_bits = np.empty(BLOCK, dtype=np.int64)
-    power_of_two = exponent_bits.view(np.float64)
     dl_dz = np.empty(BLOCK)
     g_theta = np.zeros_like(theta)
     g_a = np.zeros_like(a)
@@ -157,7 +159,7 @@ def _loglik_and_grad_2pl(theta, a, b, subject, item, y):
         linear = 0.0
         for k in range(size):
             zk = z[k]
-            ek = e[k] * power_of_two[k]
+            ek = e[k]
             one_plus_e = 1.0 + ek
             product *= one_plus_e
             s = 1.0 / one_plus_e if zk >= 0 else ek / one_plus_e
@@ -181,7 +183,6 @@ def _loglik_and_grad_4pl(theta, a, b, c, d, subject, item, y):
     z = np.empty(BLOCK)
     e = np.empty(BLOCK)
     exponent_bits = np.empty(BLOCK, dtype=np.int64)
-    power_of_two = exponent_bits.view(np.float64)
     dl_dz = np.empty(BLOCK)
     dl_dc = np.empty(BLOCK)
     dl_dd = np.empty(BLOCK)
@@ -196,7 +197,7 @@ def _loglik_and_grad_4pl(theta, a, b, c, d, subject, item, y):
         _block_logits(theta, a, b, subject, item, start, size, z, e, exponent_bits)
         for k in range(size):
             i = item[start + k]
-            ek = e[k] * power_of_two[k]
+            ek = e[k]
             inverse = 1.0 / (1.0 + ek)
             s, s_minus = (inverse, ek * inverse) if z[k] >= 0 else (ek * inverse, inverse)
             width = d[i] - c[i]

@@ -54,7 +54,7 @@ def _graph(asymptotes: bool, subject, item, y):
     return inputs, wrt, total
 
 
-# 60 pairs: part of one block of the 2PL kernel; 2 * BLOCK + 276: two full blocks and a part
+# 60 pairs: part of one block of the kernels; 2 * BLOCK + 276: two full blocks and a part
 @pytest.mark.parametrize("n_pairs", [60, 2 * BLOCK + 276])
 @pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
 @pytest.mark.parametrize("asymptotes", [False, True])
