@@ -70,8 +70,10 @@ from bayesirt.inference import (
     load_fit,
     save_fit,
 )
-from bayesirt.inference.diagnostics import BFMI_MIN, ESS_PER_CHAIN_MIN, RHAT_MAX
-from bayesirt.inference.io import DEFAULT_FIT_DIR, card_path
+from bayesirt.inference.diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
+from bayesirt.inference.fit import FIXED_DRAWS
+from bayesirt.inference.io import DEFAULT_FIT_DIR, FitFileError, card_path, check_fit_path
+from bayesirt.inference.settings import SettingError, check_fit_settings
 from bayesirt.models import MODELS, ExplanatoryTwoPL, TwoPL
 from bayesirt.summary import DEFAULT_INTERVAL, summarize_fit
 
@@ -94,10 +96,11 @@ DATA_OPTIONS = (
     "drop_constant",
 )
 #: Options of ``fit`` that only NUTS uses, and the one only ADVI uses.
-NUTS_OPTIONS = ("sampler", "tune", "target_accept")
+NUTS_OPTIONS = ("sampler", "tune", "target_accept", "max_draws", "max_seconds")
 ADVI_OPTIONS = ("advi_iterations",)
-#: NUTS settings of ``bayesirt demo``, and of ``bayesirt demo --quick`` (a smoke run).
-DEMO_SETTINGS = {"draws": 500, "tune": 500, "chains": 2}
+#: NUTS settings of ``bayesirt demo`` (the defaults: sample until converged), and of
+#: ``bayesirt demo --quick`` (a smoke run).
+DEMO_SETTINGS: dict[str, int] = {}
 QUICK_DEMO_SETTINGS = {"draws": 100, "tune": 100, "chains": 2}
 DEMO_FIT = DEFAULT_FIT_DIR / "demo.nc"
 #: The PyTensor warning about a missing BLAS library: noise for a command line user.
@@ -209,7 +212,7 @@ def _add_fit_command(commands: Any) -> None:
     )
     data.add_argument(
         "--threshold",
-        type=float,
+        type=_finite_float,
         metavar="X",
         help="binarise graded scores: correct if score >= X",
     )
@@ -266,8 +269,22 @@ def _add_fit_command(commands: Any) -> None:
     inference.add_argument(
         "--draws",
         type=int,
-        default=_FIT_DEFAULTS["draws"],
-        help="posterior draws per chain (default: %(default)s)",
+        help="posterior draws per chain (default: NUTS by nutpie samples until the "
+        "diagnostics pass, within --max-draws and --max-seconds)",
+    )
+    inference.add_argument(
+        "--max-draws",
+        type=int,
+        metavar="N",
+        help=f"most draws per chain of a run that samples until converged "
+        f"(default: {_FIT_DEFAULTS['max_draws']})",
+    )
+    inference.add_argument(
+        "--max-seconds",
+        type=float,
+        metavar="S",
+        help="most seconds of sampling, tuning included, of a run that samples until "
+        "converged (default: no limit)",
     )
     inference.add_argument(
         "--chains",
@@ -303,6 +320,11 @@ def _add_fit_command(commands: Any) -> None:
         type=Path,
         metavar="PATH",
         help=f"fit file to write, ending in .nc (default: {DEFAULT_FIT_DIR}/DATA-MODEL.nc)",
+    )
+    cmd.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing fit at --out (default: keep it and stop)",
     )
     cmd.set_defaults(run=_run_fit)
 
@@ -419,8 +441,6 @@ def _run_fit(args: argparse.Namespace) -> None:
     given = [_flag(name) for name in options[other] if getattr(args, name) is not None]
     if given:
         raise UsageError(f"{', '.join(given)}: only for --method {other}")
-    responses, name = _read_data(args)
-    out = _fit_path(args.out or DEFAULT_FIT_DIR / f"{name}-{args.model}.nc")
     settings = {
         "draws": args.draws,
         "chains": args.chains,
@@ -431,6 +451,10 @@ def _run_fit(args: argparse.Namespace) -> None:
     for option in options[args.method]:
         value = getattr(args, option)
         settings[option] = _FIT_DEFAULTS[option] if value is None else value
+    _check_settings(args.method, settings)
+    name = _data_name(args.data)
+    out = _fit_path(args.out or DEFAULT_FIT_DIR / f"{name}-{args.model}.nc", args.overwrite)
+    responses = _read_data(args)
     print(
         f"fitting the {args.model.upper()} by {_method_label(args.method, settings)} "
         f"to {name}: {responses!r}"
@@ -442,7 +466,17 @@ def _run_fit(args: argparse.Namespace) -> None:
     else:
         idata = fit_model(_explanatory_model(args, responses), method=args.method, **settings)
     _print_diagnostics(idata)
-    _save(idata, out)
+    _save(idata, out, overwrite=args.overwrite)
+
+
+def _check_settings(method: str, settings: dict) -> None:
+    """The fit settings' ranges, checked before the data is read (exit status 2)."""
+    checked = {k: v for k, v in settings.items() if k not in ("log_likelihood", "progressbar")}
+    try:
+        check_fit_settings(method=method, **checked)
+    except SettingError as err:
+        flag = {"random_seed": "--seed"}.get(err.setting, _flag(err.setting))
+        raise UsageError(f"{flag} {err.detail}") from None
 
 
 def _explanatory_model(args: argparse.Namespace, responses: Responses) -> ExplanatoryTwoPL:
@@ -527,32 +561,36 @@ def _run_robustness(args: argparse.Namespace) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    out = _fit_path(args.out)
     settings = QUICK_DEMO_SETTINGS if args.quick else DEMO_SETTINGS
+    nuts = {**_demo_defaults(), **settings, "sampler": args.sampler, "random_seed": args.seed}
+    _check_settings("nuts", nuts)
+    out = _fit_path(args.out, overwrite=True)
     responses = load_example()
-    nuts = {**settings, "sampler": args.sampler}
     print(f"bayesirt demo: the example leaderboard shipped with bayesirt, {responses!r}")
-    print(f"fitting the 2PL by {_method_label('nuts', nuts)}; this takes a few minutes")
-    idata = fit(
-        responses,
-        model="2pl",
-        method="nuts",
-        sampler=args.sampler,
-        random_seed=args.seed,
-        progressbar=_progress(args),
-        **settings,
-    )
+    print(f"fitting the 2PL by {_method_label('nuts', nuts)}; this takes a minute or two")
+    idata = fit(responses, model="2pl", method="nuts", progressbar=_progress(args), **nuts)
     _print_diagnostics(idata)
     result = rank(idata)
     print()
     print(_format_ranking(result, rank_table(result)))
-    _save(idata, out)
+    _save(idata, out, overwrite=True)
     print(f"next: bayesirt summary {out}    bayesirt rank {out} --by score --top 10")
 
 
+def _demo_defaults() -> dict[str, Any]:
+    return {key: _FIT_DEFAULTS[key] for key in ("draws", "tune", "chains", "max_draws")}
+
+
 # ---------------------------------------------------------------------- data and files
-def _read_data(args: argparse.Namespace) -> tuple[Responses, str]:
-    """The responses named by ``DATA`` and a short name for them (used in file names)."""
+def _data_name(source: str) -> str:
+    """A short name for the data named by ``DATA`` (used in file names)."""
+    if source.startswith(DATASET_PREFIX):
+        return source.removeprefix(DATASET_PREFIX)
+    return EXAMPLE if source == EXAMPLE else Path(source).stem
+
+
+def _read_data(args: argparse.Namespace) -> Responses:
+    """The responses named by ``DATA``."""
     options = {key: getattr(args, key) for key in DATA_OPTIONS if getattr(args, key) is not None}
     source: str = args.data
     shipped = source == EXAMPLE or source.startswith(DATASET_PREFIX)
@@ -560,22 +598,23 @@ def _read_data(args: argparse.Namespace) -> tuple[Responses, str]:
         flags = ", ".join(_flag(key) for key in options)
         raise UsageError(f"{flags}: only for results files, not for {source!r}")
     if source == EXAMPLE:
-        return load_example(), EXAMPLE
+        return load_example()
     if source.startswith(DATASET_PREFIX):
-        name = source.removeprefix(DATASET_PREFIX)
-        return datasets.load(name), name
-    return load_responses(source, **options), Path(source).stem
+        return datasets.load(source.removeprefix(DATASET_PREFIX))
+    return load_responses(source, **options)
 
 
-def _fit_path(path: Path) -> Path:
-    """Check the output name before a long fit rather than after it."""
-    if path.suffix != ".nc":
-        raise UsageError(f"fit files end in .nc, got {str(path)!r}")
-    return path
+def _fit_path(path: Path, overwrite: bool) -> Path:
+    """Check the output path before a long fit rather than after it (exit status 2)."""
+    try:
+        return check_fit_path(path, overwrite=overwrite)
+    except FitFileError as err:
+        hint = "" if overwrite else " (--overwrite replaces it)"
+        raise UsageError(f"--out: {err}{hint if path.exists() else ''}") from None
 
 
-def _save(idata: az.InferenceData, out: Path) -> None:
-    path = save_fit(idata, out)
+def _save(idata: az.InferenceData, out: Path, *, overwrite: bool) -> None:
+    path = save_fit(idata, out, overwrite=overwrite)
     print(f"fit written to {path}")
     print(f"card written to {card_path(path)}")
 
@@ -591,11 +630,10 @@ def _print_diagnostics(idata: az.InferenceData) -> None:
         print(f"  {details}")
         print("  (R-hat, ESS and divergences do not apply to ADVI; its intervals are too narrow)")
     else:
-        ess_min = ESS_PER_CHAIN_MIN * settings["chains"]
         rows = (
             ("max R-hat", _fmt(diag["max_rhat"], ".3f"), f"<= {RHAT_MAX}"),
-            ("min bulk ESS", _fmt(diag["min_ess_bulk"], ".0f"), f">= {ess_min}"),
-            ("min tail ESS", _fmt(diag["min_ess_tail"], ".0f"), f">= {ess_min}"),
+            ("min bulk ESS", _fmt(diag["min_ess_bulk"], ".0f"), f">= {ESS_MIN}"),
+            ("min tail ESS", _fmt(diag["min_ess_tail"], ".0f"), f">= {ESS_MIN}"),
             ("divergences", str(diag["divergences"]), "0"),
             ("min E-BFMI", _fmt(diag["min_bfmi"], ".2f"), f">= {BFMI_MIN}"),
         )
@@ -654,9 +692,17 @@ def _first_subjects(payload: dict, k: int) -> dict:
 def _method_label(method: str, settings: dict) -> str:
     if method == "advi":
         return "ADVI"
+    draws = settings.get("draws")
+    if settings.get("adaptive"):
+        run = f"{draws} draws (sampled until converged"
+        run += ", budget ran out)" if settings.get("budget_exhausted") else ")"
+    elif draws is None and settings["sampler"] == "nutpie":
+        run = f"draws until converged (at most {settings['max_draws']})"
+    else:
+        run = f"{draws if draws is not None else FIXED_DRAWS} draws"
     return (
-        f"NUTS ({settings['sampler']}, {settings['chains']} chains × {settings['draws']} "
-        f"draws after {settings['tune']} tuning steps)"
+        f"NUTS ({settings['sampler']}, {settings['chains']} chains × {run} after "
+        f"{settings['tune']} tuning steps)"
     )
 
 
@@ -668,6 +714,13 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:

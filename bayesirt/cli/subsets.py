@@ -41,6 +41,7 @@ from bayesirt.cli import (
     DATA_OPTIONS,
     NUTS_OPTIONS,
     UsageError,
+    _check_settings,
     _fit_path,
     _flag,
     _method_label,
@@ -356,7 +357,7 @@ def _run_evaluate(args: argparse.Namespace, *, fit_defaults: dict[str, Any]) -> 
 
     method_options = _given_method_options(args, args.methods)
     if args.out is not None:
-        _fit_path(args.out)
+        _fit_path(args.out, overwrite=True)
     calibration = args.calibration_share or None
     info = sys.stderr if args.json else sys.stdout
     if str(args.data).endswith(".nc"):
@@ -364,7 +365,7 @@ def _run_evaluate(args: argparse.Namespace, *, fit_defaults: dict[str, Any]) -> 
     else:
         if args.held_out is not None:
             raise UsageError("--held-out: only with a saved fit as SOURCE")
-        responses, _ = _read_data(args)
+        responses = _read_data(args)
         n_items = responses.n_items
         source = _training_fit(args, info)
     budgets = args.budgets
@@ -427,7 +428,7 @@ def _given_fit(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[Any,
         raise UsageError("--out: only when SOURCE is data (the fit is already saved)")
     idata = load_fit(args.data)
     data_args = argparse.Namespace(**{**vars(args), "data": args.held_out})
-    responses, _ = _read_data(data_args)
+    responses = _read_data(data_args)
     return idata, responses, len(idata.posterior["item"])
 
 
@@ -447,6 +448,7 @@ def _training_fit(args: argparse.Namespace, info) -> Any:
     for option in options[args.method]:
         value = getattr(args, option)
         settings[option] = _FIT_DEFAULTS[option] if value is None else value
+    _check_settings(args.method, settings)
 
     def fit_training(training: Responses):
         print(
@@ -460,7 +462,7 @@ def _training_fit(args: argparse.Namespace, info) -> Any:
         with contextlib.redirect_stdout(info):
             _print_diagnostics(idata)
             if args.out is not None:
-                _save(idata, args.out)
+                _save(idata, args.out, overwrite=True)
         return idata
 
     return fit_training

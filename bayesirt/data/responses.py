@@ -15,6 +15,7 @@ A missing cell is simply absent from the long arrays. Nothing is ever filled in.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,12 @@ import pandas as pd
 import xarray as xr
 
 from bayesirt.data import validation as checks
-from bayesirt.data.validation import DUPLICATE_RULES, ResponsesError, describe_values
+from bayesirt.data.validation import (
+    DUPLICATE_RULES,
+    ResponsesError,
+    ResponsesWarning,
+    describe_values,
+)
 
 __all__ = ["DUPLICATE_RULES", "Responses"]
 
@@ -214,8 +220,9 @@ class Responses:
         long = checks.resolve_duplicates(long, duplicates)
         long["response"] = checks.binarise(long, threshold=threshold, column=response)
 
-        subjects = pd.Index(pd.unique(long["subject"]), name="subject")
-        items = pd.Index(pd.unique(long["item"]), name="item")
+        observed = long.dropna(subset=["response"])
+        subjects = _labels_with_responses(long["subject"], observed["subject"], "subject")
+        items = _labels_with_responses(long["item"], observed["item"], "item")
         meta_items = _meta_from_columns(frame, item, item_meta_columns, items)
         meta_subjects = _meta_from_columns(frame, subject, subject_meta_columns, subjects)
         if item_meta is not None:
@@ -223,7 +230,6 @@ class Responses:
         if subject_meta is not None:
             meta_subjects = _merge_meta(meta_subjects, _index_meta(subject_meta, "subject"))
 
-        observed = long.dropna(subset=["response"])
         checks.require_nonempty(len(observed), len(subjects), len(items))
         return cls(
             subject_index=subjects.get_indexer(observed["subject"]),
@@ -412,6 +418,24 @@ class Responses:
 
 
 # ---------------------------------------------------------------- helpers
+def _labels_with_responses(listed: pd.Series, observed: pd.Series, name: str) -> pd.Index:
+    """The labels (in order of appearance) that have at least one observed response; the
+    others are left out with a :class:`ResponsesWarning` naming them: a subject without a
+    single answer has no ability to estimate, and must not be ranked as if measured."""
+    labels = pd.Index(pd.unique(listed), name=name)
+    kept = labels[labels.isin(pd.unique(observed))]
+    if len(kept) < len(labels) and len(observed):
+        empty = labels.difference(kept, sort=False)
+        warnings.warn(
+            f"{len(empty)} {name}(s) without any observed response left out: "
+            f"{describe_values(empty)}",
+            ResponsesWarning,
+            stacklevel=4,
+        )
+        return kept
+    return labels
+
+
 def _replace(resp: Responses, **changes) -> Responses:
     fields = {
         "subject_index": resp.subject_index,

@@ -104,8 +104,17 @@ def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.
     values = long["response"].to_numpy(dtype=float)
     observed = ~np.isnan(values)
     if threshold is not None:
+        if not np.isfinite(threshold):
+            raise ResponsesError(f"threshold must be a finite number, got {threshold}")
         out = np.where(values >= threshold, 1.0, 0.0)
         out[~observed] = np.nan
+        outcomes = np.unique(out[observed])
+        if len(outcomes) == 1:
+            verdict = "correct" if outcomes[0] == 1 else "incorrect"
+            raise ResponsesError(
+                f"threshold {threshold:g} makes every observed response {verdict} (scores in "
+                f"column {column!r} range from {np.nanmin(values):g} to {np.nanmax(values):g})"
+            )
         return out
     bad = observed & ~np.isin(values, (0.0, 1.0))
     if bad.any():

@@ -1,7 +1,7 @@
 """Inference: fit dispatch (NUTS via nutpie / PyMC / numpyro, ADVI), diagnostics, save/load."""
 
 from bayesirt.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
-from bayesirt.inference.fit import METHODS, SAMPLERS, fit, fit_model
+from bayesirt.inference.fit import fit, fit_model
 from bayesirt.inference.io import (
     FitFileError,
     fit_info,
@@ -10,6 +10,7 @@ from bayesirt.inference.io import (
     responses_from_fit,
     save_fit,
 )
+from bayesirt.inference.settings import METHODS, SAMPLERS, SettingError, check_fit_settings
 
 __all__ = [
     "METHODS",
@@ -17,7 +18,9 @@ __all__ = [
     "ConvergenceWarning",
     "Diagnostics",
     "FitFileError",
+    "SettingError",
     "check_convergence",
+    "check_fit_settings",
     "fit",
     "fit_info",
     "fit_model",

@@ -6,7 +6,8 @@ Every method returns an :class:`arviz.InferenceData` in the same layout:
   ``d`` where the model has them, and the hyperparameters, with the data's own labels as
   coordinates;
 * ``constant_data``: the responses (:meth:`bayesirt.data.Responses.to_xarray`), so the fit
-  carries its data; ``observed_data``: ``y`` over ``obs``;
+  carries its data;
+* ``sample_stats`` (NUTS): the sampler's statistics per draw;
 * ``log_likelihood`` (``y`` over ``obs``) when ``log_likelihood=True``, for LOO;
 * ``attrs``: the model configuration, the inference settings, the diagnostics and the
   package versions (see :mod:`bayesirt.inference.io`).
@@ -14,10 +15,14 @@ Every method returns an :class:`arviz.InferenceData` in the same layout:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import arviz as az
@@ -26,6 +31,8 @@ import pymc as pm
 import xarray as xr
 
 from bayesirt.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
+from bayesirt.inference.nuts import sample_until_converged
+from bayesirt.inference.settings import METHODS, SAMPLERS, check_fit_settings
 from bayesirt.models.likelihood import enable_jax
 
 if TYPE_CHECKING:
@@ -34,9 +41,13 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "SAMPLERS", "fit", "fit_model", "pointwise_log_likelihood"]
 
-METHODS = ("nuts", "advi")
-SAMPLERS = ("nutpie", "pymc", "numpyro")
 DEFAULT_SAMPLER = "nutpie"
+#: Tuning steps per chain, chains, and the most draws per chain of an adaptive run.
+DEFAULT_TUNE = 500
+DEFAULT_CHAINS = 4
+DEFAULT_MAX_DRAWS = 5000
+#: Draws per chain where a run cannot adapt its length (PyMC, numpyro; ADVI draws).
+FIXED_DRAWS = 1000
 
 
 def fit(
@@ -76,11 +87,13 @@ def fit_model(
     *,
     method: str = "nuts",
     sampler: str = DEFAULT_SAMPLER,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
+    draws: int | None = None,
+    tune: int = DEFAULT_TUNE,
+    chains: int = DEFAULT_CHAINS,
     random_seed: int = 0,
     target_accept: float = 0.8,
+    max_draws: int = DEFAULT_MAX_DRAWS,
+    max_seconds: float | None = None,
     log_likelihood: bool = False,
     advi_iterations: int = 20_000,
     batch_size: int | None = None,
@@ -103,12 +116,26 @@ def fit_model(
         JAX path: it runs on a GPU when JAX's CUDA build is installed and one is visible
         (the device is recorded in the fit's settings as ``device``). nutpie's own JAX
         backend cannot take the models' starting values.
-    draws, tune, chains : int
-        Posterior draws and tuning steps per chain, number of chains.
+    draws : int, optional
+        Posterior draws per chain. By default (``None``) nutpie samples until the draws pass
+        the convergence criterion (:func:`~bayesirt.inference.nuts.sample_until_converged`),
+        within ``max_draws`` per chain and ``max_seconds``; the other samplers, and ADVI,
+        then take :data:`FIXED_DRAWS`. A number gives exactly that many draws.
+    tune : int
+        NUTS tuning steps per chain.
+    chains : int
+        Number of chains. Four by default: R-hat compares chains, and two chains (four
+        half-chains) leave it noisy; on two cores the four chains share the cores, so a
+        draw costs the same and only the tuning is paid twice as often as with two chains.
     random_seed : int
-        Seed of everything random in the fit.
+        Seed of everything random in the fit (non-negative).
     target_accept : float
-        NUTS target acceptance rate (raise towards 0.95 if divergences are reported).
+        NUTS target acceptance rate, strictly between 0 and 1 (raise towards 0.95 if
+        divergences are reported).
+    max_draws, max_seconds
+        Budget of an adaptive run (``draws=None`` with nutpie): draws per chain, and
+        seconds of sampling including tuning (no limit by default). When it runs out, the
+        fit keeps its draws, records ``budget_exhausted`` and is reported as not converged.
     log_likelihood : bool
         Store the pointwise log-likelihood (needed for LOO).
     advi_iterations : int
@@ -119,72 +146,162 @@ def fit_model(
         responses per step (stochastic-gradient ADVI), for data too large for full-batch
         steps; see :meth:`bayesirt.models.base.IRTModel.build_model`.
     progressbar : bool
-        Show progress bars.
+        Show progress (nutpie's adaptive runs: one line per convergence check on stderr).
     sampler_kwargs : dict, optional
         Extra options for the NUTS implementation (e.g. nutpie's
         ``low_rank_modified_mass_matrix=True``).
+
+    Raises
+    ------
+    SettingError
+        A setting out of range (checked before any work).
+    KeyboardInterrupt
+        The fit was interrupted; nothing is returned, whatever the sampler had done (nutpie
+        and PyMC's ADVI would otherwise return their partial results as if complete).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if method == "nuts" and sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    for name, value in (("draws", draws), ("chains", chains)):
-        if int(value) < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    if int(tune) < 0:
-        raise ValueError(f"tune must be non-negative, got {tune}")
+    check_fit_settings(
+        method=method,
+        sampler=sampler,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        target_accept=target_accept,
+        advi_iterations=advi_iterations,
+        max_draws=max_draws,
+        max_seconds=max_seconds,
+        batch_size=batch_size,
+    )
     if method == "nuts" and sampler != "pymc":
         _require_backend(sampler)
+    adaptive = method == "nuts" and sampler == "nutpie" and draws is None
+    n_draws = FIXED_DRAWS if draws is None else int(draws)
     on_jax = method == "nuts" and sampler == "numpyro"
     if on_jax:
         enable_jax()
 
-    if batch_size is not None and method != "advi":
-        raise ValueError(f"batch_size={batch_size} needs method='advi' (NUTS uses every response)")
-    started = time.perf_counter()
-    model = irt_model.build_model(batch_size=batch_size)
-    settings: dict[str, Any] = {
-        "method": method,
-        "draws": int(draws),
-        "chains": int(chains),
-        "random_seed": int(random_seed),
-    }
-    with model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*idata_kwargs.*ignored.*")
-        if method == "nuts":
-            settings.update(sampler=sampler, tune=int(tune), target_accept=target_accept)
-            if on_jax:
-                settings["device"] = _jax_device()
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=min(chains, 2),
-                random_seed=random_seed,
-                target_accept=target_accept,
-                nuts_sampler=sampler,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-                nuts_sampler_kwargs=sampler_kwargs or {},
-            )
-        else:
-            settings.update(advi_iterations=int(advi_iterations), batch_size=batch_size)
-            idata, advi_info = _fit_advi(draws * chains, advi_iterations, random_seed, progressbar)
-            settings.update(advi_info)
-    settings["seconds"] = round(time.perf_counter() - started, 2)
+    with _interrupts_raised():
+        started = time.perf_counter()
+        model = irt_model.build_model(batch_size=batch_size)
+        settings: dict[str, Any] = {
+            "method": method,
+            "draws": n_draws,
+            "chains": int(chains),
+            "random_seed": int(random_seed),
+        }
+        with model, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*idata_kwargs.*ignored.*")
+            if method == "nuts":
+                settings.update(sampler=sampler, tune=int(tune), target_accept=target_accept)
+                if on_jax:
+                    settings["device"] = _jax_device()
+                if adaptive:
+                    idata, run = sample_until_converged(
+                        model,
+                        tune=int(tune),
+                        max_draws=int(max_draws),
+                        max_seconds=max_seconds,
+                        chains=int(chains),
+                        random_seed=int(random_seed),
+                        target_accept=float(target_accept),
+                        progressbar=progressbar,
+                        var_names=_stored_variables(model, irt_model),
+                        sampler_kwargs=sampler_kwargs,
+                    )
+                    settings.update(
+                        draws=run.draws,
+                        adaptive=True,
+                        max_draws=int(max_draws),
+                        max_seconds=max_seconds,
+                        checks=run.checks,
+                        check_seconds=run.check_seconds,
+                        budget_exhausted=run.budget_exhausted,
+                    )
+                else:
+                    idata = pm.sample(
+                        draws=n_draws,
+                        tune=tune,
+                        chains=chains,
+                        cores=min(chains, 2),
+                        random_seed=random_seed,
+                        target_accept=target_accept,
+                        nuts_sampler=sampler,
+                        progressbar=progressbar,
+                        compute_convergence_checks=False,
+                        nuts_sampler_kwargs=sampler_kwargs or {},
+                    )
+            else:
+                settings.update(advi_iterations=int(advi_iterations), batch_size=batch_size)
+                idata, advi_info = _fit_advi(
+                    n_draws * chains, advi_iterations, random_seed, progressbar
+                )
+                settings.update(advi_info)
+        settings["seconds"] = round(time.perf_counter() - started, 2)
 
-    dropped = [
-        name
-        for name in idata.posterior.data_vars
-        if name.endswith("__") or name in irt_model.internal_variables  # "__": nutpie's copies
-    ]
-    idata.posterior = idata.posterior.drop_vars(dropped)
-    idata.constant_data = irt_model.responses.to_xarray()  # type: ignore[attr-defined]
-    diagnostics = check_convergence(idata) if method == "nuts" else _advi_diagnostics(settings)
-    _stamp(idata, irt_model, settings, diagnostics)
-    if log_likelihood:
-        idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
+        dropped = [
+            name
+            for name in idata.posterior.data_vars
+            if name.endswith("__") or name in irt_model.internal_variables  # "__": nutpie's
+        ]
+        posterior = idata.posterior.drop_vars(dropped)
+        idata = az.InferenceData(
+            posterior=posterior,
+            **({"sample_stats": idata.sample_stats} if "sample_stats" in idata else {}),
+        )
+        idata.add_groups(constant_data=irt_model.responses.to_xarray())
+        if method == "nuts":
+            diagnostics = check_convergence(idata)
+            if settings.get("budget_exhausted"):
+                diagnostics.problems.append(
+                    f"the sampling budget ran out after {settings['draws']} draws per chain"
+                )
+        else:
+            diagnostics = _advi_diagnostics(settings, posterior)
+        _stamp(idata, irt_model, settings, diagnostics)
+        if log_likelihood:
+            idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
     return idata
+
+
+def _stored_variables(model: pm.Model, irt_model: IRTModel) -> list[str]:
+    """The model's variables that the fit keeps (its internal coordinates are dropped)."""
+    names = [v.name for v in (*model.free_RVs, *model.deterministics)]
+    return [name for name in names if name not in irt_model.internal_variables]
+
+
+@contextlib.contextmanager
+def _interrupts_raised() -> Iterator[None]:
+    """Make Ctrl-C end the fit with ``KeyboardInterrupt``, whatever the sampler does with it.
+
+    nutpie's blocking sampler and PyMC's ADVI catch ``KeyboardInterrupt`` and return what
+    they have as if it were complete; other libraries turn it into unrelated errors
+    (``ZeroDivisionError``, ``SystemError``) when it lands in their code. While the block
+    runs, SIGINT is recorded before it is delivered; after the block, or on any exception
+    inside it, a recorded interrupt is raised as ``KeyboardInterrupt``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def record(signum, frame):
+        hit.set()
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield
+    except BaseException:
+        if hit.is_set():
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit.is_set():
+        raise KeyboardInterrupt
 
 
 def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
@@ -300,14 +417,25 @@ def _run_advi(iterations: int, seed: int, progressbar: bool, plateau: _LossPlate
     )
 
 
-def _advi_diagnostics(settings: dict) -> Diagnostics:
+def _advi_diagnostics(settings: dict, posterior) -> Diagnostics:
+    """ADVI has no R-hat or ESS; it fails when its loss is not a finite number, when it was
+    still falling at the last step, or when a draw is not finite."""
     diag = Diagnostics(method="advi")
-    if not settings.get("advi_converged", False):
+    loss = settings.get("advi_final_loss", float("nan"))
+    if not np.isfinite(loss):
+        diag.problems.append(f"the ADVI loss is {loss} (the optimisation diverged)")
+    elif not settings.get("advi_converged", False):
         diag.problems.append(
             f"the ADVI loss was still falling after {settings['advi_iterations']} steps"
         )
+    not_finite = [
+        name for name, var in posterior.data_vars.items() if not np.isfinite(var.values).all()
+    ]
+    if not_finite:
+        diag.problems.append(f"non-finite draws in {', '.join(not_finite[:3])}")
+    if diag.problems:
         warnings.warn(
-            "ADVI did not converge: " + diag.problems[-1] + "; raise advi_iterations.",
+            "ADVI did not converge: " + "; ".join(diag.problems) + "; raise advi_iterations.",
             ConvergenceWarning,
             stacklevel=3,
         )

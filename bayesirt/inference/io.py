@@ -10,6 +10,7 @@ essentials for a human reader.
 from __future__ import annotations
 
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bayesirt.inference.diagnostics import Diagnostics
 __all__ = [
     "FitFileError",
     "card_path",
+    "check_fit_path",
     "fit_info",
     "load_fit",
     "model_from_fit",
@@ -54,16 +56,49 @@ def card_path(path: str | Path) -> Path:
     return path.with_name(path.stem + ".card.md")
 
 
-def save_fit(idata: az.InferenceData, path: str | Path) -> Path:
-    """Write the fit to ``path`` (netCDF) and its card beside it; returns the path."""
+def save_fit(idata: az.InferenceData, path: str | Path, *, overwrite: bool = True) -> Path:
+    """Write the fit to ``path`` (netCDF) and its card beside it; returns the path.
+
+    Both files are written beside their destination under a temporary name and then renamed
+    over it, so an interrupted or failed save leaves any earlier fit at ``path`` whole and no
+    truncated file behind. With ``overwrite=False`` an existing fit at ``path`` is an error.
+    """
     _check_attrs(idata, "the fit to save")
+    path = Path(path)
+    check_fit_path(path, overwrite=overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    card = card_path(path)
+    partial = [_partial_name(path), _partial_name(card)]
+    try:
+        idata.to_netcdf(str(partial[0]), engine="h5netcdf")
+        partial[1].write_text(_card(idata, path))
+        os.replace(partial[0], path)
+        os.replace(partial[1], card)
+    finally:
+        for leftover in partial:
+            leftover.unlink(missing_ok=True)
+    return path
+
+
+def check_fit_path(path: str | Path, *, overwrite: bool) -> Path:
+    """Refuse a fit path that cannot be written, before any work: not ending in ``.nc``, an
+    existing fit when ``overwrite`` is false, or a folder that cannot be created or written."""
     path = Path(path)
     if path.suffix != ".nc":
         raise FitFileError(f"fit files end in .nc, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(path), engine="h5netcdf")
-    card_path(path).write_text(_card(idata, path))
+    if path.is_dir():
+        raise FitFileError(f"{str(path)!r} is a folder, not a fit file")
+    if path.exists() and not overwrite:
+        raise FitFileError(f"{str(path)!r} exists; choose another path or allow overwriting")
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise FitFileError(f"cannot write {str(path)!r}: {str(folder)!r} is not writable")
     return path
+
+
+def _partial_name(path: Path) -> Path:
+    """A hidden name beside ``path`` for the file being written."""
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
 def load_fit(path: str | Path, *, responses: Responses | None = None) -> az.InferenceData:

@@ -40,7 +40,54 @@ from bayesirt.data import Responses
 from bayesirt.models.irt import icc, log_likelihood
 from bayesirt.models.priors import Prior, merge_priors
 
-__all__ = ["IRTModel"]
+__all__ = ["IRTModel", "partially_centred_normal"]
+
+
+def partially_centred_normal(
+    name: str,
+    loc,
+    sigma,
+    *,
+    information: np.ndarray,
+    start: np.ndarray,
+    sigma_start: float,
+):
+    r"""Vector :math:`x_i \sim N(\text{loc}_i, \sigma)`, sampled partially centred.
+
+    Hierarchical item parameters sit between two regimes. Where an item's answers pin
+    :math:`x_i`, the centred coordinates :math:`x_i` themselves sample well and the
+    non-centred :math:`z_i = (x_i - \text{loc}_i)/\sigma` couple every item to
+    :math:`\sigma`; where the answers say little (an item nobody solves, one that barely
+    discriminates), the centred coordinates form a funnel with :math:`\sigma`. Many items of
+    a leaderboard are in between. The partially non-centred parameterisation
+    (Papaspiliopoulos, Roberts & Sköld 2007; Gorinova, Moore & Hoffman 2020) samples
+
+    .. math::
+
+        \tilde x_i \sim N(\lambda_i\,\text{loc}_i,\; \sigma^{\lambda_i}), \qquad
+        x_i = \text{loc}_i + \sigma^{1 - \lambda_i}(\tilde x_i - \lambda_i\,\text{loc}_i),
+        \qquad
+        \lambda_i = \frac{\sigma^2 I_i}{\sigma^2 I_i + 1},
+
+        which is exactly :math:`x_i \sim N(\text{loc}_i, \sigma)` for any
+        :math:`\lambda_i \in [0, 1]` (:math:`\lambda = 1` centred, :math:`0` non-centred).
+        With a Gaussian likelihood of precision :math:`I_i` this weight — the share of the
+        posterior precision that comes from the data — makes :math:`\tilde x_i` and
+        :math:`\sigma` a posteriori uncorrelated. ``information`` is :math:`I_i`, estimated
+        from the data before sampling; :math:`\lambda_i` follows the current :math:`\sigma`.
+        ``start`` is an initial value of :math:`x - \text{loc}` and ``sigma_start`` a typical
+        :math:`\sigma`, used only for the initial point.
+    """
+    information = np.asarray(information, dtype=float)
+    log_sigma = pt.log(sigma)
+    weight = pm.math.sigmoid(2.0 * log_sigma + np.log(np.maximum(information, 1e-12)))
+    weight_start = sigma_start**2 * information / (sigma_start**2 * information + 1.0)
+    initval = np.asarray(start, dtype=float) / sigma_start ** (1.0 - weight_start)
+    shifted = weight * loc
+    tilde = pm.Normal(
+        name, shifted, pt.exp(weight * log_sigma), shape=information.size, initval=initval
+    )
+    return loc + pt.exp((1.0 - weight) * log_sigma) * (tilde - shifted)
 
 
 class IRTModel:
@@ -188,7 +235,9 @@ class IRTModel:
         group_mean = pm.Deterministic(f"mu_{key}_group", mu + tau * offset, dims=self.pool_by)
         return group_mean[self._group_codes]
 
-    def _item_parameter(self, key: str, *, centred: np.ndarray, start: np.ndarray | None = None):
+    def _item_parameter(
+        self, key: str, *, information: np.ndarray, start: np.ndarray | None = None
+    ):
         r"""Hierarchical item parameter :math:`x_i \sim N(\mu_{g(i)}, \sigma)` (``key`` names
         it and its priors ``mu_<key>``, ``sigma_<key>``, ``tau_<key>``), sampled as its
         group means plus zero-sum deviations.
@@ -221,13 +270,11 @@ class IRTModel:
         standard normal each), so the posterior holds ``mu_<key>`` (and ``mu_<key>_group``)
         as usual, plus the sample mean(s) ``<key>_mean``.
 
-        ``centred`` chooses per item between :math:`e_i \sim N(0, \sigma)` (centred: best
-        when the data pin :math:`x_i`) and :math:`e_i = \sigma z_i` (non-centred: best when
-        the prior dominates, where the centred form makes a funnel with :math:`\sigma`).
+        Each :math:`e_i` is partially centred (:func:`partially_centred_normal`) by
+        ``information``, the precision that the item's own answers carry about :math:`x_i`.
         ``start`` is an initial value of :math:`x` (default: the prior mean of ``mu_<key>``).
         """
         n_items = self.responses.n_items
-        centred = np.asarray(centred, dtype=bool)
         if self.pool_by is None:
             codes, n_groups = np.zeros(n_items, dtype=int), 1
         else:
@@ -239,21 +286,14 @@ class IRTModel:
         start_means = np.bincount(codes, weights=start, minlength=n_groups) / counts
 
         sigma = self._prior(f"sigma_{key}")
-        raw = pt.zeros(n_items)
-        if centred.any():
-            where = np.flatnonzero(centred)
-            part = pm.Normal(
-                f"{key}_centred",
-                0.0,
-                sigma,
-                shape=where.size,
-                initval=start[where] - start_means[codes[where]],
-            )
-            raw = pt.set_subtensor(raw[where], part)
-        if (~centred).any():
-            where = np.flatnonzero(~centred)
-            offsets = pm.Normal(f"{key}_z", 0.0, 1.0, shape=where.size)
-            raw = pt.set_subtensor(raw[where], sigma * offsets)
+        raw = partially_centred_normal(
+            f"{key}_pc",
+            0.0,
+            sigma,
+            information=information,
+            start=start - start_means[codes],
+            sigma_start=self.priors[f"sigma_{key}"].typical_value(),
+        )
         group_sums = pt.inc_subtensor(pt.zeros(n_groups)[codes], raw)
         deviations = raw - (group_sums / counts)[codes]
 

@@ -599,7 +599,7 @@ class MultidimensionalTwoPL(_Logistic):
         pm.Deterministic("a", a @ orientation, dims=("item", "trait"))
         pm.Deterministic("theta", theta @ orientation, dims=("subject", "trait"))
         intercept = self._item_parameter(
-            "intercept", centred=self._centred_intercept(), start=self._intercept_start()
+            "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
         pm.Deterministic("b", -intercept / pt.sqrt(pt.sum(a**2, axis=1)), dims="item")
@@ -656,7 +656,7 @@ class MultidimensionalTwoPL(_Logistic):
         contrasts of :func:`_reference_frame`).
         """
         r, k = self.responses, self.n_traits
-        general = pt.exp(self._item_parameter("log_a", centred=self._centred_log_a()))
+        general = pt.exp(self._item_parameter("log_a", information=self._log_a_information()))
         if self.confirmatory:
             a = pt.set_subtensor(
                 pt.zeros((r.n_items, k))[np.arange(r.n_items), self._trait_codes],

@@ -38,12 +38,11 @@ Sampling geometry (exactly the same model, other coordinates):
   :math:`\gamma` are uncorrelated whatever the correlation of the features, which a diagonal
   mass matrix cannot undo for :math:`\beta`. The prior is kept on :math:`\beta`:
   :math:`\gamma \sim N(R^* m, s_\beta^2 R^* R^{*\top})` (a linear map, constant Jacobian).
-* **The regression in the location.** An item whose answers pin :math:`\alpha_i`
-  (centred, as chosen by :meth:`~bayesirt.models.unidimensional._Logistic._centred_intercept`)
-  is sampled as :math:`e_i \sim N(z_i^\top\beta, \sigma)`, not as a residual added to the
+* **The regression in the location.** Each item is sampled partially centred around its
+  regression prediction, :math:`e_i \sim N(z_i^\top\beta, \sigma)` through
+  :func:`~bayesirt.models.base.partially_centred_normal`, not as a residual added to the
   regression: otherwise every move of :math:`\beta` would have to be undone by all
-  :math:`n` residuals at once, a ridge. Items the data say little about are non-centred,
-  :math:`e_i = z_i^\top\beta + \sigma u_i`. As in
+  :math:`n` well-answered residuals at once, a ridge. As in
   :meth:`~bayesirt.models.base.IRTModel._item_parameter`, the sample mean of the
   parameter is its own coordinate: since :math:`\sum_i z_i = 0`,
   :math:`\bar\alpha = \mu_\alpha + \sigma\bar\varepsilon \sim N(m_0, \sqrt{s_0^2 +
@@ -71,6 +70,7 @@ import pytensor.tensor as pt
 
 from bayesirt.data import Responses
 from bayesirt.features import check_item_features
+from bayesirt.models.base import partially_centred_normal
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import TwoPL
 
@@ -237,7 +237,7 @@ class ExplanatoryTwoPL(TwoPL):
     def _add_items(self):
         a = self._add_discrimination()
         intercept = self._regressed_parameter(
-            "intercept", centred=self._centred_intercept(), start=self._intercept_start()
+            "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
         return a, pm.Deterministic("b", -intercept / a, dims="item")
@@ -245,11 +245,11 @@ class ExplanatoryTwoPL(TwoPL):
     def _add_discrimination(self):
         if not self.explain_log_a:
             return super()._add_discrimination()
-        log_a = self._regressed_parameter("log_a", centred=self._centred_log_a())
+        log_a = self._regressed_parameter("log_a", information=self._log_a_information())
         return pm.Deterministic("a", pm.math.exp(log_a), dims="item")
 
     def _regressed_parameter(
-        self, key: str, *, centred: np.ndarray, start: np.ndarray | None = None
+        self, key: str, *, information: np.ndarray, start: np.ndarray | None = None
     ):
         r"""Item parameter :math:`x_i = \mu + z_i^\top\beta + \sigma\varepsilon_i` in the
         coordinates of the module docstring; adds ``beta_<key>``, ``r2_<key>``,
@@ -272,21 +272,14 @@ class ExplanatoryTwoPL(TwoPL):
         fitted = pt.as_tensor(design.q) @ gamma
 
         sigma = self._prior(f"sigma_{key}")
-        raw = pt.zeros(n_items)
-        if centred.any():
-            where = np.flatnonzero(centred)
-            part = pm.Normal(
-                f"{key}_centred",
-                fitted[where],
-                sigma,
-                shape=where.size,
-                initval=start[where] - start.mean(),
-            )
-            raw = pt.set_subtensor(raw[where], part)
-        if (~centred).any():
-            where = np.flatnonzero(~centred)
-            offsets = pm.Normal(f"{key}_z", 0.0, 1.0, shape=where.size)
-            raw = pt.set_subtensor(raw[where], fitted[where] + sigma * offsets)
+        raw = partially_centred_normal(
+            f"{key}_pc",
+            fitted,
+            sigma,
+            information=information,
+            start=start - start.mean(),
+            sigma_start=self.priors[f"sigma_{key}"].typical_value(),
+        )
         deviations = raw - raw.mean()
 
         mu_prior = self.priors[f"mu_{key}"].params

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pymc as pm
 
 __all__ = ["Prior", "merge_priors"]
@@ -46,6 +47,11 @@ class Prior:
     def create(self, name: str, **kwargs: Any):
         """Add the random variable ``name`` to the PyMC model in context."""
         return getattr(pm, self.distribution)(name, **self.params, **kwargs)
+
+    def typical_value(self) -> float:
+        """The median of the distribution (from 1,001 draws, fixed seed): a starting value."""
+        dist = getattr(pm, self.distribution).dist(**self.params)
+        return float(np.median(pm.draw(dist, draws=1001, random_seed=0)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution, **self.params}

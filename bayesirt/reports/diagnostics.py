@@ -17,7 +17,7 @@ import xarray as xr
 
 from bayesirt.inference.diagnostics import (
     BFMI_MIN,
-    ESS_PER_CHAIN_MIN,
+    ESS_MIN,
     RHAT_MAX,
     Diagnostics,
     parameter_names,
@@ -72,22 +72,21 @@ def convergence_table(idata) -> pd.DataFrame:
                 }
             ]
         ).set_index("criterion")
-    ess_min = ESS_PER_CHAIN_MIN * n_chains
     rows = [
         ("max R-hat", diag.max_rhat, f"≤ {RHAT_MAX}", diag.worst_rhat, diag.max_rhat <= RHAT_MAX),
         (
             "min bulk ESS",
             diag.min_ess_bulk,
-            f"≥ {ess_min}",
+            f"≥ {ESS_MIN}",
             diag.worst_ess_bulk,
-            diag.min_ess_bulk >= ess_min,
+            diag.min_ess_bulk >= ESS_MIN,
         ),
         (
             "min tail ESS",
             diag.min_ess_tail,
-            f"≥ {ess_min}",
+            f"≥ {ESS_MIN}",
             diag.worst_ess_tail,
-            diag.min_ess_tail >= ess_min,
+            diag.min_ess_tail >= ESS_MIN,
         ),
         ("divergences", diag.divergences, "0", "", diag.divergences == 0),
         (

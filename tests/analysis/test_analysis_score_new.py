@@ -106,7 +106,7 @@ def test_coverage_of_held_out_subjects():
     draws = result["theta"].values.reshape(-1, n_new)
     z = (draws.mean(0) - result["theta_mean"].values) / (result["theta_sd"].values / 40**0.5)
     assert 0.7 < (z**2).mean() < 1.4
-    assert np.std(draws, axis=0).mean() == pytest.approx(result["theta_sd"].mean(), rel=0.05)
+    assert np.std(draws, axis=0).mean() == pytest.approx(float(result["theta_sd"].mean()), rel=0.05)
 
 
 def test_ranks_against_fitted_subjects_of_the_same_draw():

@@ -24,6 +24,7 @@ def chembench_rank(shared_data, monkeypatch_module):
         method="advi",
         advi_iterations=3000,
         draws=500,
+        chains=2,
         random_seed=4,
         progressbar=False,
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesirt.data import Responses, ResponsesError
+from bayesirt.data import Responses, ResponsesError, ResponsesWarning
 
 
 @pytest.fixture
@@ -27,15 +27,18 @@ def sparse_long() -> pd.DataFrame:
 
 
 def test_long_to_wide_to_long_round_trip_loses_nothing(sparse_long):
-    resp = Responses.from_long(
-        sparse_long,
-        subject="model",
-        item="question",
-        response="correct",
-        item_meta_columns=["category"],
-    )
-    assert list(resp.subjects) == ["gpt", "llama", "mistral", "idle"]
-    assert list(resp.items) == ["q1", "q2", "q3", "q4", "never"]
+    with pytest.warns(ResponsesWarning, match="without any observed response") as record:
+        resp = Responses.from_long(
+            sparse_long,
+            subject="model",
+            item="question",
+            response="correct",
+            item_meta_columns=["category"],
+        )
+    # a subject and an item with no observed response are left out, by name
+    assert {str(w.message).rsplit(": ", 1)[1] for w in record} == {"'idle'", "'never'"}
+    assert list(resp.subjects) == ["gpt", "llama", "mistral"]
+    assert list(resp.items) == ["q1", "q2", "q3", "q4"]
     assert resp.n_observed == sparse_long["correct"].notna().sum() == 10
 
     wide = resp.to_wide()
@@ -47,7 +50,7 @@ def test_long_to_wide_to_long_round_trip_loses_nothing(sparse_long):
     assert back.equals(resp)
     np.testing.assert_array_equal(back.dense(), resp.dense())  # NaN where missing
     assert back.item_meta.equals(resp.item_meta)
-    assert back.fraction_missing == resp.fraction_missing == 1 - 10 / 20
+    assert back.fraction_missing == resp.fraction_missing == 1 - 10 / 12
 
 
 def test_from_wide_leaves_the_input_alone():
@@ -94,13 +97,14 @@ def test_metadata_is_matched_by_label_not_position():
 
 
 def test_subset_and_groups(sparse_long):
-    resp = Responses.from_long(
-        sparse_long,
-        subject="model",
-        item="question",
-        response="correct",
-        item_meta_columns=["category"],
-    )
+    with pytest.warns(ResponsesWarning, match="without any observed response"):
+        resp = Responses.from_long(
+            sparse_long,
+            subject="model",
+            item="question",
+            response="correct",
+            item_meta_columns=["category"],
+        )
     sub = resp.subset(items=["q3", "q1"], subjects=["llama", "gpt"])
     assert list(sub.items) == ["q3", "q1"]
     np.testing.assert_array_equal(
@@ -108,6 +112,6 @@ def test_subset_and_groups(sparse_long):
     )
     codes, labels = resp.item_groups("category")
     assert list(labels) == ["code", "math"]
-    assert codes.tolist() == [1, 1, 0, 0, 0]
+    assert codes.tolist() == [1, 1, 0, 0]
     with pytest.raises(ResponsesError, match=r"unknown item label.*'q9'"):
         resp.subset(items=["q9"])

@@ -116,13 +116,19 @@ def test_constant_items_are_reported_by_count_and_kept():
     assert resp.n_items == 2
 
 
-def test_missing_cells_stay_missing_with_their_labels():
-    frame = long_table(response=[1, np.nan, 0, 1, np.nan, np.nan])
-    resp = Responses.from_long(frame)
-    assert list(resp.subjects) == ["m1", "m2", "m3"]  # m3 answered nothing, still there
-    assert resp.n_observed == 3
-    assert resp.subject_counts().to_dict() == {"m1": 1, "m2": 2, "m3": 0}
-    assert np.isnan(resp.subject_accuracy()["m3"])
+def test_missing_cells_stay_missing_and_unanswered_subjects_are_left_out_by_name():
+    frame = pd.concat(
+        [
+            long_table(response=[1, np.nan, 0, 1, np.nan, np.nan]),
+            pd.DataFrame({"subject": ["m4", "m4"], "item": ["q1", "q2"], "response": [0, 1]}),
+        ],
+        ignore_index=True,
+    )
+    with pytest.warns(ResponsesWarning, match="1 subject.* left out: 'm3'"):
+        resp = Responses.from_long(frame)
+    assert list(resp.subjects) == ["m1", "m2", "m4"]  # m3 answered nothing: not measured
+    assert resp.n_observed == 4
+    assert resp.subject_counts().to_dict() == {"m1": 1, "m2": 2, "m4": 1}
 
 
 def test_wide_table_with_duplicate_items_is_refused():

@@ -36,7 +36,7 @@ def test_unknown_names_are_refused_with_the_known_ones(tiny):
         fit(tiny, method="mcmc")
     with pytest.raises(ValueError, match=r"'stan'.*nutpie, pymc, numpyro"):
         fit(tiny, sampler="stan")
-    with pytest.raises(ValueError, match="draws must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="draws must be a positive integer, got 0"):
         fit(tiny, draws=0)
 
 

@@ -68,7 +68,15 @@ def test_nuts_recovers_truth_for_each_model(model, n_subjects, n_items, seed):
 def test_advi_recovers_point_estimates(simulated_2pl):
     """ADVI matches NUTS on correlations; its intervals are narrower (coverage is reported)."""
     responses, truth = simulated_2pl
-    idata = fit(responses, model="2pl", method="advi", draws=500, random_seed=5, progressbar=False)
+    idata = fit(
+        responses,
+        model="2pl",
+        method="advi",
+        draws=500,
+        chains=2,
+        random_seed=5,
+        progressbar=False,
+    )
     true = standardised_truth(truth)
     for name in ("theta", "b"):
         assert _corr(idata.posterior, name, true[name]) >= 0.95, name

@@ -114,7 +114,7 @@ def test_prior_is_the_stated_regression(small, explain_log_a):
     centred and non-centred items alike, with mu restored from the sample mean."""
     responses, features, _ = small
     y = responses.response.copy()
-    y[responses.item_index < 6] = 1  # items everyone answers: non-centred intercepts
+    y[responses.item_index < 6] = 1  # items everyone answers: no information, non-centred
     data = Responses(
         subject_index=responses.subject_index,
         item_index=responses.item_index,
@@ -123,7 +123,8 @@ def test_prior_is_the_stated_regression(small, explain_log_a):
         items=responses.items,
     )
     model = ExplanatoryTwoPL(data, item_features=features, explain_log_a=explain_log_a)
-    assert not model._centred_intercept()[:6].any() and model._centred_intercept()[6:].any()
+    information = model._intercept_information()
+    assert not information[:6].any() and information[6:].any()
     with model.build_model(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Potentials.*")  # no data in a prior draw
         prior = pm.sample_prior_predictive(draws=2000, random_seed=1).prior

@@ -1,0 +1,81 @@
+"""The convergence criterion: estimators equal ArviZ's, NaN never passes, the thresholds."""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayesirt.inference import ConvergenceWarning, check_convergence
+from bayesirt.inference.diagnostics import ESS_MIN, convergence_statistics
+
+
+def _ar1(rng, n_chains, n_draws, n_params):
+    """AR(1) chains with persistence from -0.5 to 0.99, one parameter with shifted chains
+    and one with many repeated draws (ties, as NUTS produces)."""
+    phi = np.linspace(-0.5, 0.99, n_params)
+    noise = rng.normal(size=(n_chains, n_draws, n_params))
+    x = np.zeros_like(noise)
+    for t in range(n_draws):
+        x[:, t] = phi * (x[:, t - 1] if t else 0.0) + noise[:, t]
+    x[:, :, 3] += 2.0 * np.arange(n_chains)[:, None]
+    x[:, ::3, 5] = x[:, :1, 5]
+    return x
+
+
+@pytest.mark.parametrize("n_draws", [7, 10, 51, 400, 1001])
+def test_statistics_equal_arviz(n_draws):
+    rng = np.random.default_rng(n_draws)
+    x = _ar1(rng, 3, n_draws, 70)
+    data = xr.Dataset({"v": (("chain", "draw", "i"), x)})
+    ours = convergence_statistics(x)
+    theirs = [
+        az.rhat(data)["v"].values,
+        az.ess(data, method="bulk")["v"].values,
+        az.ess(data, method="tail")["v"].values,
+    ]
+    for mine, reference in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)
+
+
+def _fake_fit(posterior: dict, n_chains: int, n_draws: int, rng) -> az.InferenceData:
+    return az.from_dict(
+        posterior=posterior,
+        sample_stats={
+            "diverging": np.zeros((n_chains, n_draws), dtype=bool),
+            "energy": rng.normal(size=(n_chains, n_draws)),
+        },
+    )
+
+
+def test_nan_draws_are_not_converged():
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=(4, 500, 3))
+    theta[1, 200:, 2] = np.nan  # an interrupted chain, padded with NaN
+    with pytest.warns(ConvergenceWarning, match=r"theta\[theta_dim_0=2\]"):
+        diag = check_convergence(_fake_fit({"theta": theta}, 4, 500, rng))
+    assert not diag.converged
+    assert np.isnan(diag.max_rhat) or diag.max_rhat > 1.01
+
+
+def test_constant_parameter_is_not_converged():
+    """A parameter that never moves has R-hat 0/0: that is no pass."""
+    rng = np.random.default_rng(1)
+    posterior = {"theta": rng.normal(size=(4, 500)), "stuck": np.ones((4, 500))}
+    with pytest.warns(ConvergenceWarning, match="stuck"):
+        assert not check_convergence(_fake_fit(posterior, 4, 500, rng)).converged
+
+
+def test_ess_target_is_total_not_per_chain():
+    """Independent draws: 4 × 90 fail the 400 target, 4 × 150 pass it."""
+    rng = np.random.default_rng(2)
+    with pytest.warns(ConvergenceWarning, match="bulk ESS"):
+        short = check_convergence(_fake_fit({"x": rng.normal(size=(4, 90))}, 4, 90, rng))
+    assert short.min_ess_bulk < ESS_MIN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        long = check_convergence(_fake_fit({"x": rng.normal(size=(4, 150))}, 4, 150, rng))
+    assert long.converged and long.min_ess_bulk >= ESS_MIN
