@@ -1,8 +1,8 @@
 """The settings of a fit, checked before any work is done.
 
 One function, :func:`check_fit_settings`, guards both the Python API
-(:func:`bayesirt.inference.fit_model`) and the command line (which checks the options right after parsing, before the data is read,
-and names the option in its message). A bad value raises :class:`SettingError`, a
+(:func:`bayesirt.inference.fit_model`) and the command line (which checks the options right
+after parsing, before the data is read, and names the option in its message). A bad value raises :class:`SettingError`, a
 ``ValueError`` that knows which setting it is about.
 """
 
