@@ -2,8 +2,8 @@
 
 One function, :func:`check_fit_settings`, guards both the Python API
 (:func:`bayesirt.inference.fit_model`) and the command line (which checks the options right
-after parsing, before the data is read, and names the option in its message). A bad value raises :class:`SettingError`, a
-``ValueError`` that knows which setting it is about.
+after parsing, before the data is read, and names the option in its message). A bad value
+raises :class:`SettingError`, a ``ValueError`` that knows which setting it is about.
 """
 
 from __future__ import annotations
