@@ -15,13 +15,18 @@ import numpy as np
 
 from bayesirt.inference import fit_info
 
-__all__ = ["DEFAULT_INTERVAL", "summarize_fit"]
+__all__ = ["DEFAULT_INTERVAL", "NON_DISCRIMINATING_A", "summarize_fit"]
 
 #: Mass of the central credible interval of the abilities, unless asked otherwise.
 DEFAULT_INTERVAL = 0.9
 
 #: Item parameters summarised when the posterior has them (``c``, ``d``: 3PL and 4PL only).
-ITEM_PARAMETERS = ("a", "b", "c", "d")
+ITEM_PARAMETERS = ("a", "intercept", "b", "c", "d")
+#: An item whose posterior median discrimination is below this barely discriminates: its
+#: information :math:`a^2 p(1-p)` is at most 1/16 of a unit-discrimination item's, and its
+#: difficulty :math:`b = -\alpha/a` has no finite posterior moments when :math:`a` can come
+#: close to 0 (posterior means of :math:`|b|` in the hundreds were seen on real data).
+NON_DISCRIMINATING_A = 0.25
 
 
 def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL) -> dict[str, Any]:
@@ -46,8 +51,13 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
             ``theta_lo`` and ``theta_hi`` (the :math:`(1 \mp \text{interval})/2` quantiles).
         ``items``
             One record per item, in the fit's order: ``item``, ``a_mean``, ``a_sd``,
-            ``b_mean``, ``b_sd``, and ``c_mean``, ``c_sd``, ``d_mean``, ``d_sd`` only where
-            the model has a lower (3PL, 4PL) or upper (4PL) asymptote.
+            ``intercept_mean``, ``intercept_sd`` (where the posterior has the intercept
+            :math:`\alpha`), ``b_mean``, ``b_sd``, the robust summary of the difficulty
+            ``b_median``, ``b_lo``, ``b_hi`` (central ``interval``), ``discriminating``
+            (``False`` when the posterior median of ``a`` is below
+            :data:`NON_DISCRIMINATING_A`: its ``b`` summaries are then meaningless, use the
+            intercept), and ``c_mean``, ``c_sd``, ``d_mean``, ``d_sd`` only where the model
+            has a lower (3PL, 4PL) or upper (4PL) asymptote.
         ``diagnostics``
             ``max_rhat``, ``min_ess_bulk`` and ``divergences`` as recorded at fit time;
             ``None`` where a quantity does not apply (all three for ADVI) or was not recorded.
@@ -92,6 +102,10 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
         for name in present:
             record[f"{name}_mean"] = _number(values[name][i].mean())
             record[f"{name}_sd"] = _number(values[name][i].std())
+            if name == "b":
+                median, lo, hi = np.quantile(values["b"][i], [0.5, tail, 1 - tail])
+                record.update(b_median=_number(median), b_lo=_number(lo), b_hi=_number(hi))
+        record["discriminating"] = bool(np.median(values["a"][i]) >= NON_DISCRIMINATING_A)
         items.append(record)
 
     recorded = info["diagnostics"]

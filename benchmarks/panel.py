@@ -9,6 +9,7 @@ draw, and the diagnostics stored with the fit. Results are appended to
     python benchmarks/panel.py                 # the whole panel, 2PL
     python benchmarks/panel.py --model 3pl --only chembench alpacaeval2
     python benchmarks/panel.py --list
+    python benchmarks/panel.py --only example alpacaeval2 --fit-args "--chains 2"
 
 Needs ``../shared/data`` beside the repository (``BAYESIRT_DATA_CACHE`` is pointed at its
 ``raw/`` folder for ChemBench). One fit at a time: on two cores a fit uses both.
@@ -62,17 +63,17 @@ PANEL = {
 }
 
 
-def run_member(name: str, model: str, folder: Path) -> dict:
+def run_member(name: str, model: str, folder: Path, fit_args: list[str]) -> dict:
     spec = PANEL[name]
     data = spec(folder) if callable(spec) else spec
     out = folder / f"{name}-{model}.nc"
     command = [sys.executable, "-m", "bayesirt", "fit", *data, "--model", model]
-    command += ["--out", str(out), "--overwrite", "--no-progress"]
+    command += ["--out", str(out), "--overwrite", "--no-progress", *fit_args]
     env = {**os.environ, "BAYESIRT_DATA_CACHE": str(SHARED / "raw")}
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - started
-    record = {"data": name, "model": model, "wall_seconds": round(wall, 1)}
+    record = {"data": name, "model": model, "fit_args": fit_args, "wall_seconds": round(wall, 1)}
     if done.returncode != 0:
         record["error"] = done.stderr.strip().splitlines()[-1:]
         return record
@@ -136,6 +137,7 @@ def main() -> None:
     parser.add_argument("--model", default="2pl")
     parser.add_argument("--only", nargs="*", choices=list(PANEL))
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--fit-args", default="", help="more options of 'bayesirt fit'")
     args = parser.parse_args()
     if args.list:
         print("\n".join(PANEL))
@@ -144,7 +146,7 @@ def main() -> None:
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            record = run_member(name, args.model, Path(tmp))
+            record = run_member(name, args.model, Path(tmp), args.fit_args.split())
             record["when"] = datetime.now(UTC).isoformat(timespec="seconds")
             print(json.dumps(record), flush=True)
             records.append(record)

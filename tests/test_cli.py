@@ -29,7 +29,19 @@ from bayesirt.models import MODELS
 
 ADVI = ["--method", "advi", "--advi-iterations", "300", "--draws", "50", "--no-progress"]
 SUBJECT_KEYS = {"subject", "theta_mean", "theta_sd", "theta_lo", "theta_hi"}
-ITEM_KEYS_2PL = {"item", "a_mean", "a_sd", "b_mean", "b_sd"}
+ITEM_KEYS_2PL = {
+    "item",
+    "a_mean",
+    "a_sd",
+    "intercept_mean",
+    "intercept_sd",
+    "b_mean",
+    "b_sd",
+    "b_median",
+    "b_lo",
+    "b_hi",
+    "discriminating",
+}
 DIAGNOSTIC_KEYS = {"max_rhat", "min_ess_bulk", "divergences"}
 RANK_SUBJECT_KEYS = {
     "subject",
@@ -203,6 +215,30 @@ def test_summary_has_asymptotes_only_where_the_posterior_has_them(lsat7_fit):
     items = summarize_fit(idata)["items"]
     assert all(set(i) == ITEM_KEYS_2PL | {"c_mean", "c_sd"} for i in items)
     assert all(i["c_mean"] == pytest.approx(0.2) for i in items)
+
+
+def test_summary_flags_items_that_barely_discriminate(capsys, lsat7_fit, tmp_path):
+    """b = -intercept / a of an item whose a comes close to 0 has no finite moments: the
+    summary gives its median and interval, flags it, and --top shows the best items."""
+    idata = load_fit(lsat7_fit[0])
+    rng = np.random.default_rng(0)
+    a = idata.posterior["a"].copy()
+    a[..., 2] = np.abs(rng.normal(0.0, 0.05, size=a[..., 2].shape))
+    idata.posterior["a"] = a
+    idata.posterior["b"] = -idata.posterior["intercept"] / a
+    items = summarize_fit(idata)["items"]
+    assert [i["discriminating"] for i in items] == [True, True, False, True, True]
+    flat = items[2]
+    assert flat["b_lo"] < flat["b_median"] < flat["b_hi"]
+    assert abs(flat["b_median"]) < abs(flat["b_mean"])  # the mean chases the near-0 draws
+    path = save_fit(idata, tmp_path / "flat.nc")
+    status, out, _ = run(capsys, "summary", path, "--top", 2)
+    assert status == 0
+    assert "1 item(s) barely discriminate" in out
+    item_table = out[out.index("item parameters") :]
+    assert item_table.count("Item") == 2 and "Item3" not in item_table  # the 2 best only
+    subject_table = out[out.index("abilities") : out.index("item parameters")]
+    assert len(subject_table.strip().splitlines()) == 1 + 1 + 2  # title, header, 2 rows
 
 
 def test_save_load_summary_gives_identical_numbers(capsys, lsat7, tmp_path):

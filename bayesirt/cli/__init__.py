@@ -35,6 +35,7 @@ import inspect
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -52,6 +53,7 @@ from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.data import (
     FORMATS,
     Responses,
+    ResponsesError,
     ResponsesWarning,
     datasets,
     load_example,
@@ -71,11 +73,11 @@ from bayesirt.inference import (
     save_fit,
 )
 from bayesirt.inference.diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
-from bayesirt.inference.fit import FIXED_DRAWS
+from bayesirt.inference.fit import BLAS_WARNING, FIXED_DRAWS
 from bayesirt.inference.io import DEFAULT_FIT_DIR, FitFileError, card_path, check_fit_path
 from bayesirt.inference.settings import SettingError, check_fit_settings
 from bayesirt.models import MODELS, ExplanatoryTwoPL, TwoPL
-from bayesirt.summary import DEFAULT_INTERVAL, summarize_fit
+from bayesirt.summary import DEFAULT_INTERVAL, NON_DISCRIMINATING_A, summarize_fit
 
 __all__ = ["build_parser", "main"]
 
@@ -94,6 +96,20 @@ DATA_OPTIONS = (
     "item_meta",
     "subject_meta",
     "drop_constant",
+    "sep",
+    "sample_filter",
+    "metric",
+    "model_name",
+)
+#: Data options given once for every lm-eval task (run), or repeated as KEY=VALUE.
+KEYED_DATA_OPTIONS = {"sample_filter": "task", "metric": "task", "model_name": "run folder"}
+#: An argument of :func:`bayesirt.load_responses` set by a data option, as the data readers'
+#: messages name it: ``threshold=``, ``drop_constant=True``, ``metric={'task': 'value'}``, or
+#: followed by a value (``duplicates='mean'``; the empty group ``value_follows`` matches).
+_ARGUMENT_IN_MESSAGE = re.compile(
+    r"\b(?P<name>" + "|".join(DATA_OPTIONS) + r")="
+    r"(?:(?P<true>True)\b|\{'(?P<key>[^']*)': '(?P<value>[^']*)'\}"
+    r"|(?P<value_follows>(?=[\w'\"<\[{-])))?"
 )
 #: Options of ``fit`` that only NUTS uses, and the one only ADVI uses.
 NUTS_OPTIONS = ("sampler", "tune", "target_accept", "max_draws", "max_seconds")
@@ -103,8 +119,6 @@ ADVI_OPTIONS = ("advi_iterations",)
 DEMO_SETTINGS: dict[str, int] = {}
 QUICK_DEMO_SETTINGS = {"draws": 100, "tune": 100, "chains": 2}
 DEMO_FIT = DEFAULT_FIT_DIR / "demo.nc"
-#: The PyTensor warning about a missing BLAS library: noise for a command line user.
-BLAS_WARNING = "PyTensor could not link to a BLAS installation"
 
 _FIT_DEFAULTS = {
     name: parameter.default
@@ -148,9 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         Errors are printed as one line on stderr, never as a traceback.
     """
     parser = build_parser()
+    data_options = False
     try:
         args = parser.parse_args(argv)
-        with _user_facing_warnings():
+        data_options = all(key in vars(args) for key in DATA_OPTIONS)
+        with _user_facing_warnings(data_options=data_options):
             args.run(args)
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0
@@ -162,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(err)
         return 2
     except (ValueError, OSError, ImportError, datasets.DatasetUnavailableError) as err:
-        _print_error(err)
+        _print_error(err, data_options=data_options)
         return 1
     except KeyboardInterrupt:
         print("bayesirt: interrupted", file=sys.stderr)
@@ -230,6 +246,37 @@ def _add_fit_command(commands: Any) -> None:
         action="store_true",
         default=None,
         help="drop items that every subject answered the same way",
+    )
+    data.add_argument(
+        "--sep",
+        type=_separator,
+        metavar="CHAR",
+        help="delimiter of a CSV / TSV / text table, '\\t' or 'tab' for a tab (default: tab "
+        "for .tsv, else sniffed among comma, semicolon and tab)",
+    )
+    data.add_argument(
+        "--sample-filter",
+        type=_keyed_value,
+        action="append",
+        metavar="[TASK=]FILTER",
+        help="lm-eval: the filter whose scores are used, for every task or, repeated, per "
+        "task (default: strict-match, else none, else the first by name)",
+    )
+    data.add_argument(
+        "--metric",
+        type=_keyed_value,
+        action="append",
+        metavar="[TASK=]METRIC",
+        help="lm-eval: the per-sample metric used, for every task or, repeated, per task "
+        "(default: acc, else acc_norm, else exact_match, else the first by name)",
+    )
+    data.add_argument(
+        "--model-name",
+        type=_keyed_value,
+        action="append",
+        metavar="[RUN=]LABEL",
+        help="lm-eval: the subject label of every run or, repeated, of each run folder RUN "
+        "(default: the model named in the run's results JSON, else the folder's name)",
     )
 
     model = cmd.add_argument_group("model")
@@ -338,6 +385,12 @@ def _add_summary_command(commands: Any) -> None:
     )
     cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
     cmd.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    cmd.add_argument(
+        "--top",
+        type=_positive_int,
+        metavar="K",
+        help="show only the K best subjects and the K most discriminating items",
+    )
     cmd.set_defaults(run=_run_summary)
 
 
@@ -511,10 +564,28 @@ def _run_summary(args: argparse.Namespace) -> None:
     items = pd.DataFrame(summary["items"])
     print(f"{args.fit}: {config['model'].upper()}, {len(subjects)} subjects × {len(items)} items")
     _print_diagnostics(idata)
-    print(f"\nabilities θ, best first (posterior mean, sd and {DEFAULT_INTERVAL:.0%} interval):")
-    print(subjects.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print("\nitem parameters (posterior mean and sd):")
+    shown = "" if args.top is None else f", the {min(args.top, len(subjects))} best"
+    print(
+        f"\nabilities θ, best first{shown} (posterior mean, sd and {DEFAULT_INTERVAL:.0%} "
+        "interval):"
+    )
+    print(subjects.head(args.top).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    flat = int((~items["discriminating"]).sum())
+    if args.top is not None:
+        items = items.sort_values("a_mean", ascending=False, kind="stable").head(args.top)
+    items["discriminating"] = items["discriminating"].map({True: "yes", False: "NO"})
+    items = items.drop(columns=["b_mean", "b_sd"]).rename(columns={"discriminating": "discr."})
+    which = "" if args.top is None else f", the {len(items)} most discriminating"
+    print(
+        f"\nitem parameters{which} (posterior mean and sd; b as median and "
+        f"{DEFAULT_INTERVAL:.0%} interval):"
+    )
     print(items.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if flat:
+        print(
+            f"{flat} item(s) barely discriminate (posterior median a < {NON_DISCRIMINATING_A}, "
+            "'discr.' NO): their difficulty b is not meaningful; read the intercept"
+        )
 
 
 def _run_rank(args: argparse.Namespace) -> None:
@@ -601,7 +672,43 @@ def _read_data(args: argparse.Namespace) -> Responses:
         return load_example()
     if source.startswith(DATASET_PREFIX):
         return datasets.load(source.removeprefix(DATASET_PREFIX))
+    for key in KEYED_DATA_OPTIONS.keys() & options.keys():
+        options[key] = _per_key(key, options[key])
     return load_responses(source, **options)
+
+
+def _keyed_value(text: str) -> tuple[str | None, str]:
+    """An argument of a keyed data option: ``KEY=VALUE`` as (KEY, VALUE), else (None, text)."""
+    key, equals, value = text.partition("=")
+    if not equals:
+        return None, text
+    if not key or not value:
+        raise argparse.ArgumentTypeError(f"expected VALUE or KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _per_key(dest: str, given: list[tuple[str | None, str]]) -> str | dict[str, str]:
+    """A keyed data option as :func:`load_responses` takes it: one value, or a dict."""
+    keys = [key for key, _ in given]
+    if keys == [None]:
+        return given[0][1]
+    what = KEYED_DATA_OPTIONS[dest]
+    if None in keys:
+        raise UsageError(
+            f"{_flag(dest)}: give either one value for every {what} or KEY=VALUE for each {what}"
+        )
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise UsageError(f"{_flag(dest)}: {what} {repeated[0]!r} given more than once")
+    return dict(given)
+
+
+def _separator(text: str) -> str:
+    """The delimiter of ``--sep``: one character, or a tab written ``\\t`` or ``tab``."""
+    sep = "\t" if text in ("\\t", "tab") else text
+    if len(sep) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character, '\\t' or 'tab', got {text!r}")
+    return sep
 
 
 def _fit_path(path: Path, overwrite: bool) -> Path:
@@ -736,10 +843,12 @@ def _progress(args: argparse.Namespace) -> bool:
 
 # ---------------------------------------------------------------------- messages
 @contextlib.contextmanager
-def _user_facing_warnings() -> Iterator[None]:
+def _user_facing_warnings(*, data_options: bool = False) -> Iterator[None]:
     """Show the package's warnings as ``bayesirt: warning: ...`` lines; hide BLAS noise.
 
-    Every :class:`ConvergenceWarning` is shown, even one repeated from the same place.
+    Every :class:`ConvergenceWarning` is shown, even one repeated from the same place. With
+    ``data_options`` (a command that reads data with the data options of ``fit``), a
+    :class:`ResponsesWarning` names those options rather than Python arguments.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings(
@@ -750,7 +859,10 @@ def _user_facing_warnings() -> Iterator[None]:
 
         def show(message, category, filename, lineno, file=None, line=None) -> None:
             if issubclass(category, (ConvergenceWarning, ResponsesWarning)):
-                print(f"bayesirt: warning: {_one_line(message)}", file=sys.stderr)
+                text = _one_line(message)
+                if data_options and issubclass(category, ResponsesWarning):
+                    text = _as_options(text)
+                print(f"bayesirt: warning: {text}", file=sys.stderr)
             else:
                 default_show(message, category, filename, lineno, file, line)
 
@@ -758,8 +870,27 @@ def _user_facing_warnings() -> Iterator[None]:
         yield
 
 
-def _print_error(err: BaseException) -> None:
-    print(f"bayesirt: error: {_one_line(err)}", file=sys.stderr)
+def _print_error(err: BaseException, *, data_options: bool = False) -> None:
+    """Print ``err`` as one line; with ``data_options``, see :func:`_user_facing_warnings`."""
+    text = _one_line(err)
+    if data_options and isinstance(err, ResponsesError):
+        text = _as_options(text)
+    print(f"bayesirt: error: {text}", file=sys.stderr)
+
+
+def _as_options(message: str) -> str:
+    """A data reader's message with the arguments of :func:`bayesirt.load_responses` it names
+    written as the options of ``fit`` that set them: ``threshold=`` → ``--threshold``,
+    ``drop_constant=True`` → ``--drop-constant``, ``metric={'arc': 'acc'}`` → ``--metric
+    arc=acc``, ``duplicates='mean'`` → ``--duplicates 'mean'``."""
+
+    def option(match: re.Match) -> str:
+        flag = _flag(match["name"])
+        if match["key"] is not None:
+            return f"{flag} {match['key']}={match['value']}"
+        return flag if match["value_follows"] is None else f"{flag} "
+
+    return _ARGUMENT_IN_MESSAGE.sub(option, message)
 
 
 def _one_line(message: object) -> str:

@@ -8,24 +8,30 @@ labels, responses, duplicates and thresholds are checked once, by
 Formats (the registry :data:`FORMATS`):
 
 ``long``
-    A table with one row per (subject, item) pair: CSV, TSV, parquet or a DataFrame.
+    A table with one row per (subject, item) pair: CSV, TSV, text, parquet or a DataFrame.
 ``wide``
-    A subjects × items table: first column (CSV) or index (DataFrame) the subject, one
+    A subjects × items table: first column (file) or index (DataFrame) the subject, one
     column per item, a blank cell = missing.
 ``py-irt``
     py-irt jsonlines: one line per subject, ``{"subject_id": ..., "responses": {item: 0/1}}``.
 ``lm-eval``
     lm-evaluation-harness output written with ``--log_samples``: folders (or single files)
     of ``samples_<task>_<timestamp>.jsonl``, next to the run's ``results_<timestamp>.json``.
+
+A ``.csv`` or ``.txt`` table may be separated by commas, semicolons or tabs: the delimiter is
+sniffed from its first lines unless ``sep=`` names it. What was read, and how, is recorded in
+:attr:`Responses.source`.
 """
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +51,29 @@ LMEVAL_MODEL_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
 #: Options whose default is not ``None``; a default value counts as "not given".
 OPTION_DEFAULTS = {"response": "response", "duplicates": "error"}
 
-TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".parquet": None}
-JSONL_SUFFIXES = (".jsonl", ".json")
+#: Extensions of text tables and their delimiter (``None``: sniffed, see SNIFF_DELIMITERS).
+TEXT_TABLE_SUFFIXES = {".csv": None, ".txt": None, ".tsv": "\t"}
+TABLE_SUFFIXES = (*TEXT_TABLE_SUFFIXES, ".parquet")
+#: Extensions of jsonlines files (``.jsonlines`` is what py-irt's examples use).
+JSONL_SUFFIXES = (".jsonl", ".jsonlines", ".json")
 
 #: Rows of a CSV read to tell a long table from a wide one.
 SNIFF_ROWS = 1000
+#: Delimiters a ``.csv`` / ``.txt`` table may use, in order of preference on a tie, and the
+#: number of its first lines read to tell them apart.
+SNIFF_DELIMITERS = (",", ";", "\t")
+SNIFF_LINES = 50
+
+#: An lm-eval task that logs several filters and is given none is scored with the first of
+#: these it logs, else with the first of its filters by name (see :func:`load_responses`).
+LMEVAL_FILTER_PREFERENCE = ("strict-match", "none")
+#: Likewise for the per-sample metric: multiple-choice accuracy first, then exact match.
+LMEVAL_METRIC_PREFERENCE = ("acc", "acc_norm", "exact_match")
+#: The lm-eval choices made per task: argument of load_responses → (noun, preference).
+LMEVAL_CHOICES = {
+    "sample_filter": ("filter", LMEVAL_FILTER_PREFERENCE),
+    "metric": ("metric", LMEVAL_METRIC_PREFERENCE),
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +90,9 @@ class ResponseFormat:
         The optional arguments of :func:`load_responses` this layout uses; giving another one
         is an error rather than being silently ignored.
     read : callable
-        ``read(source, **options) -> Responses``.
+        ``read(source, **options) -> Responses``; the :attr:`Responses.source` it returns
+        holds what the reader settled (a sniffed delimiter, the lm-eval filters, metrics and
+        model names), which :func:`load_responses` adds to its record.
     """
 
     name: str
@@ -91,6 +117,7 @@ def load_responses(
     model_name: str | Mapping[str, str] | None = None,
     metric: str | Mapping[str, str] | None = None,
     sample_filter: str | Mapping[str, str] | None = None,
+    sep: str | None = None,
     drop_constant: bool = False,
 ) -> Responses:
     """Read benchmark results into :class:`Responses`.
@@ -98,9 +125,9 @@ def load_responses(
     Parameters
     ----------
     source : path, DataFrame or list of paths
-        A CSV / TSV / parquet file, a DataFrame, a py-irt ``.jsonl`` file, or lm-eval output
-        (a folder searched recursively for ``samples_*.jsonl``, a samples file, or a list of
-        them).
+        A CSV / TSV / text / parquet file, a DataFrame, a py-irt ``.jsonl`` / ``.jsonlines``
+        file, or lm-eval output (a folder searched recursively for ``samples_*.jsonl``, a
+        samples file, or a list of them).
     format : {"long", "wide", "py-irt", "lm-eval"}, optional
         The layout (see :data:`FORMATS`). Inferred when omitted: a folder, a list of paths or a
         jsonl line with ``doc_id`` is ``lm-eval``; a jsonl line with ``subject_id`` and
@@ -116,22 +143,39 @@ def load_responses(
         Without it, any response other than 0/1 is an error.
     duplicates : {"error", "mean", "first", "last"}
         What to do with repeated (subject, item) pairs.
-    item_meta, subject_meta : DataFrame or path to a CSV, optional
+    item_meta, subject_meta : DataFrame or path to a table file, optional
         Metadata joined on the label (column ``item`` / ``subject`` or the index); every item
         (subject) must have a row.
     item_meta_columns, subject_meta_columns : list of str, optional
         Columns of a long table that hold item (subject) metadata.
     model_name : str or dict, optional
         ``lm-eval`` only: the subject label of a run instead of the model named in its
-        results JSON (needed where that file is missing), for every run read or as
-        ``{run folder name: label}``, e.g. ``{"EleutherAI__pythia-160m": "pythia-160m"}``.
+        results JSON, for every run read or as ``{run folder name: label}``, e.g.
+        ``{"EleutherAI__pythia-160m": "pythia-160m"}``. A run without a results JSON (or
+        whose results JSON names no model) is labelled by its folder's name, with a
+        :class:`ResponsesWarning`.
     metric : str or dict, optional
         ``lm-eval`` only: the per-sample metric used as the response, for every task or as
-        ``{task: metric}``. A task not named uses ``acc`` if it logs it, else its only metric.
+        ``{task: metric}``. A task not named that logs several metrics uses the first of
+        :data:`LMEVAL_METRIC_PREFERENCE` it logs (``acc``, then ``acc_norm``, then
+        ``exact_match``), else the first of its metrics by name, and a
+        :class:`ResponsesWarning` names the metric used. ``acc`` comes first because it is
+        the score lm-eval reports for multiple-choice tasks, ``exact_match`` the score of
+        generative ones.
     sample_filter : str or dict, optional
         ``lm-eval`` only: the filter whose scores are used, for every task or as
-        ``{task: filter}``, e.g. ``{"gsm8k": "strict-match"}``. A task not named must log a
-        single filter.
+        ``{task: filter}``, e.g. ``{"gsm8k": "flexible-extract"}``. A task not named that
+        logs several filters uses ``strict-match`` if it logs it, else ``none`` if it logs
+        it, else the first of its filters by name, and a :class:`ResponsesWarning` names the
+        filter used. ``strict-match`` (gsm8k and similar tasks) only credits an answer given
+        in the format the prompt asks for, the stricter and more commonly reported score;
+        ``none`` is lm-eval's name for the unfiltered responses; ordering the rest by name
+        makes the choice independent of the order of the files.
+    sep : str, optional
+        The delimiter of a CSV / TSV / text table. Without it a ``.tsv`` file is read as
+        tab separated, and the delimiter of a ``.csv`` or ``.txt`` file is sniffed from its
+        first lines: the one of ``,``, ``;`` and tab that splits every line into the same
+        number of fields, the most fields winning.
     drop_constant : bool
         Drop items that every observed subject answered the same way. Either way such items
         are reported with a :class:`ResponsesWarning` (see :meth:`Responses.constant_items`).
@@ -139,6 +183,10 @@ def load_responses(
     Returns
     -------
     Responses
+        With :attr:`Responses.source` recording the input (``input``: the paths as given, or
+        ``"DataFrame"``), the ``format`` and every option used: those given, the delimiter
+        of a text table, the filter, metric and model name used for each lm-eval task and
+        run, ``drop_constant`` and the items it dropped (``dropped_constant_items``).
 
     Raises
     ------
@@ -146,7 +194,7 @@ def load_responses(
         On an unknown or ambiguous format, an option the format does not use, or bad data;
         the message names the offending value.
     """
-    fmt = _resolve_format(source, format, subject=subject, item=item)
+    fmt = _resolve_format(source, format, subject=subject, item=item, sep=sep)
     options = {
         "subject": subject,
         "item": item,
@@ -158,6 +206,7 @@ def load_responses(
         "model_name": model_name,
         "metric": metric,
         "sample_filter": sample_filter,
+        "sep": sep,
     }
     unused = [
         f"{key}={value!r}"
@@ -170,14 +219,27 @@ def load_responses(
     if unused:
         raise ResponsesError(
             f"option(s) {', '.join(unused)} do not apply to format {fmt.name!r}; it uses "
-            f"{', '.join(sorted(fmt.options))}"
+            f"{', '.join(f'{option}=' for option in sorted(fmt.options))}"
         )
-    resp = fmt.read(source, **{key: options[key] for key in fmt.options})
+    used = {key: options[key] for key in fmt.options}
+    resp = fmt.read(source, **used)
+    record = {
+        "input": _describe_input(source),
+        "format": fmt.name,
+        **{key: value for key, value in used.items() if value is not None},
+        **resp.source,
+    }
     if item_meta is not None:
         resp = resp.with_item_meta(_read_meta(item_meta, "item"), on=item)
+        record["item_meta"] = _describe_input(item_meta)
     if subject_meta is not None:
         resp = resp.with_subject_meta(_read_meta(subject_meta, "subject"), on=subject)
-    return _report_constant_items(resp, drop=drop_constant)
+        record["subject_meta"] = _describe_input(subject_meta)
+    resp, dropped = _report_constant_items(resp, drop=drop_constant)
+    record["drop_constant"] = drop_constant
+    if drop_constant:
+        record["dropped_constant_items"] = [str(label) for label in dropped]
+    return resp.with_source(record)
 
 
 # ------------------------------------------------------------------ readers
@@ -191,9 +253,11 @@ def _read_long(
     duplicates: str,
     item_meta_columns: list[str] | None,
     subject_meta_columns: list[str] | None,
+    sep: str | None,
 ) -> Responses:
-    return Responses.from_long(
-        _read_table(source),
+    sep = _table_sep(source, sep)
+    resp = Responses.from_long(
+        _read_table(source, sep=sep),
         subject=subject,
         item=item,
         response=response,
@@ -202,11 +266,13 @@ def _read_long(
         item_meta_columns=item_meta_columns,
         subject_meta_columns=subject_meta_columns,
     )
+    return resp.with_source({"sep": sep} if sep else {})
 
 
-def _read_wide(source, *, subject: str, threshold: float | None) -> Responses:
-    frame = _wide_frame(_read_table(source), source=source, subject=subject)
-    return Responses.from_wide(frame, threshold=threshold)
+def _read_wide(source, *, subject: str, threshold: float | None, sep: str | None) -> Responses:
+    sep = _table_sep(source, sep)
+    frame = _wide_frame(_read_table(source, sep=sep), source=source, subject=subject)
+    return Responses.from_wide(frame, threshold=threshold).with_source({"sep": sep} if sep else {})
 
 
 def _read_pyirt(source, *, threshold: float | None, duplicates: str) -> Responses:
@@ -237,16 +303,43 @@ def _read_lmeval(
     metric: str | Mapping[str, str] | None,
     sample_filter: str | Mapping[str, str] | None,
 ) -> Responses:
-    frames = [
-        _lmeval_samples(path, model_name=model_name, metric=metric, sample_filter=sample_filter)
-        for path in _lmeval_sample_files(source)
-    ]
-    return Responses.from_long(
+    """Every samples file as a long table; the choices made are warned about and recorded.
+
+    The source record holds, per task, the filter and the metric used and, per run folder,
+    the subject label.
+    """
+    runs: dict[tuple[Path, str], str] = {}
+    wanted = {"sample_filter": sample_filter, "metric": metric}
+    choices: dict[str, dict[str, _Choice]] = {argument: {} for argument in LMEVAL_CHOICES}
+    frames = []
+    for path in _lmeval_sample_files(source):
+        task, timestamp = _lmeval_task(path)
+        run = (path.parent, timestamp)
+        if run not in runs:
+            runs[run] = _for_key(model_name, path.parent.name) or _lmeval_model_name(
+                path.parent, timestamp=timestamp, samples=path
+            )
+        frames.append(
+            _lmeval_samples(path, task=task, subject=runs[run], wanted=wanted, choices=choices)
+        )
+    _check_keys(model_name, "model_name", "run folder", {folder.name for folder, _ in runs})
+    for argument, by_task in choices.items():
+        _check_keys(wanted[argument], argument, "task", set(by_task))
+        for task, choice in by_task.items():
+            if choice.defaulted:
+                warnings.warn(choice.message(task, argument), ResponsesWarning, stacklevel=3)
+    resp = Responses.from_long(
         pd.concat(frames, ignore_index=True),
         threshold=threshold,
         duplicates=duplicates,
         item_meta_columns=["benchmark"],
     )
+    record = {
+        argument: {task: choice.recorded() for task, choice in by_task.items()}
+        for argument, by_task in choices.items()
+    }
+    record["model_name"] = {folder.name: label for (folder, _), label in runs.items()}
+    return resp.with_source(record)
 
 
 FORMATS: dict[str, ResponseFormat] = {
@@ -254,7 +347,7 @@ FORMATS: dict[str, ResponseFormat] = {
     for fmt in (
         ResponseFormat(
             "long",
-            "one row per (subject, item) pair: CSV, TSV, parquet or DataFrame",
+            "one row per (subject, item) pair: CSV, TSV, text, parquet or DataFrame",
             frozenset(
                 {
                     "subject",
@@ -264,14 +357,15 @@ FORMATS: dict[str, ResponseFormat] = {
                     "duplicates",
                     "item_meta_columns",
                     "subject_meta_columns",
+                    "sep",
                 }
             ),
             _read_long,
         ),
         ResponseFormat(
             "wide",
-            "subjects × items table, subject in the first column (CSV) or index, blank = missing",
-            frozenset({"subject", "threshold"}),
+            "subjects × items table, subject in the first column (file) or index, blank = missing",
+            frozenset({"subject", "threshold", "sep"}),
             _read_wide,
         ),
         ResponseFormat(
@@ -297,16 +391,16 @@ def _known_formats() -> str:
 
 
 def _resolve_format(
-    source: Source, format: str | None, *, subject: str, item: str
+    source: Source, format: str | None, *, subject: str, item: str, sep: str | None
 ) -> ResponseFormat:
     if format is not None:
         if format not in FORMATS:
             raise ResponsesError(f"unknown format {format!r}; known formats: {_known_formats()}")
         return FORMATS[format]
-    return FORMATS[_infer_format(source, subject=subject, item=item)]
+    return FORMATS[_infer_format(source, subject=subject, item=item, sep=sep)]
 
 
-def _infer_format(source: Source, *, subject: str, item: str) -> str:
+def _infer_format(source: Source, *, subject: str, item: str, sep: str | None) -> str:
     if isinstance(source, pd.DataFrame):
         return _infer_table_format(
             source, from_file=False, subject=subject, item=item, source="the DataFrame"
@@ -332,7 +426,7 @@ def _infer_format(source: Source, *, subject: str, item: str) -> str:
             f"(known formats: {_known_formats()})"
         )
     if suffix in TABLE_SUFFIXES:
-        head = _read_table(path, nrows=SNIFF_ROWS)
+        head = _read_table(path, sep=sep, nrows=SNIFF_ROWS)
         return _infer_table_format(
             head, from_file=True, subject=subject, item=item, source=repr(str(path))
         )
@@ -366,8 +460,17 @@ def _infer_table_format(
 
 
 # ------------------------------------------------------------------ helpers
-def _read_table(source, *, nrows: int | None = None) -> pd.DataFrame:
-    """A DataFrame as is, or a CSV / TSV / parquet file read by pandas (``nrows``: CSV only)."""
+def _describe_input(source) -> str | list[str]:
+    """How a source is recorded in :attr:`Responses.source`: its path(s) as given."""
+    if isinstance(source, pd.DataFrame):
+        return "DataFrame"
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    return [str(entry) for entry in source]
+
+
+def _read_table(source, *, sep: str | None = None, nrows: int | None = None) -> pd.DataFrame:
+    """A DataFrame as is, or a table file read by pandas (``nrows``: text tables only)."""
     if isinstance(source, pd.DataFrame):
         return source
     path = Path(source)
@@ -376,9 +479,53 @@ def _read_table(source, *, nrows: int | None = None) -> pd.DataFrame:
         raise ResponsesError(
             f"{str(path)!r} is not a table file: expected one of {', '.join(TABLE_SUFFIXES)}"
         )
-    if TABLE_SUFFIXES[suffix] is None:
+    _require_content(path)
+    if suffix not in TEXT_TABLE_SUFFIXES:
         return pd.read_parquet(path)
-    return pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], nrows=nrows)
+    return pd.read_csv(path, sep=_table_sep(path, sep), nrows=nrows)
+
+
+def _table_sep(source, sep: str | None) -> str | None:
+    """The delimiter of a text table: ``sep``, else its extension's, else sniffed.
+
+    ``None`` for a DataFrame or a parquet file, which have no delimiter to choose.
+    """
+    text = not isinstance(source, pd.DataFrame) and Path(source).suffix.lower() in (
+        TEXT_TABLE_SUFFIXES
+    )
+    if not text:
+        if sep is not None:
+            shown = "a DataFrame" if isinstance(source, pd.DataFrame) else repr(str(source))
+            raise ResponsesError(
+                f"sep={sep!r} is the delimiter of a text table ({', '.join(TEXT_TABLE_SUFFIXES)}); "
+                f"it does not apply to {shown}"
+            )
+        return None
+    path = Path(source)
+    return sep or TEXT_TABLE_SUFFIXES[path.suffix.lower()] or _sniff_sep(path)
+
+
+def _sniff_sep(path: Path) -> str:
+    """The delimiter of SNIFF_DELIMITERS that splits the first non-blank lines of ``path``
+    into the same number of fields, more than one; the most fields win, then the earlier
+    delimiter. ``,`` if none does (a one-column table, or an empty file)."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        lines = [line for line in itertools.islice(handle, SNIFF_LINES) if line.strip()]
+    best, most = SNIFF_DELIMITERS[0], 1
+    for sep in SNIFF_DELIMITERS:
+        widths = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        if len(widths) == 1 and (width := widths.pop()) > most:
+            best, most = sep, width
+    return best
+
+
+def _require_content(path: Path) -> None:
+    """Refuse, naming it, a file that holds nothing but white space."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 16):
+            if chunk.strip():
+                return
+    raise ResponsesError(f"{str(path)!r} is empty: there is nothing to read")
 
 
 def _subject_column(frame: pd.DataFrame, *, subject: str, from_file: bool) -> str | None:
@@ -407,11 +554,14 @@ def _read_meta(meta: pd.DataFrame | str | os.PathLike, role: str) -> pd.DataFram
     return _read_table(path)
 
 
-def _report_constant_items(resp: Responses, *, drop: bool) -> Responses:
-    """Warn about items with one observed value; drop them if asked."""
+def _report_constant_items(resp: Responses, *, drop: bool) -> tuple[Responses, pd.Index]:
+    """Warn about items with one observed value; drop them if asked.
+
+    Returns the responses and the constant items.
+    """
     constant = resp.constant_items()
     if not len(constant):
-        return resp
+        return resp, constant
     action = (
         "dropped (drop_constant=True)"
         if drop
@@ -424,11 +574,12 @@ def _report_constant_items(resp: Responses, *, drop: bool) -> Responses:
         ResponsesWarning,
         stacklevel=3,
     )
-    return drop_constant_items(resp)[0] if drop else resp
+    return (drop_constant_items(resp)[0] if drop else resp), constant
 
 
 def _jsonl_records(path: Path):
-    """(line number, parsed JSON) of each non-blank line."""
+    """(line number, parsed JSON) of each non-blank line; an empty file is an error."""
+    _require_content(path)
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -440,6 +591,38 @@ def _jsonl_records(path: Path):
 
 
 # ------------------------------------------------------------ lm-eval output
+@dataclass
+class _Choice:
+    """The filter (or metric) used for one lm-eval task over the runs read."""
+
+    logged: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
+    #: Whether some run logged several and none was named, so a default was taken.
+    defaulted: bool = False
+
+    def add(self, available: list[str], used: str, *, defaulted: bool) -> None:
+        self.logged.update(available)
+        self.used.add(used)
+        self.defaulted |= defaulted
+
+    def recorded(self) -> str | list[str]:
+        """The value used, or the values if runs logged different ones."""
+        return next(iter(self.used)) if len(self.used) == 1 else sorted(self.used)
+
+    def message(self, task: str, argument: str) -> str:
+        """The warning that a default was used for ``task``."""
+        what, preference = LMEVAL_CHOICES[argument]
+        used = describe_values(sorted(self.used))
+        if len(self.used) > 1:
+            used += f" (its runs log different {what}s)"
+        return (
+            f"task {task!r} logs several {what}s, {describe_values(sorted(self.logged))}, and "
+            f"none was chosen: used {used}, the default (the first logged of "
+            f"{', '.join(preference)}, else the first by name); choose with "
+            f"{argument}={{{task!r}: '<{what}>'}}"
+        )
+
+
 def _lmeval_sample_files(source) -> list[Path]:
     """Every ``samples_*.jsonl`` under the given folders / files, sorted."""
     sources = [source] if isinstance(source, str | os.PathLike) else list(source)
@@ -462,51 +645,53 @@ def _lmeval_sample_files(source) -> list[Path]:
     return files
 
 
-def _lmeval_samples(
-    path: Path,
-    *,
-    model_name: str | Mapping[str, str] | None,
-    metric: str | Mapping[str, str] | None,
-    sample_filter: str | Mapping[str, str] | None,
-) -> pd.DataFrame:
-    """The long table of one samples file: subject, item = ``<task>/<doc_id>``, benchmark."""
+def _lmeval_task(path: Path) -> tuple[str, str]:
+    """The task and the timestamp in the name ``samples_<task>_<timestamp>.jsonl``."""
     stem = path.name.removesuffix(".jsonl")
     task, _, timestamp = stem.removeprefix("samples_").rpartition("_")
     if not task:
         raise ResponsesError(
             f"{str(path)!r} is not named samples_<task>_<timestamp>.jsonl as lm-eval writes it"
         )
-    subject = _for_key(model_name, path.parent.name) or _lmeval_model_name(
-        path.parent, timestamp=timestamp, samples=path
-    )
+    return task, timestamp
+
+
+def _lmeval_samples(
+    path: Path,
+    *,
+    task: str,
+    subject: str,
+    wanted: dict[str, str | Mapping[str, str] | None],
+    choices: dict[str, dict[str, _Choice]],
+) -> pd.DataFrame:
+    """The long table of one samples file: subject, item = ``<task>/<doc_id>``, benchmark.
+
+    ``wanted`` holds the ``sample_filter`` and ``metric`` options; the values used are added
+    to ``choices`` (option → task → :class:`_Choice`).
+    """
     records = [record for _, record in _jsonl_records(path)]
     if not records:
         raise ResponsesError(f"{str(path)!r} holds no samples")
-    chosen_filter = _choose(
-        sorted({str(r.get("filter", "none")) for r in records}),
-        _for_key(sample_filter, task),
-        preferred=None,
-        what="filter",
-        argument="sample_filter",
-        task=task,
+    filters = sorted({_lmeval_filter(record) for record in records})
+    used_filter = _choose(
+        filters, task=task, argument="sample_filter", wanted=wanted, choices=choices
     )
-    records = [r for r in records if str(r.get("filter", "none")) == chosen_filter]
-    metrics = sorted({m for r in records for m in r.get("metrics", [])})
-    chosen_metric = _choose(
-        metrics,
-        _for_key(metric, task),
-        preferred="acc",
-        what="metric",
-        argument="metric",
-        task=task,
-    )
+    records = [record for record in records if _lmeval_filter(record) == used_filter]
+    metrics = sorted({name for record in records for name in record.get("metrics", [])})
+    if not metrics:
+        raise ResponsesError(
+            f"the samples of {str(path)!r} list no metrics (no 'metrics' key, which older "
+            "lm-eval versions do not write); rerun the task with a recent lm-eval"
+        )
+    used_metric = _choose(metrics, task=task, argument="metric", wanted=wanted, choices=choices)
     values = []
     for record in records:
-        value = record.get(chosen_metric, np.nan)
+        value = record.get(used_metric, np.nan)
         if not isinstance(value, bool | int | float) and value is not None:
             raise ResponsesError(
-                f"metric {chosen_metric!r} of task {task!r} is not a per-document score: got "
-                f"{value!r} for doc_id {record.get('doc_id')!r}; choose another with metric="
+                f"metric {used_metric!r} of task {task!r} is not a per-document score: "
+                f"got {value!r} for doc_id {record.get('doc_id')!r}; choose another with "
+                f"metric={{{task!r}: '<metric>'}}"
             )
         values.append(np.nan if value is None else float(value))
     return pd.DataFrame(
@@ -524,41 +709,77 @@ def _for_key(option: str | Mapping[str, str] | None, key: str) -> str | None:
     return option.get(key) if isinstance(option, Mapping) else option
 
 
+def _check_keys(option, argument: str, what: str, read: set[str]) -> None:
+    """Refuse a ``{key: value}`` option naming a task (run folder) that was not read."""
+    if not isinstance(option, Mapping):
+        return
+    unknown = sorted(set(option) - read)
+    if unknown:
+        raise ResponsesError(
+            f"{argument}= names {what}(s) {describe_values(unknown)} that were not read; the "
+            f"{what}s read are {describe_values(sorted(read))}"
+        )
+
+
+def _lmeval_filter(record: dict) -> str:
+    """The filter of a sample line (``none``, lm-eval's name for no filter, if it has none)."""
+    return str(record.get("filter", "none"))
+
+
 def _choose(
     available: list[str],
-    wanted: str | None,
     *,
-    preferred: str | None,
-    what: str,
-    argument: str,
     task: str,
+    argument: str,
+    wanted: dict[str, str | Mapping[str, str] | None],
+    choices: dict[str, dict[str, _Choice]],
 ) -> str:
-    """The wanted value if the task logs it; else ``preferred`` if logged; else the only one."""
-    if wanted is not None:
-        if wanted not in available:
-            raise ResponsesError(
-                f"task {task!r} logs no {what} {wanted!r}; it logs {describe_values(available)}"
-            )
-        return wanted
-    if preferred in available:
-        return preferred
-    if len(available) == 1:
-        return available[0]
-    raise ResponsesError(
-        f"task {task!r} logs several {what}s {describe_values(available)}; choose one with "
-        f"{argument}="
-    )
+    """The filter (``argument="sample_filter"``) or metric of a task to use, noted in
+    ``choices``.
+
+    The value named in ``wanted[argument]`` if the task logs it (else an error); without one
+    the only value logged, else the first logged of the preference of
+    :data:`LMEVAL_CHOICES`, else the first of ``available`` (sorted): a default.
+    """
+    what, preference = LMEVAL_CHOICES[argument]
+    given = _for_key(wanted[argument], task)
+    if given is not None and given not in available:
+        raise ResponsesError(
+            f"task {task!r} logs no {what} {given!r}; it logs {describe_values(available)} "
+            f"(name one for this task with {argument}={{{task!r}: '<{what}>'}})"
+        )
+    if given is None:
+        given = next((value for value in preference if value in available), available[0])
+        defaulted = len(available) > 1
+    else:
+        defaulted = False
+    choices[argument].setdefault(task, _Choice()).add(available, given, defaulted=defaulted)
+    return given
 
 
 def _lmeval_model_name(folder: Path, *, timestamp: str, samples: Path) -> str:
-    """The model of a run, from its results JSON (same folder, same timestamp)."""
+    """The model of a run, from its results JSON (same folder, same timestamp).
+
+    Without one, or if it names no model, the run is labelled by its folder's name (lm-eval
+    names the folder after the model) with a :class:`ResponsesWarning`.
+    """
     candidates = sorted(folder.glob(f"*_{timestamp}.json"))
+    fallback = (
+        f"the run is labelled {folder.name!r}, its folder's name; give another label with "
+        f"model_name={{{folder.name!r}: '<label>'}}"
+    )
     if not candidates:
-        raise ResponsesError(
-            f"no results JSON (results_{timestamp}.json) beside {str(samples)!r} to name the "
-            f"model; pass model_name={{{folder.name!r}: <label>}}"
+        warnings.warn(
+            f"no results JSON (results_{timestamp}.json) beside {str(samples)!r} names the "
+            f"model: {fallback}",
+            ResponsesWarning,
+            stacklevel=4,
         )
-    results = json.loads(candidates[0].read_text(encoding="utf-8"))
+        return folder.name
+    try:
+        results = json.loads(candidates[0].read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ResponsesError(f"{str(candidates[0])!r} is not a JSON results file ({err})") from None
     model_args = results.get("config", {}).get("model_args")
     if isinstance(model_args, str):
         pairs = (part.split("=", 1) for part in model_args.split(",") if "=" in part)
@@ -569,8 +790,11 @@ def _lmeval_model_name(folder: Path, *, timestamp: str, samples: Path) -> str:
     )
     name = results.get("model_name") or from_args or results.get("model_name_sanitized")
     if not name:
-        raise ResponsesError(
+        warnings.warn(
             f"{str(candidates[0])!r} names no model (no 'model_name', 'config.model_args' or "
-            f"'model_name_sanitized'); pass model_name={{{folder.name!r}: <label>}}"
+            f"'model_name_sanitized'): {fallback}",
+            ResponsesWarning,
+            stacklevel=4,
         )
+        return folder.name
     return str(name)

@@ -15,7 +15,9 @@ A missing cell is simply absent from the long arrays. Nothing is ever filled in.
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +33,9 @@ from bayesirt.data.validation import (
 )
 
 __all__ = ["DUPLICATE_RULES", "Responses"]
+
+#: Attribute of :meth:`Responses.to_xarray` output holding the provenance record as JSON.
+SOURCE_ATTR = "bayesirt_responses_source"
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +55,12 @@ class Responses:
         Labels of the codes, unique.
     item_meta, subject_meta : pandas.DataFrame
         Metadata indexed by ``items`` / ``subjects`` (possibly with no columns).
+    source : dict
+        Provenance: what was read and how (paths, format, the options used), as filled in by
+        :func:`bayesirt.load_responses`; empty when unknown. Plain JSON values (anything else
+        is stored as its string). It travels with the data through :meth:`subset`,
+        :meth:`to_xarray` and :meth:`from_xarray`, but is not part of :meth:`fingerprint`:
+        the same responses read in two ways are the same data.
     """
 
     subject_index: np.ndarray
@@ -59,6 +70,7 @@ class Responses:
     items: pd.Index
     item_meta: pd.DataFrame = field(default=None)  # type: ignore[assignment]
     subject_meta: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    source: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         subjects = pd.Index(self.subjects, name="subject")
@@ -76,6 +88,7 @@ class Responses:
         object.__setattr__(
             self, "subject_meta", _align_meta(self.subject_meta, subjects, "subject")
         )
+        object.__setattr__(self, "source", _plain_source(self.source))
         n = len(self.response)
         if not (len(self.subject_index) == len(self.item_index) == n):
             raise ResponsesError(
@@ -295,8 +308,9 @@ class Responses:
         """The data as an xarray Dataset (dims ``obs``, ``subject``, ``item``).
 
         Variables: ``response``, ``subject_index``, ``item_index`` over ``obs``, and each
-        metadata column as ``item_<name>`` / ``subject_<name>``. :meth:`from_xarray` inverts it;
-        fitted models store this dataset in their InferenceData.
+        metadata column as ``item_<name>`` / ``subject_<name>``; the attributes hold the
+        fingerprint and, if known, the provenance :attr:`source` as a JSON string.
+        :meth:`from_xarray` inverts it; fitted models store this dataset in their InferenceData.
         """
         data_vars = {
             "response": ("obs", self.response),
@@ -307,13 +321,16 @@ class Responses:
             data_vars[f"item_{name}"] = ("item", _storable(col))
         for name, col in self.subject_meta.items():
             data_vars[f"subject_{name}"] = ("subject", _storable(col))
+        attrs = {"bayesirt_responses_fingerprint": self.fingerprint()}
+        if self.source:
+            attrs[SOURCE_ATTR] = json.dumps(self.source)
         return xr.Dataset(
             data_vars,
             coords={
                 "subject": np.asarray(self.subjects.astype(str)),
                 "item": np.asarray(self.items.astype(str)),
             },
-            attrs={"bayesirt_responses_fingerprint": self.fingerprint()},
+            attrs=attrs,
         )
 
     @classmethod
@@ -343,6 +360,7 @@ class Responses:
             items=pd.Index(ds["item"].values),
             item_meta=item_meta.replace({"": np.nan}),
             subject_meta=subject_meta.replace({"": np.nan}),
+            source=json.loads(ds.attrs.get(SOURCE_ATTR, "{}")),
         )
 
     # -------------------------------------------------------------- subsets
@@ -369,6 +387,7 @@ class Responses:
             items=new_items,
             item_meta=self.item_meta.loc[new_items],
             subject_meta=self.subject_meta.loc[new_subjects],
+            source=self.source,
         )
 
     def with_item_meta(self, meta: pd.DataFrame, *, on: str = "item") -> Responses:
@@ -379,6 +398,10 @@ class Responses:
         """Join subject metadata (indexed by subject, or with the label in column ``on``)."""
         merged = _joined_meta(self.subject_meta, meta, self.subjects, on, "subject")
         return _replace(self, subject_meta=merged)
+
+    def with_source(self, source: Mapping) -> Responses:
+        """The same responses with the provenance record ``source`` (see :attr:`source`)."""
+        return _replace(self, source=source)
 
     def item_groups(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """Integer code of each item's group in metadata ``column``, and the group labels."""
@@ -445,6 +468,7 @@ def _replace(resp: Responses, **changes) -> Responses:
         "items": resp.items,
         "item_meta": resp.item_meta,
         "subject_meta": resp.subject_meta,
+        "source": resp.source,
     }
     fields.update(changes)
     return Responses(**fields)
@@ -515,6 +539,12 @@ def _checked_labels(wanted, available: pd.Index, name: str) -> pd.Index:
     if len(unknown):
         raise ResponsesError(f"unknown {name} label(s): {describe_values(unknown)}")
     return wanted
+
+
+def _plain_source(source: Mapping | None) -> dict:
+    """A copy of the provenance record made of plain JSON values (others become strings), so
+    that it reads back from :meth:`Responses.to_xarray` output exactly as it was."""
+    return json.loads(json.dumps(dict(source or {}), default=str))
 
 
 def _storable(col: pd.Series) -> np.ndarray:

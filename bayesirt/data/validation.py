@@ -123,7 +123,7 @@ def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.
         raise ResponsesError(
             f"column {column!r} holds non-binary responses {shown}"
             f" (first for subject {where['subject']!r}, item {where['item']!r}); pass "
-            "threshold= to binarise graded or fractional responses, or fit a graded model"
+            "threshold= to binarise graded or fractional responses"
         )
     return values
 

@@ -64,6 +64,7 @@ __all__ = [
     "parameter_statistics",
     "rhat",
     "summarise_statistics",
+    "warn_if_not_converged",
 ]
 
 RHAT_MAX = 1.01
@@ -204,15 +205,22 @@ def summarise_statistics(
         diag.problems.append(f"{diag.divergences} divergent transition(s)")
     if "energy" in stats and not diag.min_bfmi >= BFMI_MIN:
         diag.problems.append(f"E-BFMI {diag.min_bfmi:.2f} < {BFMI_MIN}")
-    if warn and diag.problems:
+    if warn:
+        warn_if_not_converged(diag)
+    return diag
+
+
+def warn_if_not_converged(diag: Diagnostics) -> None:
+    """Raise a :class:`ConvergenceWarning` listing every problem of ``diag``, if any."""
+    if diag.problems:
         warnings.warn(
             "NUTS did not converge: "
             + "; ".join(diag.problems)
-            + ". Do not trust these estimates; sample longer (more tune/draws) or check the model.",
+            + ". Do not trust these estimates; sample longer (a larger draw budget, more "
+            "tuning) or check the model.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return diag
 
 
 # ------------------------------------------------------------------------ estimators

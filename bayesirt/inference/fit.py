@@ -30,7 +30,12 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bayesirt.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
+from bayesirt.inference.diagnostics import (
+    ConvergenceWarning,
+    Diagnostics,
+    check_convergence,
+    warn_if_not_converged,
+)
 from bayesirt.inference.nuts import sample_until_converged
 from bayesirt.inference.settings import METHODS, SAMPLERS, check_fit_settings
 from bayesirt.models.likelihood import enable_jax
@@ -48,6 +53,8 @@ DEFAULT_CHAINS = 4
 DEFAULT_MAX_DRAWS = 5000
 #: Draws per chain where a run cannot adapt its length (PyMC, numpyro; ADVI draws).
 FIXED_DRAWS = 1000
+#: PyTensor's warning about a missing BLAS library (irrelevant to these models' speed).
+BLAS_WARNING = "PyTensor could not link to a BLAS installation"
 
 
 def fit(
@@ -191,6 +198,9 @@ def fit_model(
         }
         with model, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*idata_kwargs.*ignored.*")
+            # The models' likelihood is one numba kernel and none of their operations is a
+            # matrix product, so the missing BLAS that PyTensor warns about costs nothing.
+            warnings.filterwarnings("ignore", message=BLAS_WARNING, category=UserWarning)
             if method == "nuts":
                 settings.update(sampler=sampler, tune=int(tune), target_accept=target_accept)
                 if on_jax:
@@ -250,11 +260,12 @@ def fit_model(
         )
         idata.add_groups(constant_data=irt_model.responses.to_xarray())
         if method == "nuts":
-            diagnostics = check_convergence(idata)
+            diagnostics = check_convergence(idata, warn=False)
             if settings.get("budget_exhausted"):
                 diagnostics.problems.append(
                     f"the sampling budget ran out after {settings['draws']} draws per chain"
                 )
+            warn_if_not_converged(diagnostics)
         else:
             diagnostics = _advi_diagnostics(settings, posterior)
         _stamp(idata, irt_model, settings, diagnostics)
@@ -392,10 +403,16 @@ def _fit_advi(n_draws: int, iterations: int, seed: int, progressbar: bool):
     rewrite_log = logging.getLogger("pytensor.graph.rewriting.basic")
     skipped_fusion = _SkippedFusionFilter()
     rewrite_log.addFilter(skipped_fusion)
+    # PyMC logs the plateau's stop as "Interrupted at 2,499 [12%]", which reads like a
+    # failure; the fit records its own steps and verdict instead.
+    advi_log = logging.getLogger("pymc.variational.inference")
+    level = advi_log.level
+    advi_log.setLevel(logging.WARNING)
     try:
         approx = _run_advi(iterations, seed, progressbar, plateau)
     finally:
         rewrite_log.removeFilter(skipped_fusion)
+        advi_log.setLevel(level)
     idata = approx.sample(n_draws, random_seed=seed)  # one chain of n_draws
     window = min(ADVI_WINDOW, len(approx.hist))
     info = {

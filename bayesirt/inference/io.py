@@ -179,6 +179,7 @@ def _card(idata: az.InferenceData, path: Path) -> str:
     info = fit_info(idata)
     diag = Diagnostics.from_dict(info["diagnostics"]) if info["diagnostics"] else None
     responses = responses_from_fit(idata)
+    source = responses.source
     pool_by = info["config"]["pool_by"]
     pooled = f" (items pooled by `{pool_by}`)" if pool_by else ""
     priors = ", ".join(
@@ -194,6 +195,7 @@ def _card(idata: az.InferenceData, path: Path) -> str:
         f"- data: {responses.n_subjects} subjects × {responses.n_items} items, "
         f"{responses.n_observed} observed responses ({responses.fraction_missing:.1%} missing)",
         f"- data fingerprint (sha256): `{info['data_fingerprint']}`",
+        *(["- source: " + ", ".join(f"{k}={v!r}" for k, v in source.items())] if source else []),
         "- inference: " + ", ".join(f"{k}={v}" for k, v in info["inference"].items()),
     ]
     if diag is not None:

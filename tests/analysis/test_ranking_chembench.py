@@ -72,4 +72,7 @@ def test_chembench_leaderboard_matches_published_scores(chembench_rank, shared_d
     assert tau > 0.8  # ability ranking and accuracy ranking broadly agree on ChemBench
     pairs = reordered_pairs(result)
     assert len(pairs) == result.attrs["n_reordered_pairs"]
-    assert (pairs["p_posterior_order"].between(0.5, 1.0)).all()
+    # The posterior order is that of the mean ranks; a pair's probability of that order can
+    # fall a little under one half when the two are close (the mean rank and the pairwise
+    # probability summarise the same draws differently), never far under it.
+    assert (pairs["p_posterior_order"].between(0.45, 1.0)).all()

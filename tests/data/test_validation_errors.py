@@ -36,10 +36,11 @@ def test_not_a_dataframe_names_the_type():
 @pytest.mark.parametrize("bad", [2, -1, 0.25])
 def test_graded_or_fractional_responses_need_a_threshold(bad):
     frame = long_table(response=[1, 0, bad, 1, 0, 0])
-    with pytest.raises(ResponsesError, match=rf"non-binary responses {bad}\b.*'m2'.*threshold="):
+    with pytest.raises(
+        ResponsesError, match=rf"non-binary responses {bad}\b.*'m2'.*threshold="
+    ) as err:
         Responses.from_long(frame)
-    with pytest.raises(ResponsesError, match="graded model"):
-        Responses.from_long(frame)
+    assert "graded model" not in str(err.value)  # bayesirt has no graded model to suggest
 
 
 def test_threshold_binarises_and_keeps_missing():
@@ -127,8 +128,8 @@ def test_missing_cells_stay_missing_and_unanswered_subjects_are_left_out_by_name
     with pytest.warns(ResponsesWarning, match="1 subject.* left out: 'm3'"):
         resp = Responses.from_long(frame)
     assert list(resp.subjects) == ["m1", "m2", "m4"]  # m3 answered nothing: not measured
-    assert resp.n_observed == 4
-    assert resp.subject_counts().to_dict() == {"m1": 1, "m2": 2, "m4": 1}
+    assert resp.n_observed == 5
+    assert resp.subject_counts().to_dict() == {"m1": 1, "m2": 2, "m4": 2}
 
 
 def test_wide_table_with_duplicate_items_is_refused():

@@ -11,6 +11,7 @@ import xarray as xr
 
 from bayesirt.inference import ConvergenceWarning, check_convergence
 from bayesirt.inference.diagnostics import ESS_MIN, convergence_statistics
+from bayesirt.inference.fit import _advi_diagnostics
 
 
 def _ar1(rng, n_chains, n_draws, n_params):
@@ -79,3 +80,15 @@ def test_ess_target_is_total_not_per_chain():
         warnings.simplefilter("error")
         long = check_convergence(_fake_fit({"x": rng.normal(size=(4, 150))}, 4, 150, rng))
     assert long.converged and long.min_ess_bulk >= ESS_MIN
+
+
+def test_advi_with_a_nan_loss_is_not_converged():
+    posterior = xr.Dataset({"theta": (("chain", "draw"), np.zeros((1, 10)))})
+    settings = {"advi_final_loss": float("nan"), "advi_converged": True, "advi_iterations": 10}
+    with pytest.warns(ConvergenceWarning, match="loss is nan"):
+        diag = _advi_diagnostics(settings, posterior)
+    assert not diag.converged
+    posterior["theta"][0, 3] = np.inf
+    settings["advi_final_loss"] = 12.5
+    with pytest.warns(ConvergenceWarning, match="non-finite draws in theta"):
+        assert not _advi_diagnostics(settings, posterior).converged
