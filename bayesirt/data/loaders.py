@@ -513,7 +513,10 @@ def _sniff_sep(path: Path) -> str:
         lines = [line for line in itertools.islice(handle, SNIFF_LINES) if line.strip()]
     best, most = SNIFF_DELIMITERS[0], 1
     for sep in SNIFF_DELIMITERS:
-        widths = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        try:
+            widths = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        except csv.Error:  # a wide table's line is one field over csv's size limit: not sep
+            continue
         if len(widths) == 1 and (width := widths.pop()) > most:
             best, most = sep, width
     return best

@@ -311,3 +311,17 @@ def test_responses_without_provenance_store_none():
     assert "bayesirt_responses_source" not in resp.to_xarray().attrs
     assert Responses.from_xarray(resp.to_xarray()).source == {}
     assert np.array_equal(Responses.from_xarray(resp.to_xarray()).response, resp.response)
+
+
+def test_very_wide_table_is_sniffed(tmp_path):
+    """A leaderboard with tens of thousands of items has lines longer than the csv module's
+    field limit when split on the wrong delimiter; the right one must still be found."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        rng.integers(0, 2, size=(3, 30_000)),
+        index=pd.Index(["m1", "m2", "m3"], name="subject"),
+        columns=[f"item_{k}" for k in range(30_000)],
+    )
+    path = tmp_path / "wide.csv"
+    table.to_csv(path)
+    assert load_responses(path).n_items == 30_000
