@@ -8,10 +8,13 @@ draws so far every now and then, and stops the same chains as soon as
 budget of draws or seconds is spent, in which case the fit is kept, marked as such, and
 reported as not converged.
 
-Checking costs: a copy of the trace and the vectorised diagnostics (about 0.4 s per 1,000
-parameters at 2 × 1,000 draws), taken from the same two cores as the sampler. Checks are
-therefore spaced so that they take at most :data:`CHECK_SHARE` of the elapsed time, and
-not before every chain has :data:`MIN_DRAWS` draws.
+Checking costs a copy of the trace and the vectorised diagnostics
+(:func:`~bayesirt.inference.diagnostics.convergence_statistics`), with the chains paused. The
+first check comes when every chain has :data:`MIN_DRAWS` draws; later checks first screen the
+parameters that were close to failing, and are spaced so that checking would take at most
+:data:`CHECK_SHARE` of the sampling time. Measured on the panel of ``benchmarks/panel.py``
+(2 cores), the checks took 10–12% of the run on ChemBench, AlpacaEval 2 and metabench arc and
+3% on truthfulqa.
 
 Stopping when a diagnostic first passes is a (mild) form of optional stopping: the reported
 R-hat and ESS are those of the draws kept, which passed the criterion, and the chains are
