@@ -20,10 +20,11 @@ target raises a :class:`ConvergenceWarning` naming the quantity, its value and t
 parameter. The report is stored in the fit's attributes, shown by ``bayesirt summary`` and
 written to the fit's card.
 
-The estimators (:func:`rhat`, :func:`ess_bulk`, :func:`ess_tail`) are the paper's, computed for
-all parameters at once: the same numbers as :func:`arviz.rhat` and :func:`arviz.ess` (tested to
-1e-12), but vectorised over parameters, which makes them about ten times faster on a posterior
-with thousands of item parameters. That matters because a default fit checks them while it
+The estimators (:func:`convergence_statistics`) are the paper's, computed for all parameters at
+once: the same numbers as :func:`arviz.rhat` and :func:`arviz.ess` (tested to
+1e-12), but vectorised over parameters, which makes them about three times faster on a
+posterior with thousands of item parameters (6.7 s against 19 s for 9,000 parameters × 2 × 2,000
+draws). That matters because a default fit checks them while it
 samples (:mod:`bayesirt.inference.nuts`).
 
 .. math::
@@ -58,11 +59,8 @@ __all__ = [
     "Diagnostics",
     "check_convergence",
     "convergence_statistics",
-    "ess_bulk",
-    "ess_tail",
     "parameter_names",
     "parameter_statistics",
-    "rhat",
     "summarise_statistics",
     "warn_if_not_converged",
 ]
@@ -164,6 +162,8 @@ def summarise_statistics(
         for key, result, better in zip(
             ("rhat", "bulk", "tail"), values, (np.greater, np.less, np.less), strict=True
         ):
+            if key == "rhat" and n_chains < 2:  # undefined: "only one chain" says why
+                continue
             # NaN counts as the worst possible value: it must never hide behind a finite one.
             fill = np.inf if key == "rhat" else -np.inf
             nan = np.isnan(result)
@@ -191,7 +191,7 @@ def summarise_statistics(
             f"R-hat and ESS not computable (non-finite or constant draws) for "
             f"{', '.join(not_finite[:3])}"
         )
-    if not diag.max_rhat <= RHAT_MAX:  # written so that NaN fails
+    if n_chains >= 2 and not diag.max_rhat <= RHAT_MAX:  # written so that NaN fails
         diag.problems.append(f"R-hat {diag.max_rhat:.3f} > {RHAT_MAX} for {diag.worst_rhat}")
     if not diag.min_ess_bulk >= ESS_MIN:
         diag.problems.append(
@@ -224,30 +224,15 @@ def warn_if_not_converged(diag: Diagnostics) -> None:
 
 
 # ------------------------------------------------------------------------ estimators
-def rhat(x: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat, the larger of its bulk and folded versions.
-
-    ``x`` is (chain, draw, parameter); returns one value per parameter (NaN where a draw is
-    not finite, or where a parameter never changes).
-    """
-    return _by_chunk(x, lambda c, _: np.fmax(_basic_rhat(_rank_normal(c)), _folded_rhat(c)))
-
-
-def ess_bulk(x: np.ndarray) -> np.ndarray:
-    """Bulk effective sample size of ``x`` (chain, draw, parameter): the ESS of the
-    rank-normalised split chains."""
-    return _by_chunk(x, lambda c, _: _ess(_rank_normal(c)))
-
-
-def ess_tail(x: np.ndarray) -> np.ndarray:
-    """Tail effective sample size of ``x`` (chain, draw, parameter): the smaller ESS of the
-    indicators of the 5% and 95% quantiles (R's type-7 quantiles, as ArviZ)."""
-    return _by_chunk(x, _tail_ess)
-
-
 def convergence_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`rhat`, :func:`ess_bulk` and :func:`ess_tail` of ``x`` in one pass (the ranks
-    are shared)."""
+    """Rank-normalised split R-hat (the larger of its bulk and folded versions), bulk ESS and
+    tail ESS of every parameter of ``x`` (chain, draw, parameter), in one pass.
+
+    NaN where a draw is not finite, and R-hat NaN where a parameter never changes or there
+    is only one chain (as in ArviZ: split halves of one chain cannot show chains that
+    disagree). The tail ESS is the smaller ESS of the indicators of the 5% and 95%
+    quantiles (R's type-7 quantiles, as ArviZ).
+    """
 
     def all_three(split, whole):
         z = _rank_normal(split)
@@ -256,7 +241,8 @@ def convergence_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
         )
 
     out = _by_chunk(x, all_three)
-    return out[0], out[1], out[2]
+    rhat = out[0] if np.shape(x)[0] > 1 else np.full_like(out[0], np.nan)
+    return rhat, out[1], out[2]
 
 
 def _by_chunk(x: np.ndarray, statistic) -> np.ndarray:

@@ -55,12 +55,15 @@ _POLL_SECONDS = 0.5
 
 @dataclass
 class RunLength:
-    """How long an adaptive run went: stored in the fit's inference settings."""
+    """How an adaptive run went (its numbers go into the fit's inference settings)."""
 
     draws: int  # per chain, kept
     checks: int
     check_seconds: float
     budget_exhausted: bool
+    #: The full check that passed the kept draws (``None`` when none did): the fit's
+    #: diagnostics, so that they are not computed twice.
+    diagnostics: Diagnostics | None = None
 
 
 def sample_until_converged(
@@ -174,6 +177,7 @@ def sample_until_converged(
         checks=checks,
         check_seconds=round(check_seconds, 2),
         budget_exhausted=budget_exhausted,
+        diagnostics=None if budget_exhausted else diagnostics,
     )
 
 

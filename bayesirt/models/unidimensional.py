@@ -54,6 +54,7 @@ from typing import ClassVar
 import numpy as np
 import pymc as pm
 
+from bayesirt.data.filters import compute_point_biserial
 from bayesirt.models.base import IRTModel
 from bayesirt.models.likelihood import irt_loglik
 from bayesirt.models.priors import Prior
@@ -81,31 +82,6 @@ _SLIPPING_PRIORS = {
     "sigma_logit_slip": Prior("HalfNormal", sigma=0.5),
     "tau_logit_slip": Prior("HalfNormal", sigma=0.5),
 }
-
-
-def _item_rest_correlation(responses) -> np.ndarray:
-    """Correlation of each item's answers with the answering subjects' accuracy on the
-    other items (0 where undefined: constant answers or constant rest scores)."""
-    r = responses
-    y = r.response.astype(float)
-    n_subject = np.bincount(r.subject_index, minlength=r.n_subjects).astype(float)
-    total = np.bincount(r.subject_index, weights=y, minlength=r.n_subjects)
-    others = np.maximum(n_subject[r.subject_index] - 1.0, 1.0)
-    rest = (total[r.subject_index] - y) / others
-    count = np.bincount(r.item_index, minlength=r.n_items).astype(float)
-
-    def item_mean(values):
-        return np.bincount(r.item_index, weights=values, minlength=r.n_items) / np.maximum(
-            count, 1.0
-        )
-
-    my, mr = item_mean(y), item_mean(rest)
-    cov = item_mean(y * rest) - my * mr
-    var_y = item_mean(y * y) - my**2
-    var_r = item_mean(rest * rest) - mr**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = cov / np.sqrt(var_y * var_r)
-    return np.nan_to_num(corr, nan=0.0)
 
 
 class _Logistic(IRTModel):
@@ -165,16 +141,13 @@ class _Logistic(IRTModel):
         :math:`a_i^2 \sum_j \theta_j^2 p_{ij}(1 - p_{ij}) \approx \hat a_i^2 n_i \hat p_i
         (1 - \hat p_i)` with standardised abilities, where :math:`\hat a_i` is read off the
         item's correlation :math:`r_i` with the subjects' accuracy on the other items
-        (normal-ogive :math:`a \approx 1.7\, r / \sqrt{1 - r^2}`). An item that barely
-        discriminates carries little information about its log-discrimination, however many
-        subjects answered it."""
-        r = self.responses
-        correct, wrong = self._answer_counts()
-        n = correct + wrong
-        p = (correct + 0.5) / (n + 1.0)
-        rest = _item_rest_correlation(r)
+        (:func:`~bayesirt.data.filters.compute_point_biserial`, 0 where undefined;
+        normal-ogive :math:`a \approx 1.7\, r / \sqrt{1 - r^2}`), times the intercept's
+        information. An item that barely discriminates carries little information about its
+        log-discrimination, however many subjects answered it."""
+        rest = compute_point_biserial(self.responses).fillna(0.0).to_numpy()
         a_hat = np.clip(1.7 * rest / np.sqrt(np.clip(1.0 - rest**2, 1e-3, None)), 0.05, 4.0)
-        return a_hat**2 * n * p * (1.0 - p) * (np.minimum(correct, wrong) > 0)
+        return a_hat**2 * self._intercept_information()
 
     def _intercept_start(self):
         r"""Start from item accuracy: with :math:`\theta \sim N(0, 1)` and :math:`a = 1`,

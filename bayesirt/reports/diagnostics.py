@@ -21,6 +21,7 @@ from bayesirt.inference.diagnostics import (
     RHAT_MAX,
     Diagnostics,
     parameter_names,
+    parameter_statistics,
 )
 
 __all__ = [
@@ -121,20 +122,16 @@ def worst_parameters(idata, *, n: int = 4) -> pd.DataFrame:
     """
     if n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    names = parameter_names(idata.posterior)
-    rhat = az.rhat(idata, var_names=names)
-    ess_bulk = az.ess(idata, var_names=names, method="bulk")
-    ess_tail = az.ess(idata, var_names=names, method="tail")
+    posterior = idata.posterior
     rows = []
-    for name in names:
-        r = rhat[name]
-        flat_r = np.asarray(r.values, dtype=float).reshape(-1)
-        flat_b = np.asarray(ess_bulk[name].values, dtype=float).reshape(-1)
-        flat_t = np.asarray(ess_tail[name].values, dtype=float).reshape(-1)
+    for name, (flat_r, flat_b, flat_t, _) in parameter_statistics(posterior).items():
+        var = posterior[name]
+        dims = [dim for dim in var.dims if dim not in ("chain", "draw")]
+        shape = [var.sizes[dim] for dim in dims]
         for k in range(flat_r.size):
-            index = np.unravel_index(k, r.shape) if r.ndim else ()
+            index = np.unravel_index(k, shape) if dims else ()
             selection = {
-                dim: _plain(r[dim].values[i]) for dim, i in zip(r.dims, index, strict=True)
+                dim: _plain(var[dim].values[i]) for dim, i in zip(dims, index, strict=True)
             }
             label = name + (
                 "[" + ", ".join(str(v) for v in selection.values()) + "]" if selection else ""
