@@ -256,8 +256,10 @@ def rank_table(result: xr.Dataset) -> pd.DataFrame:
     """One row per subject, in posterior order: the columns a leaderboard prints.
 
     Columns: ``tier``, ``mean_rank``, ``median_rank``, ``rank_lo``, ``rank_hi``, ``p_top<k>``
-    for each ``k`` of ``top_k``, the ranked quantity (``theta`` or ``score``) with ``_lo`` /
-    ``_hi`` bounds, ``accuracy`` with ``accuracy_lo`` / ``accuracy_hi``, ``accuracy_rank`` and
+    for each ``k`` of ``top_k`` below the number of subjects (with ``n`` subjects every one is
+    in the top ``n`` for sure, so ``P(rank <= k) = 1`` for ``k >= n`` says nothing and is left
+    out), the ranked quantity (``theta`` or ``score``) with ``_lo`` / ``_hi`` bounds,
+    ``accuracy`` with ``accuracy_lo`` / ``accuracy_hi``, ``accuracy_rank`` and
     ``p_beats_next``. Indexed by ``subject``.
     """
     result = _sorted(result)
@@ -265,8 +267,10 @@ def rank_table(result: xr.Dataset) -> pd.DataFrame:
     table = pd.DataFrame(index=pd.Index(result["subject"].values, name="subject"))
     for name in ("tier", "mean_rank", "median_rank", "rank_lo", "rank_hi"):
         table[name] = result[name].values
+    n_ranked = result.sizes["rank"]  # subjects ranked (a selection of rows keeps them all)
     for k in result["top_k"].values:
-        table[f"p_top{k}"] = result["p_top"].sel(top_k=k).values
+        if k < n_ranked:
+            table[f"p_top{k}"] = result["p_top"].sel(top_k=k).values
     for suffix in ("", "_lo", "_hi"):
         table[f"{by}{suffix}"] = result[f"estimate{suffix}"].values
     for name in ("accuracy", "accuracy_lo", "accuracy_hi", "accuracy_rank", "p_beats_next"):

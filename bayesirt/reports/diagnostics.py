@@ -8,9 +8,11 @@ Plot functions return the array of Axes that ArviZ drew.
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import arviz as az
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -23,8 +25,10 @@ from bayesirt.inference.diagnostics import (
     parameter_names,
     parameter_statistics,
 )
+from bayesirt.inference.fit import ADVI_WINDOW, fit_model
 
 __all__ = [
+    "advi_stopping_rule",
     "convergence_table",
     "fit_diagnostics",
     "hyperparameter_names",
@@ -32,6 +36,11 @@ __all__ = [
     "plot_worst_rank",
     "worst_parameters",
 ]
+
+#: The most ADVI steps of a fit by default (``advi_iterations`` of :func:`fit_model`).
+_ADVI_MAX_STEPS = inspect.signature(fit_model).parameters["advi_iterations"].default
+#: Font size (points) of the titles and axis labels of the rank plots.
+RANK_TITLE_SIZE = 9.0
 
 
 def fit_diagnostics(idata) -> Diagnostics:
@@ -51,23 +60,61 @@ def fit_diagnostics(idata) -> Diagnostics:
     return Diagnostics.from_dict(json.loads(stored))
 
 
+def advi_stopping_rule(max_steps: int | None = None) -> str:
+    """The rule by which :func:`bayesirt.fit` stops ADVI, in words.
+
+    Built from the constants of the code that applies it
+    (:class:`bayesirt.inference.fit._LossPlateau`, window
+    :data:`~bayesirt.inference.fit.ADVI_WINDOW`), so the report cannot drift from it.
+
+    Parameters
+    ----------
+    max_steps : int, optional
+        The fit's ``advi_iterations`` (default: that of :func:`bayesirt.inference.fit_model`).
+    """
+    if max_steps is None:
+        max_steps = _ADVI_MAX_STEPS
+    w = ADVI_WINDOW
+    return (
+        f"ADVI takes Adam steps on its loss (the negative ELBO, one Monte Carlo draw per step). "
+        f"From step {2 * w:,} on, every {w:,} steps, the mean loss of the last {w:,} steps is "
+        f"compared with the mean of the {w:,} steps before; the optimisation stops as soon as "
+        "the decrease is less than twice its standard error √(s₁²/W + s₂²/W), where W = "
+        f"{w:,} and s₁, s₂ are the standard deviations of the loss in the two windows. A fit "
+        f"that reaches its {max_steps:,} steps (advi_iterations) without stopping is "
+        "reported as not converged: its loss was still falling."
+    )
+
+
 def convergence_table(idata) -> pd.DataFrame:
     """The stored diagnostics against their targets, one row per criterion.
 
-    Columns ``value``, ``target``, ``where`` (the worst parameter) and ``ok``. For ADVI the
-    MCMC criteria do not apply (value NaN, ``ok`` missing) and the row ``ADVI loss`` says
-    whether the optimisation settled.
+    Columns ``value``, ``target``, ``where`` (the worst parameter) and ``ok``. For ADVI, whose
+    fits have no R-hat, ESS, divergences or E-BFMI, the one row ``ADVI loss`` says whether
+    the loss stopped falling by the rule of :func:`advi_stopping_rule` and after how many
+    steps.
     """
     diag = fit_diagnostics(idata)
     n_chains = idata.posterior.sizes["chain"]
     if diag.method == "advi":
-        settled = not diag.problems
+        settings = json.loads(getattr(idata, "attrs", {}).get("bayesirt_inference", "{}"))
+        settled = bool(settings.get("advi_converged", not diag.problems))
+        steps = settings.get("advi_steps")
+        max_steps = settings.get("advi_iterations", _ADVI_MAX_STEPS)
+        value = "settled" if settled else "still falling"
+        if steps is not None:
+            value += f" after {steps:,} steps"
+        if not np.isfinite(settings.get("advi_final_loss", 0.0)):
+            value = "not finite (the optimisation diverged)"
+        w = ADVI_WINDOW
         return pd.DataFrame(
             [
                 {
                     "criterion": "ADVI loss",
-                    "value": "settled" if settled else "still changing",
-                    "target": "change ≤ 0.1% over the last 10% of steps",
+                    "value": value,
+                    "target": f"mean loss of the last {w:,} steps less than 2 standard errors "
+                    f"below that of the {w:,} before (checked every {w:,} steps, at most "
+                    f"{max_steps:,} steps)",
                     "where": "",
                     "ok": settled,
                 }
@@ -169,7 +216,10 @@ def plot_worst_rank(idata, *, n: int = 4) -> np.ndarray:
     """ArviZ rank plots of the ``n`` worst parameter elements (:func:`worst_parameters`).
 
     Uniform rank histograms in every chain mean the chains agree; a chain whose histogram
-    leans to one side explores a different region. Needs at least two chains.
+    leans to one side explores a different region. Needs at least two chains. The panels
+    sit two to a row on a figure with constrained layout; each is titled by its parameter
+    element, in :data:`RANK_TITLE_SIZE` points and shortened with "…" where it would be
+    wider than its panel, so no two titles meet.
     """
     if idata.posterior.sizes["chain"] < 2:
         raise ValueError("rank plots compare chains: the fit has only one chain")
@@ -182,7 +232,30 @@ def plot_worst_rank(idata, *, n: int = 4) -> np.ndarray:
             for row in worst.itertuples()
         }
     )
-    axes = az.plot_rank(selected, kind="bars", figsize=(9, 2.2 * int(np.ceil(len(worst) / 2))))
-    axes = np.atleast_1d(axes)
-    axes.ravel()[0].figure.tight_layout()
+    n_cols = min(2, len(worst))
+    n_rows = int(np.ceil(len(worst) / n_cols))
+    figure, grid = plt.subplots(
+        n_rows, n_cols, figsize=(9, 2.4 * n_rows), layout="constrained", squeeze=False
+    )
+    for extra in grid.ravel()[len(worst) :]:
+        extra.remove()
+    axes = np.atleast_1d(az.plot_rank(selected, kind="bars", ax=grid.ravel()[: len(worst)]))
+    figure.draw_without_rendering()  # lay out the panels before measuring their width
+    for ax in axes.ravel():
+        ax.xaxis.label.set_fontsize(RANK_TITLE_SIZE)
+        ax.yaxis.label.set_fontsize(RANK_TITLE_SIZE)
+        ax.tick_params(labelsize=RANK_TITLE_SIZE - 1)
+        _fit_title(ax, ax.get_title(), RANK_TITLE_SIZE)
     return axes
+
+
+def _fit_title(ax, text: str, size: float) -> None:
+    """Title ``ax`` with ``text`` in ``size`` points; a title wider than the axes loses
+    characters from its middle (replaced by "…"), keeping the name's start and its end."""
+    title = ax.set_title(text, fontsize=size)
+    room = 0.95 * ax.get_window_extent().width
+    keep = len(text)
+    while keep > 2 and title.get_window_extent().width > room:
+        keep -= 1
+        head = (keep + 1) // 2
+        title.set_text(text[:head] + "…" + text[len(text) - (keep - head) :])

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.axes import Axes
+from matplotlib.text import Text
+from scipy.optimize import isotonic_regression
 
 __all__ = ["plot_information", "plot_item_parameters", "plot_wright_map"]
 
@@ -22,6 +24,12 @@ _PARAMETER_LABELS = {
 }
 #: Most groups drawn side by side; the others are pooled as "other".
 MAX_GROUPS = 12
+#: Font size (points) of the subjects' names on the Wright map.
+WRIGHT_LABEL_SIZE = 7.0
+#: Tallest new Wright map figure (inches); taller data sets get a named subset of subjects.
+WRIGHT_MAX_HEIGHT = 14.0
+#: Distance between the centres of two stacked labels, in font sizes.
+_LABEL_PITCH = 1.4
 
 
 def plot_item_parameters(
@@ -113,12 +121,18 @@ def plot_information(info: xr.Dataset, *, n_items: int = 10, ax: Axes | None = N
 def plot_wright_map(wright: pd.DataFrame, *, bins: int = 40, ax: Axes | None = None) -> Axes:
     """Wright map: subjects' abilities (left) and items' difficulties (right) on one scale.
 
-    ``wright`` is :func:`~bayesirt.analysis.quality.wright_map`. Subjects are drawn as
-    labelled points, items as a horizontal histogram (stacked by group when there are groups).
+    ``wright`` is :func:`~bayesirt.analysis.quality.wright_map`. Items are drawn as a
+    horizontal histogram (stacked by group when there are groups), subjects as points on the
+    left with their names in a column beside them. Names that would collide are moved apart
+    and joined to their points by thin leader lines; when the axes are too short for every
+    name at :data:`WRIGHT_LABEL_SIZE` points, an evenly spaced subset is named (always the
+    highest and the lowest subject) and the legend says how many. A new figure grows with the
+    number of subjects (up to :data:`WRIGHT_MAX_HEIGHT` inches).
     """
+    subjects = wright[wright["kind"] == "subject"].sort_values("location", kind="stable")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 6.0))
-    subjects = wright[wright["kind"] == "subject"].sort_values("location")
+        height = float(np.clip(2.5 + 0.14 * len(subjects), 6.0, WRIGHT_MAX_HEIGHT))
+        _, ax = plt.subplots(figsize=(7.5, height), layout="constrained")
     items = wright[wright["kind"] == "item"]
     locations = wright["location"].to_numpy()
     edges = np.linspace(locations.min() - 0.1, locations.max() + 0.1, bins + 1)
@@ -138,23 +152,79 @@ def plot_wright_map(wright: pd.DataFrame, *, bins: int = 40, ax: Axes | None = N
         )
         left += count
     width = max(float(left.max()), 1.0)
-    x = -0.08 * width * (1 + np.arange(len(subjects)) % 3)
-    ax.scatter(x, subjects["location"], color="C3", s=14, zorder=3, label="subjects")
-    if len(subjects) <= 40:
-        for xi, (_, row) in zip(x, subjects.iterrows(), strict=True):
-            ax.text(
-                xi - 0.02 * width,
-                row["location"],
-                str(row["label"]),
-                ha="right",
-                va="center",
-                fontsize=6,
-            )
+    point_x, label_x = -0.05 * width, -0.16 * width
     ax.axvline(0, color="0.3", linewidth=0.8)
+    pad = 0.03 * (edges[-1] - edges[0])
+    ax.set_ylim(edges[0] - pad, edges[-1] + pad)
     ax.set_xlim(-0.6 * width, 1.05 * width)
-    ax.set_xticks([t for t in ax.get_xticks() if t >= 0])
+    ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= 1.05 * width])
     ax.set_xlabel("number of items")
     ax.set_ylabel("ability θ / difficulty b")
     ax.set_title("Wright map: subjects (left) and item difficulties (right)")
+
+    theta = subjects["location"].to_numpy()
+    names = subjects["label"].astype(str).to_numpy()
+    chosen, label_y = _spread_labels(theta, ax, WRIGHT_LABEL_SIZE)
+    n_named = len(chosen)
+    legend = "subjects" if n_named == len(names) else f"subjects ({n_named} of {len(names)} named)"
+    ax.scatter(np.full(len(theta), point_x), theta, color="C3", s=14, zorder=3, label=legend)
+    labels = [
+        ax.annotate(
+            names[j],
+            xy=(point_x, theta[j]),
+            xytext=(label_x, y),
+            ha="right",
+            va="center",
+            fontsize=WRIGHT_LABEL_SIZE,
+            arrowprops={
+                "arrowstyle": "-",
+                "color": "0.55",
+                "linewidth": 0.5,
+                "shrinkA": 1.5,
+                "shrinkB": 2.5,
+            },
+        )
+        for j, y in zip(chosen, label_y, strict=True)
+    ]
+    _fit_label_column(ax, labels, label_x, 1.05 * width)
     ax.legend(fontsize=7, loc="lower right")
     return ax
+
+
+def _spread_labels(targets: np.ndarray, ax: Axes, fontsize: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the sorted ``targets`` get a label, and the labels' heights (data units).
+
+    The labels are one pitch (:data:`_LABEL_PITCH` font sizes, measured on the laid-out axes)
+    apart and as close to their targets as that allows: the least-squares placement under
+    the spacing constraints, an isotonic regression of ``targets - k · pitch``. When the axes
+    cannot hold every label, an evenly spaced subset is kept, both ends included.
+    """
+    if len(targets) == 0:
+        return np.arange(0), np.zeros(0)
+    figure = ax.figure
+    figure.draw_without_rendering()  # lay the figure out, so the axes have their final size
+    bottom, top = ax.get_ylim()
+    axes_points = ax.get_window_extent().height * 72.0 / figure.dpi
+    pitch = _LABEL_PITCH * fontsize * (top - bottom) / max(axes_points, 1.0)
+    room = max(int((top - bottom) // pitch), 1)
+    if len(targets) <= room:
+        chosen = np.arange(len(targets))
+    else:
+        chosen = np.unique(np.linspace(0, len(targets) - 1, room).round().astype(int))
+    steps = pitch * np.arange(len(chosen))
+    spread = isotonic_regression(targets[chosen] - steps).x
+    low, high = bottom + pitch / 2, top - pitch / 2 - steps[-1]
+    return chosen, np.clip(spread, low, max(low, high)) + steps
+
+
+def _fit_label_column(ax: Axes, labels: list, right_end: float, x_max: float) -> None:
+    """Widen the axes to the left until the widest label (right-aligned at ``right_end``)
+    lies inside them."""
+    if not labels:
+        return
+    axes_pixels = ax.get_window_extent().width
+    widest = max(Text.get_window_extent(label).width for label in labels)  # no leader line
+    share = min(widest / max(axes_pixels, 1.0), 0.6) + 0.02  # of the axes width, with a margin
+    # the label spans share · (x_max - x_min) data units to the left of right_end
+    x_min = (right_end - share * x_max) / (1.0 - share)
+    ax.set_xlim(min(x_min, ax.get_xlim()[0]), x_max)

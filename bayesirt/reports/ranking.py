@@ -1,7 +1,8 @@
 """Plots of a posterior ranking (the output of :func:`bayesirt.analysis.rank`).
 
 Each function draws on ``ax`` (a new figure when omitted) and returns the Axes. Subjects are
-shown in posterior order, best at the top; ``top`` keeps only the first subjects.
+shown in posterior order, best at the top; ``top`` keeps only the first subjects. Tiers are
+coloured by :func:`tier_colours`, in which neighbouring tiers never share a colour.
 """
 
 from __future__ import annotations
@@ -10,12 +11,55 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba_array
 
 from bayesirt.analysis.ranking import rank_table
 
-__all__ = ["plot_p_beats", "plot_rank_caterpillar", "plot_rank_probabilities"]
+__all__ = [
+    "TIER_PALETTE",
+    "plot_p_beats",
+    "plot_rank_caterpillar",
+    "plot_rank_probabilities",
+    "tier_colours",
+]
 
 _QUANTITY = {"theta": "ability θ", "score": "expected score"}
+#: Colours of the tiers: odd tiers take the blues, even tiers the oranges, and each family
+#: steps through its shades, so neighbouring tiers always differ (in hue) and a colour comes
+#: back only every ``2 × 3`` tiers.
+TIER_PALETTE = (
+    ("#08519c", "#4292c6", "#0b2f5e"),  # blues: odd tiers 1, 3, 5
+    ("#e6550d", "#fd8d3c", "#8c2d04"),  # oranges: even tiers 2, 4, 6
+)
+
+
+def tier_colours(tiers) -> np.ndarray:
+    """RGBA colour of each tier number (1 = top) in :data:`TIER_PALETTE`.
+
+    Tier ``t`` takes family ``(t - 1) % 2`` and, within it, shade ``((t - 1) // 2) % 3``:
+    tiers ``t`` and ``t + 1`` are never the same colour whatever the number of tiers, and
+    tiers ``t`` and ``t + 2`` differ in shade.
+
+    Parameters
+    ----------
+    tiers : array-like of int
+        Tier numbers, 1 or more.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(tiers), 4)``.
+    """
+    tiers = np.asarray(tiers, dtype=int).ravel()
+    if tiers.size and tiers.min() < 1:
+        raise ValueError(f"tier numbers start at 1, got {tiers.min()}")
+    index = tiers - 1
+    families = [to_rgba_array(family) for family in TIER_PALETTE]
+    colours = np.empty((tiers.size, 4))
+    for f, family in enumerate(families):
+        chosen = index % len(families) == f
+        colours[chosen] = family[(index[chosen] // len(families)) % len(family)]
+    return colours
 
 
 def plot_rank_caterpillar(
@@ -30,7 +74,7 @@ def plot_rank_caterpillar(
     shown, ax = _prepare(result, top, ax)
     y = np.arange(shown.sizes["subject"])
     ax.hlines(y, shown["estimate_lo"], shown["estimate_hi"], color="0.5", linewidth=1.5)
-    ax.scatter(shown["estimate"], y, c=shown["tier"], cmap="tab10", zorder=3, s=20)
+    ax.scatter(shown["estimate"], y, color=tier_colours(shown["tier"].values), zorder=3, s=20)
     for row, acc_rank in zip(y, shown["accuracy_rank"].values, strict=True):
         label = "acc –" if np.isnan(acc_rank) else f"acc #{acc_rank:g}"
         ax.text(1.01, row, label, transform=ax.get_yaxis_transform(), va="center", fontsize=8)

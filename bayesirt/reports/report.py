@@ -24,7 +24,9 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +44,7 @@ from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table, ppc_unit_table
 from bayesirt.analysis.quality import FLAGS, assess_quality
 from bayesirt.analysis.ranking import rank, rank_table
 from bayesirt.reports.diagnostics import (
+    advi_stopping_rule,
     convergence_table,
     fit_diagnostics,
     hyperparameter_names,
@@ -68,6 +71,8 @@ SECTIONS = {
 BANNER_ID = "convergence-failure"
 #: Most subjects drawn in the caterpillar plot.
 MAX_CATERPILLAR = 60
+#: Start of the progress lines that :func:`build_report` prints on stderr.
+PROGRESS_PREFIX = "bayesirt: report: "
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -202,10 +207,15 @@ def _convergence_section(names: list[str], fits: list) -> str:
         table = convergence_table(idata)
         body.append(_table(table.assign(ok=table["ok"].map({True: "yes", False: "NO"}))))
         if diag.method == "advi":
+            settings = json.loads(idata.attrs.get("bayesirt_inference", "{}"))
             body.append(
                 '<p class="note">Fitted by ADVI: R-hat, ESS, divergences and E-BFMI do not '
                 "apply, and mean-field intervals are too narrow. Use NUTS before trusting the "
                 "intervals and tiers below.</p>"
+            )
+            body.append(
+                f"<p><b>When ADVI stops.</b> "
+                f"{_esc(advi_stopping_rule(settings.get('advi_iterations')))}</p>"
             )
         hyper = hyperparameter_names(idata)
         if hyper:
@@ -332,12 +342,15 @@ def _quality_section(quality) -> str:
 def _ranking_section(ranking, quality) -> str:
     sep = quality.separability
     table = rank_table(ranking)
+    # P(top k) only for k below the number of subjects: rank_table leaves the others out
+    p_top = [column for column in table.columns if column.startswith("p_top")]
     shown = table[
         [
             "tier",
             "mean_rank",
             "rank_lo",
             "rank_hi",
+            *p_top,
             "theta",
             "theta_lo",
             "theta_hi",
@@ -345,7 +358,7 @@ def _ranking_section(ranking, quality) -> str:
             "accuracy_rank",
             "p_beats_next",
         ]
-    ]
+    ].rename(columns={column: f"P(top {column.removeprefix('p_top')})" for column in p_top})
     body = [
         f"<p>{len(ranking.attrs['tiers'])} tier(s) at posterior probability "
         f"{ranking.attrs['level']:g}; {ranking.attrs['n_separated']} of "
@@ -354,7 +367,8 @@ def _ranking_section(ranking, quality) -> str:
         f"{ranking.attrs['kendall_tau']:.3f}.</p>",
         _figure(
             plot_rank_caterpillar(ranking, top=MAX_CATERPILLAR),
-            "Abilities in posterior order with intervals, coloured by tier",
+            "Abilities in posterior order with intervals, coloured by tier (odd tiers in "
+            "blues, even tiers in oranges, so neighbouring tiers always differ)",
         ),
         _table(shown.head(MAX_CATERPILLAR)),
     ]
@@ -419,6 +433,7 @@ def build_report(
     level: float = 0.95,
     n_draws: int | None = 400,
     random_seed: int = 0,
+    progress: bool = True,
 ) -> str:
     """Build the HTML diagnostics report of one or several fits; write it to ``out`` if given.
 
@@ -440,6 +455,9 @@ def build_report(
         Posterior draws of the posterior predictive checks (one replication each).
     random_seed : int
         Seed of the checks.
+    progress : bool
+        Print one short line on stderr as each section starts (``bayesirt: report: ...``)
+        and the time taken at the end; a large fit takes minutes.
 
     Returns
     -------
@@ -464,10 +482,17 @@ def build_report(
         if "bayesirt_config" not in getattr(idata, "attrs", {}):
             raise ValueError(f"{name} is not a bayesirt fit (no bayesirt_config attribute)")
     primary = fits[0]
+    started = time.perf_counter()
+    say = _progress(progress)
 
-    sections = [_data_section(primary, filters), _convergence_section(names, fits)]
+    say(SECTIONS["data"])
+    sections = [_data_section(primary, filters)]
+    say(f"{SECTIONS['convergence']} ({len(fits)} fit{'s' if len(fits) > 1 else ''})")
+    sections.append(_convergence_section(names, fits))
+    say(f"{SECTIONS['ppc']} ({n_draws if n_draws is not None else 'all'} draws)")
     result = ppc(primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed)
     sections.append(_ppc_section(result))
+    say(SECTIONS["item-fit"])
     try:
         ranking = rank(primary, level=level)
         quality = assess_quality(
@@ -484,12 +509,13 @@ def build_report(
         for key in ("item-fit", "quality", "ranking"):
             sections.append(_section(key, [_unavailable(SECTIONS[key], err)]))
     else:
-        sections += [
-            _item_fit_section(quality, result),
-            _quality_section(quality),
-            _ranking_section(ranking, quality),
-        ]
+        sections.append(_item_fit_section(quality, result))
+        say(SECTIONS["quality"])
+        sections.append(_quality_section(quality))
+        say(SECTIONS["ranking"])
+        sections.append(_ranking_section(ranking, quality))
     if len(fits) > 1:
+        say(f"{SECTIONS['comparison']} (PSIS-LOO by response and by item)")
         sections.append(_comparison_section(names, fits))
 
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -512,7 +538,20 @@ def build_report(
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(document, encoding="utf-8")
+    say(f"done in {time.perf_counter() - started:.0f} s", end="")
     return document
+
+
+def _progress(enabled: bool):
+    """A function that prints ``bayesirt: report: <what> ...`` on stderr when ``enabled``."""
+
+    def say(what: str, end: str = " ...") -> None:
+        if enabled:
+            print(
+                f"{PROGRESS_PREFIX}{what[:1].lower()}{what[1:]}{end}", file=sys.stderr, flush=True
+            )
+
+    return say
 
 
 # ------------------------------------------------------------------------ rendering

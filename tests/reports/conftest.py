@@ -1,4 +1,4 @@
-"""A small posterior ranking to draw, built from a fake fit (``arviz.from_dict``)."""
+"""Small posterior rankings to draw, built from fake fits (``arviz.from_dict``)."""
 
 import arviz as az
 import matplotlib
@@ -11,14 +11,16 @@ from bayesirt.analysis import rank
 from bayesirt.data import Responses
 
 
-@pytest.fixture(scope="session")
-def ranking():
-    rng = np.random.default_rng(11)
-    n_subjects, n_items, shape = 7, 12, (2, 40)
+def fake_ranking(n_subjects: int, *, seed: int = 11, spread: float = 1.5):
+    """The ranking of a fake fit: ``n_subjects`` abilities evenly spaced in ±``spread``,
+    12 items, 2 chains of 40 draws."""
+    rng = np.random.default_rng(seed)
+    n_items, shape = 12, (2, 40)
     subjects = [f"model-{j}" for j in range(n_subjects)]
     items = [f"q{i}" for i in range(n_items)]
-    true_theta = np.linspace(1.5, -1.5, n_subjects)
-    y = (rng.random((n_subjects, n_items)) < 0.5 + 0.15 * true_theta[:, None]).astype(np.int8)
+    true_theta = np.linspace(spread, -spread, n_subjects)
+    p_correct = np.clip(0.5 + 0.15 * true_theta[:, None], 0.05, 0.95)
+    y = (rng.random((n_subjects, n_items)) < p_correct).astype(np.int8)
     responses = Responses(
         subject_index=np.repeat(np.arange(n_subjects), n_items),
         item_index=np.tile(np.arange(n_items), n_subjects),
@@ -37,3 +39,14 @@ def ranking():
     )
     idata.add_groups(constant_data=responses.to_xarray())
     return rank(idata, n_boot=50)
+
+
+@pytest.fixture(scope="session")
+def ranking():
+    return fake_ranking(7)
+
+
+@pytest.fixture(scope="session")
+def make_ranking():
+    """:func:`fake_ranking`, for tests that need another number of subjects."""
+    return fake_ranking

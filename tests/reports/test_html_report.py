@@ -20,10 +20,12 @@ import pytest
 from matplotlib.axes import Axes
 
 import bayesirt
+from bayesirt.analysis import rank, rank_table
 from bayesirt.analysis.ppc import ppc
 from bayesirt.analysis.quality import assess_quality
 from bayesirt.cli import main
 from bayesirt.inference import ConvergenceWarning, fit_info
+from bayesirt.inference.fit import ADVI_WINDOW, _LossPlateau
 from bayesirt.reports import (
     plot_information,
     plot_item_parameters,
@@ -33,12 +35,14 @@ from bayesirt.reports import (
     plot_wright_map,
 )
 from bayesirt.reports.diagnostics import (
+    advi_stopping_rule,
     convergence_table,
     plot_hyperparameter_trace,
     worst_parameters,
 )
 from bayesirt.reports.report import (
     BANNER_ID,
+    PROGRESS_PREFIX,
     SECTIONS,
     build_report,
     check_rendering,
@@ -80,6 +84,10 @@ def two_fit_report(clean_fit, failed_fit, tmp_path_factory):
 
 def sections_of(document: str) -> list[str]:
     return re.findall(r'<section id="([^"]+)">', document)
+
+
+def section(document: str, key: str) -> str:
+    return re.search(rf'<section id="{key}">.*?</section>', document, re.DOTALL).group(0)
 
 
 def test_clean_fit_has_no_banner(clean_fit):
@@ -224,3 +232,112 @@ def test_nuts_banner_on_a_4pl_with_too_few_tuning_steps(data, tmp_path):
     banner = re.search(rf'<div class="banner" id="{BANNER_ID}".*?</div>', document, re.DOTALL)
     assert banner is not None and "4pl tune=10" in banner.group(0)
     assert html.escape(problems[0]) in banner.group(0)
+
+
+# ------------------------------------------------------------------ issue 18
+def _settings(idata) -> dict:
+    return fit_info(idata)["inference"]
+
+
+def test_advi_stopping_rule_text_is_the_codes_rule():
+    """The words of :func:`advi_stopping_rule` against what ``_LossPlateau`` does: from step
+    2·W on, every W steps, stop once the mean loss fell by less than twice its standard
+    error between the last two windows of W steps (W = ADVI_WINDOW)."""
+    w = ADVI_WINDOW
+    text = advi_stopping_rule(12_345)
+    assert f"every {w:,} steps" in text and f"From step {2 * w:,} on" in text
+    assert f"the last {w:,} steps" in text and f"W = {w:,}" in text
+    assert "less than twice its standard error" in text
+    assert "12,345 steps" in text
+    assert "0.1%" not in text and "10%" not in text  # the old, wrong rule
+
+    def stops(losses, step):
+        plateau = _LossPlateau()
+        try:
+            plateau(None, np.asarray(losses), step)
+        except StopIteration:
+            return True
+        return False
+
+    wiggle = np.tile([-1.0, 1.0], w // 2)  # sd 1 in each window: standard error √(2/W)
+    stderr = np.sqrt(2.0 / w)
+    for factor, expected in ((1.9, True), (2.1, False)):
+        losses = np.concatenate([wiggle + 10.0 + factor * stderr, wiggle + 10.0])
+        assert stops(losses, 2 * w) is expected, factor  # "less than twice"
+    flat = np.tile(wiggle, 3) + 10.0  # no decrease at all
+    assert stops(flat[: 2 * w], 2 * w)  # "from step 2·W on" ...
+    assert not stops(flat[: 2 * w - 1], 2 * w - 1)
+    assert not stops(flat, 2 * w + 1)  # ... "every W steps"
+    assert stops(flat, 3 * w)
+
+
+def test_report_states_the_advi_rule_of_each_fit(two_fit_report, clean_fit, failed_fit):
+    document = two_fit_report.read_text()
+    convergence = html.unescape(section(document, "convergence"))
+    assert "0.1%" not in convergence  # the old, wrong rule
+    for idata, verdict in ((clean_fit, "settled"), (failed_fit, "still falling")):
+        settings = _settings(idata)
+        assert advi_stopping_rule(settings["advi_iterations"]) in convergence
+        table = convergence_table(idata)
+        row = table.loc["ADVI loss"]
+        assert row["value"] == f"{verdict} after {settings['advi_steps']:,} steps"
+        assert f"{ADVI_WINDOW:,} steps" in row["target"]
+        assert f"at most {settings['advi_iterations']:,} steps" in row["target"]
+        assert row["ok"] == settings["advi_converged"] == (verdict == "settled")
+        assert row["target"] in convergence
+
+
+@pytest.fixture(scope="module")
+def eight_subjects_fit():
+    small, _ = bayesirt.simulate_responses(8, 40, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return bayesirt.fit(small, model="2pl", advi_iterations=3000, **ADVI)
+
+
+def test_p_top_k_only_below_the_number_of_subjects(eight_subjects_fit, tmp_path, capsys):
+    result = rank(eight_subjects_fit, top_k=(1, 3, 7, 8, 10), n_boot=20)
+    assert result.sizes["subject"] == 8
+    p_top = [c for c in rank_table(result).columns if c.startswith("p_top")]
+    assert p_top == ["p_top1", "p_top3", "p_top7"]  # P(top 8) = P(top 10) = 1 for everyone
+    # a selection of rows keeps the columns of the whole ranking
+    assert "p_top3" in rank_table(result.isel(subject=[0, 1])).columns
+
+    document = build_report(eight_subjects_fit, n_draws=20, progress=False)
+    ranking = section(document, "ranking")
+    assert "<th>P(top 1)</th>" in ranking and "<th>P(top 3)</th>" in ranking
+    assert "top 10" not in ranking and "top10" not in ranking
+
+    fit_path = bayesirt.save_fit(eight_subjects_fit, tmp_path / "eight.nc")
+    assert main(["rank", str(fit_path)]) == 0
+    out = capsys.readouterr().out
+    assert "P(top 3)" in out and "P(top 10)" not in out
+
+
+def _progress_lines(err: str) -> list[str]:
+    return [line.removeprefix(PROGRESS_PREFIX) for line in err.splitlines()
+            if line.startswith(PROGRESS_PREFIX)]  # fmt: skip
+
+
+def test_report_prints_one_progress_line_per_section(clean_fit, capsys):
+    capsys.readouterr()
+    document = build_report(clean_fit, n_draws=20)
+    lines = _progress_lines(capsys.readouterr().err)
+    titles = [SECTIONS[key].lower() for key in sections_of(document)]
+    assert len(lines) == len(titles) + 1
+    for line, title in zip(lines, titles, strict=False):
+        assert line.startswith(title) and line.endswith(" ..."), (line, title)
+    assert re.fullmatch(r"done in \d+ s", lines[-1])
+
+    build_report(clean_fit, n_draws=20, progress=False)
+    assert _progress_lines(capsys.readouterr().err) == []
+
+
+def test_report_command_shows_progress(clean_fit, tmp_path, capsys):
+    fit_path = bayesirt.save_fit(clean_fit, tmp_path / "clean.nc")
+    out = tmp_path / "report.html"
+    capsys.readouterr()
+    assert main(["report", str(fit_path), "--out", str(out), "--draws", "20"]) == 0
+    lines = _progress_lines(capsys.readouterr().err)
+    assert lines[0].startswith("data") and lines[-1].startswith("done in")
+    assert any(line.startswith("posterior predictive checks (20 draws)") for line in lines)

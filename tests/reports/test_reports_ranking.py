@@ -8,6 +8,10 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
 
 from bayesirt.reports import plot_p_beats, plot_rank_caterpillar, plot_rank_probabilities
+from bayesirt.reports.ranking import tier_colours
+
+#: Least RGB distance between the colours of two neighbouring tiers (0 to √3).
+DISTINCT = 0.25
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +79,36 @@ def test_plots_follow_posterior_order_whatever_the_input_order(ranking):
 def test_bad_top(ranking):
     with pytest.raises(ValueError, match="top must be a positive"):
         plot_rank_caterpillar(ranking, top=0)
+
+
+# ------------------------------------------------------------ tier colours (issue 18)
+@pytest.mark.parametrize("n_tiers", range(1, 31))
+def test_neighbouring_tiers_never_share_a_colour(n_tiers):
+    colours = tier_colours(np.arange(1, n_tiers + 1))
+    assert colours.shape == (n_tiers, 4)
+    step = np.linalg.norm(np.diff(colours[:, :3], axis=0), axis=1)
+    assert (step >= DISTINCT).all(), f"tiers {np.argmin(step) + 1} and {np.argmin(step) + 2}"
+    # a tier and the next but one differ as well (in shade)
+    assert (np.linalg.norm(colours[2:, :3] - colours[:-2, :3], axis=1) > 0.05).all()
+
+
+def test_caterpillar_colours_neighbouring_tiers_apart(make_ranking):
+    """The drawn points: for 1 to 30 tiers over 30 subjects, a subject whose tier differs from
+    the one above it has a clearly different colour; subjects of one tier share theirs."""
+    ranking = make_ranking(30, spread=6.0)
+    for n_tiers in range(1, 31):
+        tiers = 1 + np.arange(30) * n_tiers // 30
+        ax = plot_rank_caterpillar(ranking.assign(tier=("subject", tiers)))
+        (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+        colours = points.get_facecolors()[:, :3]
+        assert len(colours) == 30
+        step = np.linalg.norm(np.diff(colours, axis=0), axis=1)
+        new_tier = np.diff(tiers) > 0
+        assert (step[new_tier] >= DISTINCT).all(), f"{n_tiers} tiers"
+        assert (step[~new_tier] == 0).all(), f"{n_tiers} tiers"
+        plt.close(ax.figure)
+
+
+def test_tier_colours_rejects_tier_zero():
+    with pytest.raises(ValueError, match="start at 1"):
+        tier_colours([0, 1])
