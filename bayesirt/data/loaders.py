@@ -17,6 +17,16 @@ Formats (the registry :data:`FORMATS`):
 ``lm-eval``
     lm-evaluation-harness output written with ``--log_samples``: folders (or single files)
     of ``samples_<task>_<timestamp>.jsonl``, next to the run's ``results_<timestamp>.json``.
+``inspect``
+    Inspect AI evaluation logs (``.eval`` or ``.json``, folders of them), read by inspect_ai
+    (``pip install 'bayesirt[inspect]'``).
+``helm``
+    HELM run folders: ``per_instance_stats.json`` beside ``run_spec.json``.
+``leaderboard-details``
+    Open LLM Leaderboard details: lm-eval samples as parquet (the hub's conversion of the
+    ``open-llm-leaderboard/<model>-details`` datasets) or as the datasets' jsonl files.
+
+The harness readers other than lm-eval live in :mod:`bayesirt.data.harnesses`.
 
 A ``.csv`` or ``.txt`` table may be separated by commas, semicolons or tabs: the delimiter is
 sniffed from its first lines unless ``sep=`` names it. What was read, and how, is recorded in
@@ -38,6 +48,18 @@ import numpy as np
 import pandas as pd
 
 from bayesirt.data.filters import drop_constant_items
+from bayesirt.data.harnesses import (
+    LMEVAL_FILTER_PREFERENCE,
+    LMEVAL_METRIC_PREFERENCE,
+    _check_keys,
+    _for_key,
+    harness_file_format,
+    harness_folder_formats,
+    is_details_parquet,
+    read_helm,
+    read_inspect,
+    read_leaderboard_details,
+)
 from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError, ResponsesWarning, describe_values
 
@@ -64,11 +86,9 @@ SNIFF_ROWS = 1000
 SNIFF_DELIMITERS = (",", ";", "\t")
 SNIFF_LINES = 50
 
-#: An lm-eval task that logs several filters and is given none is scored with the first of
-#: these it logs, else with the first of its filters by name (see :func:`load_responses`).
-LMEVAL_FILTER_PREFERENCE = ("strict-match", "none")
-#: Likewise for the per-sample metric: multiple-choice accuracy first, then exact match.
-LMEVAL_METRIC_PREFERENCE = ("acc", "acc_norm", "exact_match")
+#: LMEVAL_FILTER_PREFERENCE and LMEVAL_METRIC_PREFERENCE (defined in
+#: :mod:`bayesirt.data.harnesses`, shared with the leaderboard details reader) order the
+#: defaults of an lm-eval task that logs several filters or metrics (see :func:`load_responses`).
 #: The lm-eval choices made per task: argument of load_responses → (noun, preference).
 LMEVAL_CHOICES = {
     "sample_filter": ("filter", LMEVAL_FILTER_PREFERENCE),
@@ -126,14 +146,24 @@ def load_responses(
     ----------
     source : path, DataFrame or list of paths
         A CSV / TSV / text / parquet file, a DataFrame, a py-irt ``.jsonl`` / ``.jsonlines``
-        file, or lm-eval output (a folder searched recursively for ``samples_*.jsonl``, a
-        samples file, or a list of them).
-    format : {"long", "wide", "py-irt", "lm-eval"}, optional
-        The layout (see :data:`FORMATS`). Inferred when omitted: a folder, a list of paths or a
-        jsonl line with ``doc_id`` is ``lm-eval``; a jsonl line with ``subject_id`` and
-        ``responses`` is ``py-irt``; a table with the ``item`` column is ``long``; a table
-        whose columns other than the subject are all numeric is ``wide``. Anything else is an
-        error asking for ``format=``.
+        file, or harness output: a folder (searched recursively), a file, or a list of them.
+        lm-eval: ``samples_*.jsonl``; Inspect: ``*.eval`` and ``<timestamp>_*.json`` logs;
+        HELM: run folders holding ``per_instance_stats.json``; leaderboard details:
+        ``*.parquet`` and ``samples_<task>_<timestamp>.jsonl``.
+    format : str, optional
+        One of ``"long"``, ``"wide"``, ``"py-irt"``, ``"lm-eval"``, ``"inspect"``,
+        ``"helm"``, ``"leaderboard-details"``: the layout (see :data:`FORMATS`). Inferred
+        when omitted: a folder is the harness whose files it holds (``samples_*.jsonl``:
+        ``lm-eval``; ``per_instance_stats.json``: ``helm``; Inspect logs: ``inspect``;
+        parquet files with a ``doc_id`` column: ``leaderboard-details``; none of them:
+        ``lm-eval``; several: an error); a list of paths is the one harness its entries show
+        (``lm-eval`` if they show none); a ``.eval`` file or a ``.json`` file that starts
+        like an Inspect log is ``inspect``; ``per_instance_stats.json`` is ``helm``; a jsonl
+        line with ``doc_id`` is ``lm-eval``; a jsonl line with ``subject_id`` and
+        ``responses`` is ``py-irt``; a parquet table with a ``doc_id`` column and no
+        ``item`` column is ``leaderboard-details``; a table with the ``item`` column is
+        ``long``; a table whose columns other than the subject are all numeric is ``wide``.
+        Anything else is an error asking for ``format=``.
     subject, item, response : str
         Column names of a long table (``subject`` also names the subject column of a wide
         table, if it has one). ``item`` and ``subject`` are also the key columns of
@@ -149,27 +179,58 @@ def load_responses(
     item_meta_columns, subject_meta_columns : list of str, optional
         Columns of a long table that hold item (subject) metadata.
     model_name : str or dict, optional
-        ``lm-eval`` only: the subject label of a run instead of the model named in its
-        results JSON, for every run read or as ``{run folder name: label}``, e.g.
-        ``{"EleutherAI__pythia-160m": "pythia-160m"}``. A run without a results JSON (or
-        whose results JSON names no model) is labelled by its folder's name, with a
-        :class:`ResponsesWarning`.
+        Harness output only: the subject label, for everything read or per model:
+
+        - ``lm-eval``: instead of the model named in a run's results JSON, as
+          ``{run folder name: label}``, e.g. ``{"EleutherAI__pythia-160m": "pythia-160m"}``.
+          A run without a results JSON (or whose results JSON names no model) is labelled by
+          its folder's name, with a :class:`ResponsesWarning`.
+        - ``inspect``: instead of the log's model (``eval.model``), as ``{model: label}``,
+          e.g. ``{"openai/gpt-4o": "gpt-4o"}``.
+        - ``helm``: instead of the run spec's ``adapter_spec.model``, as ``{model: label}``.
+        - ``leaderboard-details``: instead of the model of the folder (``<org>__<model>``,
+          read back as ``<org>/<model>``), as ``{model folder: label}``.
     metric : str or dict, optional
-        ``lm-eval`` only: the per-sample metric used as the response, for every task or as
-        ``{task: metric}``. A task not named that logs several metrics uses the first of
-        :data:`LMEVAL_METRIC_PREFERENCE` it logs (``acc``, then ``acc_norm``, then
-        ``exact_match``), else the first of its metrics by name, and a
-        :class:`ResponsesWarning` names the metric used. ``acc`` comes first because it is
-        the score lm-eval reports for multiple-choice tasks, ``exact_match`` the score of
-        generative ones.
+        Harness output only: the per-item score used as the response, for every task or as
+        ``{task: metric}``; a task not named that logs several takes a default, and a
+        :class:`ResponsesWarning` names the one used.
+
+        - ``lm-eval``: the per-sample metric. The default is the first of
+          :data:`LMEVAL_METRIC_PREFERENCE` it logs (``acc``, then ``acc_norm``, then
+          ``exact_match``), else the first of its metrics by name. ``acc`` comes first
+          because it is the score lm-eval reports for multiple-choice tasks, ``exact_match``
+          the score of generative ones.
+        - ``leaderboard-details``: the metric column (one number per document), with the same
+          default, then ``prompt_level_strict_acc`` (IFEval), else the first by name.
+        - ``inspect``: the scorer (key of a sample's ``scores``; task = ``eval.task``). The
+          default is the task's first scorer (the first of the log's results), whose metrics
+          Inspect reports first, else the first logged by name. Its value is mapped to a
+          number by inspect_ai's ``value_to_float``: ``C`` (correct) 1, ``P`` (partial) 0.5,
+          ``I`` (incorrect) and ``N`` (no answer) 0, numbers as they are; a dict, list or
+          other string is an error. A sample scored over several epochs gets the mean of its
+          epochs' scores (Inspect's default epoch reducer; a log made with another reducer
+          is read with the mean and a warning), so a fractional score may need
+          ``threshold``. Samples without a score (errors) are missing.
+        - ``helm``: the per-instance stat (task = the run name without ``model=``, e.g.
+          ``mmlu:subject=anatomy,method=multiple_choice_joint``). The default is the first
+          logged of :data:`~bayesirt.data.harnesses.HELM_METRIC_PREFERENCE`
+          (``exact_match``, ``quasi_exact_match``, ``prefix_exact_match``,
+          ``quasi_prefix_exact_match``, ``final_number_exact_match``,
+          ``math_equiv_chain_of_thought``, ``math_equiv``, ``f1_score``); a run logging none
+          of them needs ``metric=``, since HELM also logs stats that are no score (token
+          counts, runtimes). The response is the stat's ``mean`` for the instance, averaged
+          over its train trials (``train_trial_index``, the few-shot prompts HELM draws; its
+          reported scores average over them too); perturbed copies of an instance
+          (robustness and fairness perturbations) are left out.
     sample_filter : str or dict, optional
-        ``lm-eval`` only: the filter whose scores are used, for every task or as
-        ``{task: filter}``, e.g. ``{"gsm8k": "flexible-extract"}``. A task not named that
-        logs several filters uses ``strict-match`` if it logs it, else ``none`` if it logs
-        it, else the first of its filters by name, and a :class:`ResponsesWarning` names the
-        filter used. ``strict-match`` (gsm8k and similar tasks) only credits an answer given
-        in the format the prompt asks for, the stricter and more commonly reported score;
-        ``none`` is lm-eval's name for the unfiltered responses; ordering the rest by name
+        ``lm-eval`` and ``leaderboard-details`` only: the filter whose scores are used, for
+        every task or as ``{task: filter}``, e.g. ``{"gsm8k": "flexible-extract"}``. A task
+        not named that logs several filters uses ``strict-match`` if it logs it, else
+        ``none`` if it logs it, else the first of its filters by name, and a
+        :class:`ResponsesWarning` names the filter used. ``strict-match`` (gsm8k and similar
+        tasks) only credits an answer given in the format the prompt asks for, the stricter
+        and more commonly reported score; ``none`` is lm-eval's name for the unfiltered
+        responses (and the filter of samples logged without one); ordering the rest by name
         makes the choice independent of the order of the files.
     sep : str, optional
         The delimiter of a CSV / TSV / text table. Without it a ``.tsv`` file is read as
@@ -185,11 +246,16 @@ def load_responses(
     Responses
         With :attr:`Responses.source` recording the input (``input``: the paths as given, or
         ``"DataFrame"``), the ``format`` and every option used: those given, the delimiter
-        of a text table, the filter, metric and model name used for each lm-eval task and
-        run, ``drop_constant`` and the items it dropped (``dropped_constant_items``).
+        of a text table, the filter, metric (Inspect: scorer) and model name used for each
+        harness task and run, the epochs of each Inspect log (``epochs``) and the train
+        trials of each HELM run (``train_trials``), ``drop_constant`` and the items it
+        dropped (``dropped_constant_items``).
 
     Raises
     ------
+    ImportError
+        For ``format="inspect"`` without inspect_ai (``pip install 'bayesirt[inspect]'``).
+
     ResponsesError
         On an unknown or ambiguous format, an option the format does not use, or bad data;
         the message names the offending value.
@@ -380,6 +446,24 @@ FORMATS: dict[str, ResponseFormat] = {
             frozenset({"threshold", "duplicates", "model_name", "metric", "sample_filter"}),
             _read_lmeval,
         ),
+        ResponseFormat(
+            "inspect",
+            "Inspect AI logs: .eval / .json files or folders of them (needs inspect_ai)",
+            frozenset({"threshold", "duplicates", "model_name", "metric"}),
+            read_inspect,
+        ),
+        ResponseFormat(
+            "helm",
+            "HELM run folder(s): per_instance_stats.json beside run_spec.json",
+            frozenset({"threshold", "duplicates", "model_name", "metric"}),
+            read_helm,
+        ),
+        ResponseFormat(
+            "leaderboard-details",
+            "Open LLM Leaderboard details: lm-eval samples as parquet or samples_*.jsonl",
+            frozenset({"threshold", "duplicates", "model_name", "metric", "sample_filter"}),
+            read_leaderboard_details,
+        ),
     )
 }
 """The layouts :func:`load_responses` reads, by name."""
@@ -406,13 +490,15 @@ def _infer_format(source: Source, *, subject: str, item: str, sep: str | None) -
             source, from_file=False, subject=subject, item=item, source="the DataFrame"
         )
     if isinstance(source, Sequence) and not isinstance(source, str):
-        return "lm-eval"
+        return _infer_list_format(source)
     path = Path(source)
     if path.is_dir():
-        return "lm-eval"
+        return _infer_folder_format(path)
     if not path.exists():
         raise ResponsesError(f"no such file or folder: {str(path)!r}")
     suffix = path.suffix.lower()
+    if harness := harness_file_format(path):
+        return harness
     if suffix in JSONL_SUFFIXES:
         first = next(_jsonl_records(path), (None, None))[1]
         if isinstance(first, dict) and {"subject_id", "responses"} <= first.keys():
@@ -427,14 +513,57 @@ def _infer_format(source: Source, *, subject: str, item: str, sep: str | None) -
         )
     if suffix in TABLE_SUFFIXES:
         head = _read_table(path, sep=sep, nrows=SNIFF_ROWS)
+        if suffix == ".parquet" and "doc_id" in head.columns and item not in head.columns:
+            return "leaderboard-details"
         return _infer_table_format(
             head, from_file=True, subject=subject, item=item, source=repr(str(path))
         )
     raise ResponsesError(
         f"cannot tell the format of {str(path)!r} from its extension {suffix!r}: known extensions "
-        f"are {', '.join([*TABLE_SUFFIXES, *JSONL_SUFFIXES])} and folders of lm-eval output; "
-        f"pass format= (known formats: {_known_formats()})"
+        f"are {', '.join([*TABLE_SUFFIXES, *JSONL_SUFFIXES, '.eval'])} and folders of harness "
+        f"output; pass format= (known formats: {_known_formats()})"
     )
+
+
+def _infer_folder_format(folder: Path) -> str:
+    """The one harness whose files lie under ``folder``; ``lm-eval`` if none does."""
+    found = harness_folder_formats(folder)
+    if len(found) > 1:
+        shown = "; ".join(f"{name} (e.g. {path!r})" for name, path in sorted(found.items()))
+        raise ResponsesError(
+            f"cannot tell the format of folder {str(folder)!r}: it holds the output of several "
+            f"harnesses, {shown}; pass format= or name the files (known formats: "
+            f"{_known_formats()})"
+        )
+    return next(iter(found), "lm-eval")
+
+
+def _infer_list_format(entries: Sequence) -> str:
+    """The one harness a list of paths shows (``lm-eval`` if none does).
+
+    A folder shows the harness whose files it holds, a file the harness its name or content
+    shows; a path that does not exist (or shows none) leaves the choice to the others.
+    """
+    formats: dict[str, str] = {}
+    for entry in map(Path, entries):
+        if entry.is_dir():
+            shown = harness_folder_formats(entry)
+        elif entry.is_file():
+            fmt = harness_file_format(entry)
+            if fmt is None and is_details_parquet(entry):
+                fmt = "leaderboard-details"
+            shown = {fmt: str(entry)} if fmt else {}
+        else:
+            shown = {}
+        for name, example in shown.items():
+            formats.setdefault(name, example)
+    if len(formats) > 1:
+        shown = "; ".join(f"{name} (e.g. {path!r})" for name, path in sorted(formats.items()))
+        raise ResponsesError(
+            f"cannot tell the format of the paths given: they hold the output of several "
+            f"harnesses, {shown}; pass format= (known formats: {_known_formats()})"
+        )
+    return next(iter(formats), "lm-eval")
 
 
 def _infer_table_format(
@@ -563,13 +692,9 @@ def _report_constant_items(resp: Responses, *, drop: bool) -> tuple[Responses, p
     Returns the responses and the constant items.
     """
     constant = resp.constant_items()
-    if not len(constant):
-        return resp, constant
-    action = (
-        "dropped (drop_constant=True)"
-        if drop
-        else ("kept; see Responses.constant_items(), or pass drop_constant=True to drop them")
-    )
+    if not len(constant) or resp.n_subjects < 2:  # one subject's answers cannot vary
+        return resp, constant[:0]
+    action = "dropped (drop_constant=True)" if drop else "kept; pass drop_constant=True to drop them"
     warnings.warn(
         f"{len(constant)} of {resp.n_items} items are constant (every observed subject gave the "
         f"same answer), e.g. {describe_values(constant, 3)}: they carry no information about "
@@ -684,7 +809,8 @@ def _lmeval_samples(
     if not metrics:
         raise ResponsesError(
             f"the samples of {str(path)!r} list no metrics (no 'metrics' key, which older "
-            "lm-eval versions do not write); rerun the task with a recent lm-eval"
+            "lm-eval versions do not write); rerun the task with a recent lm-eval, or, for "
+            "Open LLM Leaderboard details, pass format='leaderboard-details'"
         )
     used_metric = _choose(metrics, task=task, argument="metric", wanted=wanted, choices=choices)
     values = []
@@ -705,23 +831,6 @@ def _lmeval_samples(
             "benchmark": task,
         }
     )
-
-
-def _for_key(option: str | Mapping[str, str] | None, key: str) -> str | None:
-    """An option's value for a task or run: the value itself, or the entry of ``key``."""
-    return option.get(key) if isinstance(option, Mapping) else option
-
-
-def _check_keys(option, argument: str, what: str, read: set[str]) -> None:
-    """Refuse a ``{key: value}`` option naming a task (run folder) that was not read."""
-    if not isinstance(option, Mapping):
-        return
-    unknown = sorted(set(option) - read)
-    if unknown:
-        raise ResponsesError(
-            f"{argument}= names {what}(s) {describe_values(unknown)} that were not read; the "
-            f"{what}s read are {describe_values(sorted(read))}"
-        )
 
 
 def _lmeval_filter(record: dict) -> str:
