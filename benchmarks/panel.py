@@ -3,8 +3,8 @@
 Runs the command line exactly as a user would (``bayesirt fit DATA`` with data options only)
 on each member of the panel of issue 17 and prints, per data set, the wall time of the
 command, the time of the fit itself, the draws per chain it took, the leapfrog steps per
-draw, and the diagnostics stored with the fit. Results are appended to
-``benchmarks/results/panel_results.json`` and printed as a Markdown table.
+draw, the peak memory of the command, and the diagnostics stored with the fit. Results are
+appended to ``benchmarks/results/panel_results.json`` and printed as a Markdown table.
 
     python benchmarks/panel.py                 # the whole panel, 2PL
     python benchmarks/panel.py --model 3pl --only chembench alpacaeval2
@@ -71,11 +71,22 @@ def run_member(name: str, model: str, folder: Path, fit_args: list[str]) -> dict
     command += ["--out", str(out), "--overwrite", "--no-progress", *fit_args]
     env = {**os.environ, "BAYESIRT_DATA_CACHE": str(SHARED / "raw")}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    with tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stderr.seek(0)
+        errors = stderr.read()
     wall = time.perf_counter() - started
-    record = {"data": name, "model": model, "fit_args": fit_args, "wall_seconds": round(wall, 1)}
-    if done.returncode != 0:
-        record["error"] = done.stderr.strip().splitlines()[-1:]
+    record = {
+        "data": name,
+        "model": model,
+        "fit_args": fit_args,
+        "wall_seconds": round(wall, 1),
+        "peak_memory_gb": round(usage.ru_maxrss / 2**20, 2),  # ru_maxrss is in KiB on Linux
+    }
+    if child.returncode != 0:
+        record["error"] = errors.strip().splitlines()[-1:] or [f"exit {child.returncode}"]
         return record
     import arviz as az
 

@@ -88,11 +88,11 @@ def test_failed_save_leaves_the_earlier_fit_whole(tmp_path, monkeypatch, tiny_fi
     fit_io.save_fit(tiny_fit, out)
     before = out.read_bytes()
 
-    def broken(self, path, **kwargs):
+    def broken(idata, path):
         Path(path).write_bytes(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(type(tiny_fit), "to_netcdf", broken)
+    monkeypatch.setattr(fit_io, "_write_netcdf", broken)
     with pytest.raises(KeyboardInterrupt):
         fit_io.save_fit(tiny_fit, out)
     assert out.read_bytes() == before

@@ -31,7 +31,7 @@ from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
 from bayesirt.models.irt import quadrature
 
-__all__ = ["score_new"]
+__all__ = ["score_new", "score_to_json"]
 
 #: Nodes of the coarse grid that locates each posterior before the fine grid is laid out.
 COARSE_NODES = 121
@@ -197,6 +197,58 @@ def score_new(
             "random_seed": random_seed,
         },
     )
+
+
+def score_to_json(scored: xr.Dataset, idata, responses: Responses, *, neighbours: int = 2) -> dict:
+    r"""Plain-JSON summary of :func:`score_new`: one record per scored subject.
+
+    Each record holds ``subject``, ``theta_mean``, ``theta_sd``, ``theta_lo``, ``theta_hi``,
+    ``rank_lo``, ``rank_hi`` (the central interval of its rank among the fitted subjects plus
+    itself), ``n_items`` (its answered items) and ``p_beats``: for the ``neighbours`` fitted
+    subjects just above and the ``neighbours`` just below it by posterior mean ability,
+    :math:`P(\theta_\text{new} > \theta_k)` over the joint draws (each draw of the new
+    ability is made with the same posterior draw of the items as the fitted abilities it is
+    compared with). Records are ordered best first.
+    """
+    fitted = posterior_draws(idata)
+    fitted_mean = fitted.theta.mean(axis=0)
+    new_draws = scored["theta"].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    counts = responses.subject_counts().reindex(scored["subject"].values, fill_value=0)
+    order = np.argsort(-scored["theta_mean"].values, kind="stable")
+    records = []
+    for j in order:
+        mean = float(scored["theta_mean"].values[j])
+        above = np.flatnonzero(fitted_mean > mean)
+        below = np.flatnonzero(fitted_mean <= mean)
+        nearest = [
+            *above[np.argsort(fitted_mean[above])][:neighbours][::-1],
+            *below[np.argsort(-fitted_mean[below])][:neighbours],
+        ]
+        records.append(
+            {
+                "subject": str(scored["subject"].values[j]),
+                **{
+                    key: float(scored[key].values[j])
+                    for key in ("theta_mean", "theta_sd", "theta_lo", "theta_hi")
+                },
+                "rank_lo": int(scored["rank_lo"].values[j]),
+                "rank_hi": int(scored["rank_hi"].values[j]),
+                "n_items": int(counts.iloc[j]),
+                "p_beats": [
+                    {
+                        "subject": str(fitted.subjects[k]),
+                        "theta_mean": float(fitted_mean[k]),
+                        "p": float(np.mean(new_draws[:, j] > fitted.theta[:, k])),
+                    }
+                    for k in nearest
+                ],
+            }
+        )
+    return {
+        "n_fitted_subjects": int(scored.attrs["n_fitted_subjects"]),
+        "interval": float(scored.attrs["interval"]),
+        "subjects": records,
+    }
 
 
 @dataclass(frozen=True)

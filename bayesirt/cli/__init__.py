@@ -6,6 +6,9 @@ Subcommands
     Read benchmark results (:func:`bayesirt.load_responses`, the shipped example, or a public
     dataset), fit a model (:func:`bayesirt.inference.fit`), print its diagnostics and save it
     with its card (:func:`bayesirt.inference.save_fit`).
+``score FIT DATA``
+    New subjects' results scored against a saved fit (:func:`bayesirt.score_new`): ability,
+    rank among the fitted subjects and P(beats) the nearest, as text, JSON or CSV.
 ``summary FIT``
     Abilities (best first) with intervals, item parameters and diagnostics of a saved fit
     (:func:`bayesirt.summarize_fit`), as text or JSON.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib
 import inspect
 import json
@@ -47,9 +51,10 @@ import pandas as pd
 import xarray as xr
 
 from bayesirt import __version__
-from bayesirt.analysis import rank, rank_table, rank_to_json
+from bayesirt.analysis import rank, rank_table, rank_to_json, score_new
 from bayesirt.analysis.ranking import RANK_BY
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
+from bayesirt.analysis.scoring import score_to_json
 from bayesirt.data import (
     FORMATS,
     Responses,
@@ -60,7 +65,7 @@ from bayesirt.data import (
     load_responses,
 )
 from bayesirt.data.example import EXAMPLE_SETTINGS
-from bayesirt.data.validation import DUPLICATE_RULES
+from bayesirt.data.validation import DUPLICATE_RULES, describe_values
 from bayesirt.features import read_item_features, text_features
 from bayesirt.inference import (
     METHODS,
@@ -195,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bayesirt {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fit_command(commands)
+    _add_score_command(commands)
     _add_summary_command(commands)
     _add_rank_command(commands)
     _add_robustness_command(commands)
@@ -219,65 +225,7 @@ def _add_fit_command(commands: Any) -> None:
         f"shipped example leaderboard, or '{DATASET_PREFIX}NAME' for a public dataset "
         f"({', '.join(datasets.DATASETS)})",
     )
-    data = cmd.add_argument_group("data options (files only; see bayesirt.load_responses)")
-    data.add_argument("--format", choices=list(FORMATS), help="layout (default: inferred)")
-    data.add_argument("--subject", metavar="COL", help="subject column (default: subject)")
-    data.add_argument("--item", metavar="COL", help="item column of a long table (default: item)")
-    data.add_argument(
-        "--response", metavar="COL", help="response column of a long table (default: response)"
-    )
-    data.add_argument(
-        "--threshold",
-        type=_finite_float,
-        metavar="X",
-        help="binarise graded scores: correct if score >= X",
-    )
-    data.add_argument(
-        "--duplicates",
-        choices=list(DUPLICATE_RULES),
-        help="rule for repeated (subject, item) pairs (default: error)",
-    )
-    data.add_argument("--item-meta", metavar="FILE", help="CSV of item metadata (key: item)")
-    data.add_argument(
-        "--subject-meta", metavar="FILE", help="CSV of subject metadata (key: subject)"
-    )
-    data.add_argument(
-        "--drop-constant",
-        action="store_true",
-        default=None,
-        help="drop items that every subject answered the same way",
-    )
-    data.add_argument(
-        "--sep",
-        type=_separator,
-        metavar="CHAR",
-        help="delimiter of a CSV / TSV / text table, '\\t' or 'tab' for a tab (default: tab "
-        "for .tsv, else sniffed among comma, semicolon and tab)",
-    )
-    data.add_argument(
-        "--sample-filter",
-        type=_keyed_value,
-        action="append",
-        metavar="[TASK=]FILTER",
-        help="lm-eval: the filter whose scores are used, for every task or, repeated, per "
-        "task (default: strict-match, else none, else the first by name)",
-    )
-    data.add_argument(
-        "--metric",
-        type=_keyed_value,
-        action="append",
-        metavar="[TASK=]METRIC",
-        help="lm-eval: the per-sample metric used, for every task or, repeated, per task "
-        "(default: acc, else acc_norm, else exact_match, else the first by name)",
-    )
-    data.add_argument(
-        "--model-name",
-        type=_keyed_value,
-        action="append",
-        metavar="[RUN=]LABEL",
-        help="lm-eval: the subject label of every run or, repeated, of each run folder RUN "
-        "(default: the model named in the run's results JSON, else the folder's name)",
-    )
+    _add_data_options(cmd)
 
     model = cmd.add_argument_group("model")
     model.add_argument(
@@ -374,6 +322,96 @@ def _add_fit_command(commands: Any) -> None:
         help="replace an existing fit at --out (default: keep it and stop)",
     )
     cmd.set_defaults(run=_run_fit)
+
+
+def _add_data_options(cmd: argparse.ArgumentParser) -> None:
+    """The options that say how to read ``DATA`` (:data:`DATA_OPTIONS`)."""
+    data = cmd.add_argument_group("data options (files only; see bayesirt.load_responses)")
+    data.add_argument("--format", choices=list(FORMATS), help="layout (default: inferred)")
+    data.add_argument("--subject", metavar="COL", help="subject column (default: subject)")
+    data.add_argument("--item", metavar="COL", help="item column of a long table (default: item)")
+    data.add_argument(
+        "--response", metavar="COL", help="response column of a long table (default: response)"
+    )
+    data.add_argument(
+        "--threshold",
+        type=_finite_float,
+        metavar="X",
+        help="binarise graded scores: correct if score >= X",
+    )
+    data.add_argument(
+        "--duplicates",
+        choices=list(DUPLICATE_RULES),
+        help="rule for repeated (subject, item) pairs (default: error)",
+    )
+    data.add_argument("--item-meta", metavar="FILE", help="CSV of item metadata (key: item)")
+    data.add_argument(
+        "--subject-meta", metavar="FILE", help="CSV of subject metadata (key: subject)"
+    )
+    data.add_argument(
+        "--drop-constant",
+        action="store_true",
+        default=None,
+        help="drop items that every subject answered the same way",
+    )
+    data.add_argument(
+        "--sep",
+        type=_separator,
+        metavar="CHAR",
+        help="delimiter of a CSV / TSV / text table, '\\t' or 'tab' for a tab (default: tab "
+        "for .tsv, else sniffed among comma, semicolon and tab)",
+    )
+    data.add_argument(
+        "--sample-filter",
+        type=_keyed_value,
+        action="append",
+        metavar="[TASK=]FILTER",
+        help="lm-eval, leaderboard-details: the filter whose scores are used, for every task "
+        "or, repeated, per task (default: strict-match, else none, else the first by name)",
+    )
+    data.add_argument(
+        "--metric",
+        type=_keyed_value,
+        action="append",
+        metavar="[TASK=]METRIC",
+        help="harness output: the per-sample metric used (inspect: the scorer; helm: the "
+        "stat), for every task or, repeated, per task (lm-eval default: acc, else acc_norm, "
+        "else exact_match, else the first by name; see bayesirt.load_responses for the others)",
+    )
+    data.add_argument(
+        "--model-name",
+        type=_keyed_value,
+        action="append",
+        metavar="[RUN=]LABEL",
+        help="harness output: the subject label of every run or, repeated, of each run RUN "
+        "(lm-eval and leaderboard-details: a run folder; inspect and helm: a model; default: "
+        "the model the output names, else the lm-eval run folder's name)",
+    )
+
+
+def _add_score_command(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "score",
+        help="score new models' results against a saved fit",
+        description="Score every subject of DATA against a saved fit, its items held at their "
+        "posterior (a cut posterior: the fit is not changed): ability θ with its interval, "
+        "rank interval among the fitted subjects, and the probability of beating the nearest "
+        "fitted subjects. One subject is enough. Items the fit does not know are reported "
+        "and ignored; a subject already in the fit is scored as 'NAME (new)'.",
+    )
+    cmd.add_argument("fit", type=Path, metavar="FIT", help="fit file written by 'bayesirt fit'")
+    cmd.add_argument(
+        "data",
+        metavar="DATA",
+        help=f"results file or folder of the subjects to score (formats: {', '.join(FORMATS)})",
+    )
+    _add_data_options(cmd)
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cmd.add_argument("--csv", type=Path, metavar="PATH", help="also write the table as CSV")
+    cmd.add_argument(
+        "--seed", type=int, default=0, help="seed of the ability draws (default: %(default)s)"
+    )
+    cmd.set_defaults(run=_run_score)
 
 
 def _add_summary_command(commands: Any) -> None:
@@ -550,6 +588,69 @@ def _explanatory_model(args: argparse.Namespace, responses: Responses) -> Explan
     else:
         features = read_item_features(spec)
     return ExplanatoryTwoPL(responses, item_features=features, pool_by=args.pool_by)
+
+
+def _run_score(args: argparse.Namespace) -> None:
+    idata = load_fit(args.fit)
+    responses = _read_data(args)
+    fitted_items = pd.Index(idata.posterior["item"].values.astype(str))
+    items = pd.Index(responses.items.astype(str))
+    unknown = items.difference(fitted_items, sort=False)
+    if len(unknown) == len(items):
+        raise ValueError(
+            f"none of the {len(items)} items of {args.data} is in the fit {args.fit} "
+            f"(e.g. {', '.join(map(repr, items[:3]))}): they are not the same benchmark"
+        )
+    if len(unknown):
+        print(
+            f"bayesirt: note: {len(unknown)} of {len(items)} items are not in the fit and are "
+            f"ignored: {describe_values(unknown)}",
+            file=sys.stderr,
+        )
+        responses = responses.subset(items=responses.items[~items.isin(unknown)])
+    fitted_subjects = pd.Index(idata.posterior["subject"].values.astype(str))
+    clash = pd.Index(responses.subjects.astype(str)).intersection(fitted_subjects)
+    if len(clash):
+        print(
+            f"bayesirt: note: {describe_values(clash)} already in the fit: scored as new, "
+            "labelled 'NAME (new)'",
+            file=sys.stderr,
+        )
+        labels = [f"{s} (new)" if s in clash else s for s in responses.subjects.astype(str)]
+        responses = dataclasses.replace(
+            responses,
+            subjects=pd.Index(labels),
+            subject_meta=responses.subject_meta.set_axis(labels),
+        )
+    scored = score_new(idata, responses, interval=DEFAULT_INTERVAL, random_seed=args.seed)
+    payload = score_to_json(scored, idata, responses)
+    payload["unknown_items"] = [str(label) for label in unknown]
+    table = pd.DataFrame(
+        [
+            {
+                **{k: v for k, v in record.items() if k != "p_beats"},
+                "p_beats": "; ".join(f"{p['subject']} {p['p']:.2f}" for p in record["p_beats"]),
+            }
+            for record in payload["subjects"]
+        ]
+    )
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+    if args.json:
+        print(json.dumps(payload, indent=2, allow_nan=False))
+    else:
+        n_fitted = payload["n_fitted_subjects"]
+        print(
+            f"{args.fit}: {len(table)} subject(s) scored against the {n_fitted} fitted "
+            f"subjects, items held at their posterior; θ: posterior mean, sd and "
+            f"{DEFAULT_INTERVAL:.0%} interval; rank among {n_fitted + 1}; P(beats) the "
+            "nearest fitted subjects"
+        )
+        shown = table.rename(columns={"p_beats": "P(beats)"})
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if args.csv is not None:
+        print(f"table written to {args.csv}", file=sys.stderr if args.json else sys.stdout)
 
 
 def _run_summary(args: argparse.Namespace) -> None:

@@ -163,5 +163,6 @@ def _drop(
     )
     labels = reasons.index[~removed_mask]
     filtered = responses.subset(**{"items" if kind == "item" else "subjects": labels})
-    checks.require_nonempty(filtered.n_observed, filtered.n_subjects, filtered.n_items)
+    checks.require_nonempty(filtered.n_observed)
+    checks.require_fittable(filtered.n_subjects, filtered.n_items)
     return filtered, removed

@@ -243,7 +243,7 @@ class Responses:
         if subject_meta is not None:
             meta_subjects = _merge_meta(meta_subjects, _index_meta(subject_meta, "subject"))
 
-        checks.require_nonempty(len(observed), len(subjects), len(items))
+        checks.require_nonempty(len(observed))
         return cls(
             subject_index=subjects.get_indexer(observed["subject"]),
             item_index=items.get_indexer(observed["item"]),

@@ -128,11 +128,19 @@ def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.
     return values
 
 
-def require_nonempty(n_observed: int, n_subjects: int, n_items: int) -> None:
-    """At least one observed response, and at least 2 subjects and 2 items."""
+def require_nonempty(n_observed: int) -> None:
+    """At least one observed response (one subject's answers are data: they can be scored
+    against a fit)."""
     if n_observed == 0:
         raise ResponsesError("no observed responses: every response is missing")
+
+
+def require_fittable(n_subjects: int, n_items: int) -> None:
+    """At least 2 subjects and 2 items, as fitting a model needs."""
     if n_subjects < 2:
-        raise ResponsesError(f"need at least 2 subjects, got {n_subjects}")
+        raise ResponsesError(
+            f"need at least 2 subjects to fit a model, got {n_subjects} (one model's results "
+            "can be scored against an existing fit: bayesirt score, bayesirt.score_new)"
+        )
     if n_items < 2:
-        raise ResponsesError(f"need at least 2 items, got {n_items}")
+        raise ResponsesError(f"need at least 2 items to fit a model, got {n_items}")

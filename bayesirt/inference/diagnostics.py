@@ -2,8 +2,10 @@ r"""Convergence diagnostics that the user sees.
 
 After every NUTS fit :func:`check_convergence` computes, over every parameter and
 hyperparameter (the non-centred auxiliaries ``*_z`` are left out: they are reparameterisation
-internals whose summaries duplicate the parameters built from them), the criteria of
-Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021, *Bayesian Analysis* 16, 667–718):
+internals whose summaries duplicate the parameters built from them; so is the difficulty
+``b``, computed from ``intercept`` and ``a`` after sampling by
+:func:`bayesirt.models.irt.derived_variables`), the criteria of Vehtari, Gelman, Simpson,
+Carpenter & Bürkner (2021, *Bayesian Analysis* 16, 667–718):
 
 * the largest rank-normalised split :math:`\hat R` (the larger of the bulk and the folded
   tail versions), target :data:`RHAT_MAX` = 1.01;

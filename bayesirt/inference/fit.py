@@ -2,9 +2,10 @@
 
 Every method returns an :class:`arviz.InferenceData` in the same layout:
 
-* ``posterior``: ``theta`` (chain, draw, subject), ``a``, ``b`` (chain, draw, item), ``c`` and
-  ``d`` where the model has them, and the hyperparameters, with the data's own labels as
-  coordinates;
+* ``posterior``: ``theta`` (chain, draw, subject), ``a``, ``intercept`` (chain, draw, item),
+  ``c`` and ``d`` where the model has them, and the hyperparameters, with the data's own
+  labels as coordinates; the difficulty ``b`` is computed from ``intercept`` and ``a`` after
+  sampling (:func:`~bayesirt.models.irt.derived_variables`);
 * ``constant_data``: the responses (:meth:`bayesirt.data.Responses.to_xarray`), so the fit
   carries its data;
 * ``sample_stats`` (NUTS): the sampler's statistics per draw;
@@ -39,6 +40,7 @@ from bayesirt.inference.diagnostics import (
 )
 from bayesirt.inference.nuts import sample_until_converged
 from bayesirt.inference.settings import METHODS, SAMPLERS, check_fit_settings
+from bayesirt.models.irt import derived_variables
 from bayesirt.models.likelihood import enable_jax
 
 if TYPE_CHECKING:
@@ -258,17 +260,15 @@ def fit_model(
             if name.endswith("__") or name in irt_model.internal_variables  # "__": nutpie's
         ]
         posterior = idata.posterior.drop_vars(dropped)
-        idata = az.InferenceData(
-            posterior=posterior,
-            **({"sample_stats": idata.sample_stats} if "sample_stats" in idata else {}),
-        )
-        idata.add_groups(constant_data=irt_model.responses.to_xarray())
+        stats = {"sample_stats": idata.sample_stats} if "sample_stats" in idata else {}
         if method == "nuts":
             # An adaptive run that passed has just checked exactly these draws in full.
             if run is not None and run.diagnostics is not None:
                 diagnostics = run.diagnostics
             else:
-                diagnostics = check_convergence(idata, warn=False)
+                diagnostics = check_convergence(
+                    az.InferenceData(posterior=posterior, **stats), warn=False
+                )
             if settings.get("budget_exhausted"):
                 diagnostics.problems.append(
                     f"the sampling budget ran out after {settings['draws']} draws per chain"
@@ -276,6 +276,8 @@ def fit_model(
             warn_if_not_converged(diagnostics)
         else:
             diagnostics = _advi_diagnostics(settings, posterior)
+        idata = az.InferenceData(posterior=posterior.assign(derived_variables(posterior)), **stats)
+        idata.add_groups(constant_data=irt_model.responses.to_xarray())
         _stamp(idata, irt_model, settings, diagnostics)
         if log_likelihood:
             idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))

@@ -128,6 +128,7 @@ def sample_until_converged(
             look_started = time.perf_counter()
             if not finished:
                 sampler.pause()
+            kept = trace = None  # let the last copy go before the sampler makes the next
             trace = _inspect(sampler)
             inspect_cost = time.perf_counter() - look_started
             n_drawn = _common_draws(trace)

@@ -37,6 +37,7 @@ import pytensor.tensor as pt
 from scipy import stats
 
 from bayesirt.data import Responses
+from bayesirt.data.validation import require_fittable
 from bayesirt.models.irt import icc, log_likelihood
 from bayesirt.models.priors import Prior, merge_priors
 
@@ -112,8 +113,9 @@ class IRTModel:
     default_priors: ClassVar[dict[str, Prior]]
     #: Whether :meth:`build_model` accepts ``batch_size`` (minibatch ADVI).
     supports_minibatch: ClassVar[bool] = False
-    #: Sampled pieces that a stored parameter already holds whole; dropped after fitting.
-    internal_variables: ClassVar[tuple[str, ...]] = ()
+    #: Sampled pieces that a stored parameter already holds whole; dropped after fitting
+    #: (``theta_z``: the abilities before standardisation, see the module docstring).
+    internal_variables: ClassVar[tuple[str, ...]] = ("theta_z",)
     #: Further constructor options (attributes of the same name), stored by :meth:`config`.
     model_options: ClassVar[tuple[str, ...]] = ()
 
@@ -126,6 +128,7 @@ class IRTModel:
     ) -> None:
         if not isinstance(responses, Responses):
             raise TypeError(f"responses must be a Responses, got {type(responses).__name__}")
+        require_fittable(responses.n_subjects, responses.n_items)
         self.responses = responses
         self.priors = merge_priors(self.default_priors, priors)
         self.pool_by = pool_by

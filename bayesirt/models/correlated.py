@@ -499,7 +499,6 @@ class MultidimensionalTwoPL(_Logistic):
     name = "mirt"
     internal_variables: ClassVar[tuple[str, ...]] = (
         *_Logistic.internal_variables,
-        "theta_z",
         "a_contrast_raw",
         "trait_cpc_z",
     )
@@ -602,7 +601,6 @@ class MultidimensionalTwoPL(_Logistic):
             "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
-        pm.Deterministic("b", -intercept / pt.sqrt(pt.sum(a**2, axis=1)), dims="item")
         logit = pt.sum(a[item_index] * theta[subject_index], axis=1) + intercept[item_index]
         y, scale = _observed(self)
         pm.Potential("loglik", scale * pt.sum(y * logit - pt.softplus(logit)))

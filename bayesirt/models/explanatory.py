@@ -240,7 +240,7 @@ class ExplanatoryTwoPL(TwoPL):
             "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
-        return a, pm.Deterministic("b", -intercept / a, dims="item")
+        return a, -intercept / a
 
     def _add_discrimination(self):
         if not self.explain_log_a:

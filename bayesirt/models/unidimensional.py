@@ -12,7 +12,9 @@ over the observed pairs :math:`(j, i)` only, with standardised abilities :math:`
 (mean 0, sd 1 over the fitted subjects; see :mod:`bayesirt.models.base`). The items are
 parameterised by slope and intercept (as in mirt), and the posterior holds both the
 intercept :math:`\alpha_i` (``intercept``) and the difficulty :math:`b_i` (``b``) of the
-:math:`a(\theta - b)` form. Priors (``pool_by`` adds partially pooled group means):
+:math:`a(\theta - b)` form, computed from them after sampling
+(:func:`~bayesirt.models.irt.derived_variables`). Priors (``pool_by`` adds partially
+pooled group means):
 
 * intercept :math:`\alpha_i \sim N(\mu_\alpha, \sigma_\alpha)`;
 * discrimination, positive: :math:`\log a_i \sim N(\mu_{\log a}, \sigma_{\log a})`;
@@ -90,11 +92,15 @@ class _Logistic(IRTModel):
     has_guessing: ClassVar[bool] = False
     has_slipping: ClassVar[bool] = False
     supports_minibatch: ClassVar[bool] = True
-    internal_variables: ClassVar[tuple[str, ...]] = tuple(
-        f"{key}_{part}"
-        for key in ("intercept", "log_a", "logit_c", "logit_slip")
-        for part in ("pc", "z", "mean_z")
-    ) + tuple(f"mu_{key}_z" for key in ("intercept", "log_a", "logit_c", "logit_slip"))
+    internal_variables: ClassVar[tuple[str, ...]] = (
+        IRTModel.internal_variables
+        + tuple(
+            f"{key}_{part}"
+            for key in ("intercept", "log_a", "logit_c", "logit_slip")
+            for part in ("pc", "z", "mean_z")
+        )
+        + tuple(f"mu_{key}_z" for key in ("intercept", "log_a", "logit_c", "logit_slip"))
+    )
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
         a, b = self._add_items()
@@ -112,14 +118,15 @@ class _Logistic(IRTModel):
         pm.Potential("loglik", scale * loglik)
 
     def _add_items(self):
-        """Discrimination ``a``, ``intercept`` and difficulty ``b = -intercept / a`` as
-        posterior variables; returns the tensors ``(a, b)``."""
+        """Discrimination ``a`` and ``intercept`` as posterior variables; returns the tensors
+        ``(a, b)`` with the difficulty ``b = -intercept / a`` (derived after sampling, not
+        stored: :func:`~bayesirt.models.irt.derived_variables`)."""
         a = self._add_discrimination()
         intercept = self._item_parameter(
             "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
-        return a, pm.Deterministic("b", -intercept / a, dims="item")
+        return a, -intercept / a
 
     def _answer_counts(self) -> tuple[np.ndarray, np.ndarray]:
         r = self.responses

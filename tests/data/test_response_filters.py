@@ -94,5 +94,5 @@ def test_drop_subjects_by_count(small):
 
 
 def test_filter_that_leaves_too_little_is_refused(small):
-    with pytest.raises(ResponsesError, match="at least 2 items, got 1"):
+    with pytest.raises(ResponsesError, match="at least 2 items to fit a model, got 1"):
         filters.drop_items_by_accuracy(small, min_accuracy=0.95, max_accuracy=1.0)

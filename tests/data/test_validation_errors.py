@@ -8,6 +8,7 @@ import pytest
 
 from bayesirt import load_responses
 from bayesirt.data import Responses, ResponsesError, ResponsesWarning
+from bayesirt.models import TwoPL
 
 
 def long_table(**columns) -> pd.DataFrame:
@@ -101,12 +102,14 @@ def test_empty_table_is_refused():
         Responses.from_long(long_table(response=[np.nan] * 6))
 
 
-def test_fewer_than_two_subjects_or_items_is_refused():
+def test_one_subject_is_data_but_a_model_needs_two_subjects_and_two_items():
     frame = long_table()
-    with pytest.raises(ResponsesError, match="at least 2 subjects, got 1"):
-        Responses.from_long(frame[frame["subject"] == "m1"])
-    with pytest.raises(ResponsesError, match="at least 2 items, got 1"):
-        Responses.from_long(frame[frame["item"] == "q1"])
+    alone = Responses.from_long(frame[frame["subject"] == "m1"])  # scorable against a fit
+    assert alone.n_subjects == 1 and alone.n_observed == (frame["subject"] == "m1").sum()
+    with pytest.raises(ResponsesError, match="at least 2 subjects to fit a model, got 1"):
+        TwoPL(alone)
+    with pytest.raises(ResponsesError, match="at least 2 items to fit a model, got 1"):
+        TwoPL(Responses.from_long(frame[frame["item"] == "q1"]))
 
 
 def test_constant_items_are_reported_by_count_and_kept():
