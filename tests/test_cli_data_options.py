@@ -98,6 +98,19 @@ def run(capsys, *args: object) -> tuple[int, str]:
 
 
 # ----------------------------------------------------------------------- lm-eval
+def test_a_key_may_hold_an_equals_sign(capsys, fitted, tmp_path):
+    helm = Path(__file__).parent / "data" / "fixtures" / "helm_output"
+    task = "mmlu:subject=anatomy,method=multiple_choice_joint"
+    responses, _ = fit_up_to_the_fit(
+        capsys,
+        fitted,
+        helm,
+        *("--format", "helm", "--threshold", "0.5", "--metric", f"{task}=quasi_exact_match"),
+        *("--out", tmp_path / "fit.nc"),
+    )
+    assert responses.source["metric"][task] == "quasi_exact_match"
+
+
 def test_per_task_and_per_run_values_reach_load_responses(capsys, fitted, tmp_path):
     runs = write_runs(tmp_path / "out")
     responses, err = fit_up_to_the_fit(

@@ -779,8 +779,11 @@ def _read_data(args: argparse.Namespace) -> Responses:
 
 
 def _keyed_value(text: str) -> tuple[str | None, str]:
-    """An argument of a keyed data option: ``KEY=VALUE`` as (KEY, VALUE), else (None, text)."""
-    key, equals, value = text.partition("=")
+    """An argument of a keyed data option: ``KEY=VALUE`` as (KEY, VALUE), else (None, text).
+
+    Split at the last ``=``: keys may hold one (HELM run names such as
+    ``mmlu:subject=anatomy``), values (filters, metrics, labels) do not."""
+    key, equals, value = text.rpartition("=")
     if not equals:
         return None, text
     if not key or not value:

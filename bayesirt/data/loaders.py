@@ -694,7 +694,9 @@ def _report_constant_items(resp: Responses, *, drop: bool) -> tuple[Responses, p
     constant = resp.constant_items()
     if not len(constant) or resp.n_subjects < 2:  # one subject's answers cannot vary
         return resp, constant[:0]
-    action = "dropped (drop_constant=True)" if drop else "kept; pass drop_constant=True to drop them"
+    action = (
+        "dropped (drop_constant=True)" if drop else "kept; pass drop_constant=True to drop them"
+    )
     warnings.warn(
         f"{len(constant)} of {resp.n_items} items are constant (every observed subject gave the "
         f"same answer), e.g. {describe_values(constant, 3)}: they carry no information about "
