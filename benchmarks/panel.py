@@ -63,15 +63,19 @@ PANEL = {
 }
 
 
-def run_member(name: str, model: str, folder: Path, fit_args: list[str]) -> dict:
+def run_member(
+    name: str, model: str, folder: Path, fit_args: list[str], log: Path | None = None
+) -> dict:
+    """One panel fit; with ``log``, its progress lines (one per convergence check) go there."""
     spec = PANEL[name]
     data = spec(folder) if callable(spec) else spec
     out = folder / f"{name}-{model}.nc"
     command = [sys.executable, "-m", "bayesirt", "fit", *data, "--model", model]
-    command += ["--out", str(out), "--overwrite", "--no-progress", *fit_args]
+    command += ["--out", str(out), "--overwrite", "--no-progress" if log is None else "--progress"]
+    command += fit_args
     env = {**os.environ, "BAYESIRT_DATA_CACHE": str(SHARED / "raw")}
     started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as stderr:
+    with open(log, "w+") if log is not None else tempfile.TemporaryFile("w+") as stderr:
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -149,6 +153,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=list(PANEL))
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--fit-args", default="", help="more options of 'bayesirt fit'")
+    parser.add_argument(
+        "--log-dir", type=Path, help="keep each fit's progress lines in LOG_DIR/NAME-MODEL.log"
+    )
     args = parser.parse_args()
     if args.list:
         print("\n".join(PANEL))
@@ -157,7 +164,8 @@ def main() -> None:
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            record = run_member(name, args.model, Path(tmp), args.fit_args.split())
+            log = None if args.log_dir is None else args.log_dir / f"{name}-{args.model}.log"
+            record = run_member(name, args.model, Path(tmp), args.fit_args.split(), log)
             record["when"] = datetime.now(UTC).isoformat(timespec="seconds")
             print(json.dumps(record), flush=True)
             records.append(record)

@@ -159,7 +159,9 @@ def fit_model(
         Show progress (nutpie's adaptive runs: one line per convergence check on stderr).
     sampler_kwargs : dict, optional
         Extra options for the NUTS implementation (e.g. nutpie's
-        ``low_rank_modified_mass_matrix=True``).
+        ``low_rank_modified_mass_matrix=True``), over the model's own
+        :attr:`~bayesirt.models.base.IRTModel.nutpie_options` for nutpie; recorded in the
+        fit's settings as ``sampler_options``.
 
     Raises
     ------
@@ -207,6 +209,10 @@ def fit_model(
             warnings.filterwarnings("ignore", message=BLAS_WARNING, category=UserWarning)
             if method == "nuts":
                 settings.update(sampler=sampler, tune=int(tune), target_accept=target_accept)
+                if sampler == "nutpie":
+                    sampler_kwargs = {**irt_model.nutpie_options, **(sampler_kwargs or {})}
+                if sampler_kwargs:
+                    settings["sampler_options"] = dict(sampler_kwargs)
                 if on_jax:
                     settings["device"] = _jax_device()
                 if adaptive:

@@ -16,6 +16,14 @@ parameters that were close to failing, and are spaced so that checking would tak
 (2 cores), the checks took 10–12% of the run on ChemBench, AlpacaEval 2 and metabench arc and
 3% on truthfulqa.
 
+Memory: nutpie keeps, for every draw of every chain (tuning included), each stored variable,
+the sampled coordinates, the unconstrained draw and its gradient, and each look copies that
+trace. On a table with tens of thousands of items this outgrows the machine long before the
+chains converge (the 12 × 41,871 OpenCompass table was killed at 22 GB, twice), so a run whose
+trace could exceed :data:`MEMORY_TRACE_BYTES` has nutpie write it to a temporary zarr store on
+disk; a look then reads only the stored parameters, one variable at a time, and the folder is
+removed when the run ends.
+
 Stopping when a diagnostic first passes is a (mild) form of optional stopping: the reported
 R-hat and ESS are those of the draws kept, which passed the criterion, and the chains are
 never stopped before the minimum. The criterion itself (ESS ≥ 400 over every parameter) is
@@ -25,8 +33,10 @@ same size.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,12 +53,15 @@ from bayesirt.inference.diagnostics import (
     summarise_statistics,
 )
 
-__all__ = ["CHECK_SHARE", "MIN_DRAWS", "RunLength", "sample_until_converged"]
+__all__ = ["CHECK_SHARE", "MEMORY_TRACE_BYTES", "MIN_DRAWS", "RunLength", "sample_until_converged"]
 
 #: Draws per chain before the first convergence check.
 MIN_DRAWS = 200
 #: Largest share of the elapsed time spent checking convergence.
 CHECK_SHARE = 0.25
+#: Largest trace (bytes, all chains, tuning included) kept in memory; a run that could
+#: produce a larger one writes its trace to a temporary zarr store on disk instead.
+MEMORY_TRACE_BYTES = 2 * 2**30
 #: Seconds between looks at the sampler's progress (cheap) while waiting for a check.
 _POLL_SECONDS = 0.5
 
@@ -96,90 +109,100 @@ def sample_until_converged(
     import nutpie
 
     compiled = nutpie.compile_pymc_model(model, var_names=var_names)
-    started = time.perf_counter()
-    sampler = nutpie.sample(
-        compiled,
-        draws=max_draws,
-        tune=tune,
-        chains=chains,
-        cores=chains,
-        seed=random_seed,
-        target_accept=target_accept,
-        progress_bar=False,
-        save_warmup=False,
-        blocking=False,
-        **(sampler_kwargs or {}),
-    )
-    report = _Progress(progressbar, tune, max_draws)
-    checks, check_seconds, paused_seconds = 0, 0.0, 0.0
-    next_look, target = 0.0, min(MIN_DRAWS, max_draws)
-    last_look = (0, 0.0)  # draws per chain, and seconds of sampling, at the previous look
-    watch: dict[str, np.ndarray] | None = None  # the parameters that failed last time
-    kept: az.InferenceData | None = None
-    budget_exhausted = False
-    try:
-        while True:
-            time.sleep(_POLL_SECONDS)
-            elapsed = time.perf_counter() - started
-            finished = _is_finished(sampler)
-            out_of_time = max_seconds is not None and elapsed >= max_seconds
-            if not (finished or out_of_time or elapsed >= next_look):
-                continue
-            look_started = time.perf_counter()
-            if not finished:
-                sampler.pause()
-            kept = trace = None  # let the last copy go before the sampler makes the next
-            trace = _inspect(sampler)
-            inspect_cost = time.perf_counter() - look_started
-            n_drawn = _common_draws(trace)
-            report.tuning_or_drawing(n_drawn, elapsed)
-            diagnostics = None
-            if n_drawn >= target or finished or out_of_time:
-                kept = _first_draws(trace, n_drawn, var_names)
-                if n_drawn:
-                    checks += 1
-                    diagnostics, watch = _check(kept, watch)
-                    report.checked(n_drawn, diagnostics)
-            look_cost = time.perf_counter() - look_started
-            paused_seconds += look_cost
-            if diagnostics is not None:
-                check_seconds += look_cost
-                if diagnostics.converged:
-                    break
-            if finished or out_of_time:
-                budget_exhausted = True
-                break
-            sampler.resume()
-            # Draws per second of sampling, since the previous look (pauses excluded).
-            sampling = time.perf_counter() - started - paused_seconds
-            rate = (n_drawn - last_look[0]) / max(sampling - last_look[1], 1e-9)
-            previous_draws = last_look[0]
-            last_look = (n_drawn, sampling)
-            if diagnostics is None:  # still tuning, or short of the first target
-                wait = max(2.0, 4.0 * look_cost)
-                if n_drawn and rate > 0 and previous_draws:  # a rate over drawing alone
-                    wait = max(wait, (target - n_drawn) / rate)
-                next_look = time.perf_counter() - started + wait
-                continue
-            # The next look screens the watch list: about the cost of copying the trace.
-            target = _next_target(n_drawn, diagnostics, rate, 2.0 * inspect_cost, max_draws)
-            next_look = time.perf_counter() - started + (target - n_drawn) / max(rate, 1e-9)
-    except BaseException:
-        sampler.cancel()
-        raise
-    sampler.cancel()
-    if kept is None or _common_draws(kept) == 0:
-        raise RuntimeError(
-            f"no posterior draws within the budget (max_seconds={max_seconds}): the "
-            "sampler was still tuning; allow more time or fewer tuning steps"
+    with contextlib.ExitStack() as stack:
+        store = None
+        if _trace_bytes(compiled, chains, tune, max_draws) > MEMORY_TRACE_BYTES:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bayesirt-trace-"))
+            store = nutpie.zarr_store.LocalStore(folder)
+        started = time.perf_counter()
+        sampler = nutpie.sample(
+            compiled,
+            draws=max_draws,
+            tune=tune,
+            chains=chains,
+            cores=chains,
+            seed=random_seed,
+            target_accept=target_accept,
+            progress_bar=False,
+            save_warmup=False,
+            blocking=False,
+            zarr_store=store,
+            **(sampler_kwargs or {}),
         )
-    return kept, RunLength(
-        draws=_common_draws(kept),
-        checks=checks,
-        check_seconds=round(check_seconds, 2),
-        budget_exhausted=budget_exhausted,
-        diagnostics=None if budget_exhausted else diagnostics,
-    )
+        report = _Progress(progressbar, tune, max_draws)
+        checks, check_seconds, paused_seconds = 0, 0.0, 0.0
+        next_look, target = 0.0, min(MIN_DRAWS, max_draws)
+        last_look = (0, 0.0)  # draws per chain, and seconds of sampling, at the previous look
+        watch: dict[str, np.ndarray] | None = None  # the parameters that failed last time
+        kept: az.InferenceData | None = None
+        budget_exhausted = False
+        try:
+            while True:
+                time.sleep(_POLL_SECONDS)
+                elapsed = time.perf_counter() - started
+                finished = _is_finished(sampler)
+                out_of_time = max_seconds is not None and elapsed >= max_seconds
+                if not (finished or out_of_time or elapsed >= next_look):
+                    continue
+                look_started = time.perf_counter()
+                if not finished:
+                    sampler.pause()
+                kept = trace = None  # let the last copy go before the sampler makes the next
+                trace = _inspect(sampler)
+                inspect_cost = time.perf_counter() - look_started
+                n_drawn = _common_draws(trace)
+                report.tuning_or_drawing(n_drawn, elapsed)
+                diagnostics = None
+                if n_drawn >= target or finished or out_of_time:
+                    kept = _first_draws(trace, n_drawn, var_names)
+                    if n_drawn:
+                        checks += 1
+                        diagnostics, watch = _check(kept, watch)
+                        report.checked(n_drawn, diagnostics)
+                look_cost = time.perf_counter() - look_started
+                paused_seconds += look_cost
+                if diagnostics is not None:
+                    check_seconds += look_cost
+                    if diagnostics.converged:
+                        break
+                if finished or out_of_time:
+                    budget_exhausted = True
+                    break
+                sampler.resume()
+                # Draws per second of sampling, since the previous look (pauses excluded).
+                sampling = time.perf_counter() - started - paused_seconds
+                rate = (n_drawn - last_look[0]) / max(sampling - last_look[1], 1e-9)
+                previous_draws = last_look[0]
+                last_look = (n_drawn, sampling)
+                if diagnostics is None:  # still tuning, or short of the first target
+                    wait = max(2.0, 4.0 * look_cost)
+                    if n_drawn and rate > 0 and previous_draws:  # a rate over drawing alone
+                        wait = max(wait, (target - n_drawn) / rate)
+                    next_look = time.perf_counter() - started + wait
+                    continue
+                # The next look screens the watch list: about the cost of copying the trace.
+                target = _next_target(n_drawn, diagnostics, rate, 2.0 * inspect_cost, max_draws)
+                next_look = time.perf_counter() - started + (target - n_drawn) / max(rate, 1e-9)
+        except BaseException:
+            sampler.cancel()
+            raise
+        sampler.cancel()
+        if kept is None or _common_draws(kept) == 0:
+            raise RuntimeError(
+                f"no posterior draws within the budget (max_seconds={max_seconds}): the "
+                "sampler was still tuning; allow more time or fewer tuning steps"
+            )
+        # Read into memory before a trace on disk is removed with its folder.
+        kept = az.InferenceData(
+            posterior=kept.posterior.load(), sample_stats=kept.sample_stats.load()
+        )
+        return kept, RunLength(
+            draws=_common_draws(kept),
+            checks=checks,
+            check_seconds=round(check_seconds, 2),
+            budget_exhausted=budget_exhausted,
+            diagnostics=None if budget_exhausted else diagnostics,
+        )
 
 
 def _check(
@@ -260,13 +283,23 @@ def _common_draws(trace: az.InferenceData) -> int:
 
 
 def _first_draws(trace: az.InferenceData, n: int, var_names: list[str] | None) -> az.InferenceData:
-    """The posterior (``var_names`` of it) and its sampler statistics, cut to the first
-    ``n`` draws per chain."""
+    """The posterior (``var_names`` of it) and its per-draw sampler statistics, cut to the
+    first ``n`` draws per chain (lazily, for a trace on disk: only what is used is read)."""
     posterior = trace.posterior if var_names is None else trace.posterior[var_names]
+    stats = trace.sample_stats
+    per_draw = [name for name, var in stats.data_vars.items() if var.dims == ("chain", "draw")]
     return az.InferenceData(
         posterior=posterior.isel(draw=slice(0, n)),
-        sample_stats=trace.sample_stats.isel(draw=slice(0, n)),
+        sample_stats=stats[per_draw].isel(draw=slice(0, n)),
     )
+
+
+def _trace_bytes(compiled, chains: int, tune: int, max_draws: int) -> float:
+    """Bytes of the trace nutpie would hold in memory for a whole run: per draw and chain,
+    tuning included, every stored variable and the unconstrained draw and its gradient (which
+    nutpie 0.16 records whatever its ``store_*`` settings say), in float64."""
+    per_draw = compiled.n_expanded + 2 * compiled.n_dim
+    return 8.0 * chains * (tune + max_draws) * per_draw
 
 
 class _Progress:

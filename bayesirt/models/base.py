@@ -116,6 +116,9 @@ class IRTModel:
     #: Sampled pieces that a stored parameter already holds whole; dropped after fitting
     #: (``theta_z``: the abilities before standardisation, see the module docstring).
     internal_variables: ClassVar[tuple[str, ...]] = ("theta_z",)
+    #: Options of nutpie's sampler this model is sampled with by default (measured in
+    #: ``benchmarks/``; ``fit(..., sampler_kwargs=...)`` overrides them).
+    nutpie_options: ClassVar[dict[str, Any]] = {}
     #: Further constructor options (attributes of the same name), stored by :meth:`config`.
     model_options: ClassVar[tuple[str, ...]] = ()
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 
+import numpy as np
+import nutpie
 import pytest
 
 import bayesirt
-from bayesirt.inference import ConvergenceWarning, fit, fit_info
+from bayesirt.inference import ConvergenceWarning, fit, fit_info, nuts
 from bayesirt.inference.nuts import MIN_DRAWS
 
 
@@ -38,3 +42,31 @@ def test_spent_budget_is_kept_and_reported_as_not_converged(small):
     assert info["inference"]["budget_exhausted"]
     assert not info["diagnostics"]["converged"]
     assert idata.posterior.sizes["draw"] == 50
+
+
+def test_a_trace_too_large_for_memory_goes_to_disk_and_gives_the_same_draws(
+    small, tmp_path, monkeypatch
+):
+    in_memory = fit(small, random_seed=1, max_draws=300, progressbar=False)
+    monkeypatch.setattr(nuts, "MEMORY_TRACE_BYTES", 0)  # every trace counts as too large
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stores, make_store = [], nutpie.zarr_store.LocalStore
+    monkeypatch.setattr(
+        nutpie.zarr_store, "LocalStore", lambda folder: stores.append(folder) or make_store(folder)
+    )
+    on_disk = fit(small, random_seed=1, max_draws=300, progressbar=False)
+    assert len(stores) == 1 and Path(stores[0]).parent == tmp_path
+    assert not list(tmp_path.glob("bayesirt-trace-*"))  # the temporary store is gone
+    assert set(on_disk.posterior.data_vars) == set(in_memory.posterior.data_vars)
+    assert set(on_disk.sample_stats.data_vars) >= {"diverging", "energy", "n_steps"}
+    assert on_disk.sample_stats["energy"].dims == ("chain", "draw")
+    # The same seed draws the same chains, wherever they are kept.
+    n = min(on_disk.posterior.sizes["draw"], in_memory.posterior.sizes["draw"])
+    for name in ("theta", "a", "intercept", "sigma_log_a"):
+        np.testing.assert_array_equal(
+            on_disk.posterior[name].isel(draw=slice(0, n)),
+            in_memory.posterior[name].isel(draw=slice(0, n)),
+        )
+    assert fit_info(on_disk)["diagnostics"]["converged"] == (
+        fit_info(on_disk)["inference"]["draws"] < 300
+    )
