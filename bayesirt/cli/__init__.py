@@ -344,9 +344,15 @@ def _add_data_options(cmd: argparse.ArgumentParser) -> None:
         choices=list(DUPLICATE_RULES),
         help="rule for repeated (subject, item) pairs (default: error)",
     )
-    data.add_argument("--item-meta", metavar="FILE", help="CSV of item metadata (key: item)")
     data.add_argument(
-        "--subject-meta", metavar="FILE", help="CSV of subject metadata (key: subject)"
+        "--item-meta",
+        metavar="FILE",
+        help="table of item metadata, key column 'item' (CSV, TSV, text or parquet)",
+    )
+    data.add_argument(
+        "--subject-meta",
+        metavar="FILE",
+        help="table of subject metadata, key column 'subject' (CSV, TSV, text or parquet)",
     )
     data.add_argument(
         "--drop-constant",

@@ -194,7 +194,8 @@ def sample_until_converged(
             )
         # Read into memory before a trace on disk is removed with its folder.
         kept = az.InferenceData(
-            posterior=kept.posterior.load(), sample_stats=kept.sample_stats.load()
+            posterior=_plain_labels(kept.posterior.load()),
+            sample_stats=_plain_labels(kept.sample_stats.load()),
         )
         return kept, RunLength(
             draws=_common_draws(kept),
@@ -292,6 +293,14 @@ def _first_draws(trace: az.InferenceData, n: int, var_names: list[str] | None) -
         posterior=posterior.isel(draw=slice(0, n)),
         sample_stats=stats[per_draw].isel(draw=slice(0, n)),
     )
+
+
+def _plain_labels(data):
+    """``data`` with text coordinates as Python strings (dtype object), as nutpie's in-memory
+    trace gives them; its zarr store gives NumPy's variable-width ``StringDType``, which
+    ``astype(str)`` cannot convert."""
+    text = {name: coord for name, coord in data.coords.items() if coord.dtype.kind == "T"}
+    return data.assign_coords({name: coord.values.astype(object) for name, coord in text.items()})
 
 
 def _trace_bytes(compiled, chains: int, tune: int, max_draws: int) -> float:

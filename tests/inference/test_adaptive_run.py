@@ -60,6 +60,9 @@ def test_a_trace_too_large_for_memory_goes_to_disk_and_gives_the_same_draws(
     assert set(on_disk.posterior.data_vars) == set(in_memory.posterior.data_vars)
     assert set(on_disk.sample_stats.data_vars) >= {"diverging", "energy", "n_steps"}
     assert on_disk.sample_stats["energy"].dims == ("chain", "draw")
+    for name in ("subject", "item"):  # labels as in memory, usable as text downstream
+        assert on_disk.posterior[name].dtype == in_memory.posterior[name].dtype == object
+    assert bayesirt.rank(on_disk)["subject"].size == small.n_subjects
     # The same seed draws the same chains, wherever they are kept.
     n = min(on_disk.posterior.sizes["draw"], in_memory.posterior.sizes["draw"])
     for name in ("theta", "a", "intercept", "sigma_log_a"):
