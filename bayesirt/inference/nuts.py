@@ -20,9 +20,9 @@ Memory: nutpie keeps, for every draw of every chain (tuning included), each stor
 the sampled coordinates, the unconstrained draw and its gradient, and each look copies that
 trace. On a table with tens of thousands of items this outgrows the machine long before the
 chains converge (the 12 × 41,871 OpenCompass table was killed at 22 GB, twice), so a run whose
-trace could exceed :data:`MEMORY_TRACE_BYTES` has nutpie write it to a temporary zarr store on
-disk; a look then reads only the stored parameters, one variable at a time, and the folder is
-removed when the run ends.
+trace could take more than :data:`MEMORY_TRACE_SHARE` of the machine's memory has nutpie
+write it to a temporary zarr store on disk; a look then reads only the stored parameters, one
+variable at a time, and the folder is removed when the run ends.
 
 Stopping when a diagnostic first passes is a (mild) form of optional stopping: the reported
 R-hat and ESS are those of the draws kept, which passed the criterion, and the chains are
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import tempfile
 import time
@@ -53,15 +54,16 @@ from bayesirt.inference.diagnostics import (
     summarise_statistics,
 )
 
-__all__ = ["CHECK_SHARE", "MEMORY_TRACE_BYTES", "MIN_DRAWS", "RunLength", "sample_until_converged"]
+__all__ = ["CHECK_SHARE", "MEMORY_TRACE_SHARE", "MIN_DRAWS", "RunLength", "sample_until_converged"]
 
 #: Draws per chain before the first convergence check.
 MIN_DRAWS = 200
 #: Largest share of the elapsed time spent checking convergence.
 CHECK_SHARE = 0.25
-#: Largest trace (bytes, all chains, tuning included) kept in memory; a run that could
-#: produce a larger one writes its trace to a temporary zarr store on disk instead.
-MEMORY_TRACE_BYTES = 2 * 2**30
+#: Largest share of the machine's physical memory that nutpie's in-memory trace of a whole
+#: run (all chains, tuning included) may take: each look copies it about twice more. A run
+#: that could produce a larger trace writes it to a temporary zarr store on disk instead.
+MEMORY_TRACE_SHARE = 0.25
 #: Seconds between looks at the sampler's progress (cheap) while waiting for a check.
 _POLL_SECONDS = 0.5
 
@@ -111,7 +113,7 @@ def sample_until_converged(
     compiled = nutpie.compile_pymc_model(model, var_names=var_names)
     with contextlib.ExitStack() as stack:
         store = None
-        if _trace_bytes(compiled, chains, tune, max_draws) > MEMORY_TRACE_BYTES:
+        if _trace_bytes(compiled, chains, tune, max_draws) > _trace_memory():
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bayesirt-trace-"))
             store = nutpie.zarr_store.LocalStore(folder)
         started = time.perf_counter()
@@ -301,6 +303,11 @@ def _plain_labels(data):
     ``astype(str)`` cannot convert."""
     text = {name: coord for name, coord in data.coords.items() if coord.dtype.kind == "T"}
     return data.assign_coords({name: coord.values.astype(object) for name, coord in text.items()})
+
+
+def _trace_memory() -> float:
+    """Bytes of memory an in-memory trace may take (:data:`MEMORY_TRACE_SHARE`)."""
+    return MEMORY_TRACE_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def _trace_bytes(compiled, chains: int, tune: int, max_draws: int) -> float:

@@ -48,7 +48,7 @@ def test_a_trace_too_large_for_memory_goes_to_disk_and_gives_the_same_draws(
     small, tmp_path, monkeypatch
 ):
     in_memory = fit(small, random_seed=1, max_draws=300, progressbar=False)
-    monkeypatch.setattr(nuts, "MEMORY_TRACE_BYTES", 0)  # every trace counts as too large
+    monkeypatch.setattr(nuts, "MEMORY_TRACE_SHARE", 0)  # every trace counts as too large
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     stores, make_store = [], nutpie.zarr_store.LocalStore
     monkeypatch.setattr(
