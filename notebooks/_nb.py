@@ -1,12 +1,20 @@
-"""Write a notebook from a list of ("md" | "code", source) cells, outputs stripped.
+"""Write a notebook from a list of ("md" | "code", source) cells; run it at full size.
 
-The notebooks are generated from the build_*.py scripts beside them; run
-``python notebooks/_nb.py`` to rewrite every ``NN_*.ipynb`` from its script.
+The notebooks are generated from the build_*.py scripts beside them:
+
+    python notebooks/_nb.py                 # rewrite every NN_*.ipynb from its script
+    python notebooks/_nb.py 03              # only the scripts whose name holds "03"
+    python notebooks/_nb.py --execute 03    # rewrite, then run at full size, keeping outputs
+
+The committed notebooks are executed at full size (``--execute``, with
+``BAYESIRT_NOTEBOOK_QUICK`` unset), so a reader sees the numbers and plots; CI re-runs them
+with the quick settings and does not write the outputs back.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +43,7 @@ SHARED = REPO.parent / "shared" / "data"
 if "BAYESIRT_DATA_CACHE" not in os.environ and (SHARED / "raw").is_dir():
     os.environ["BAYESIRT_DATA_CACHE"] = str(SHARED / "raw")  # offline copy of public data
 pd.set_option("display.width", 120, "display.max_columns", 20, "display.precision", 3)
+plt.rcParams["figure.dpi"] = 72  # modest PNGs: the notebooks are committed with outputs
 STARTED = time.perf_counter()
 print(f"bayesirt {bayesirt.__version__}, QUICK={QUICK}")
 '''
@@ -42,7 +51,11 @@ print(f"bayesirt {bayesirt.__version__}, QUICK={QUICK}")
 
 def write(name: str, cells: list[tuple[str, str]]) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for kind, source in cells:
         source = source.strip("\n")
@@ -58,8 +71,25 @@ def write(name: str, cells: list[tuple[str, str]]) -> Path:
     return path
 
 
+def execute(path: Path) -> None:
+    """Run the notebook at ``path`` at full size and write it back with its outputs (cell
+    timings, which change on every run, are not kept)."""
+    import nbclient
+
+    os.environ.pop("BAYESIRT_NOTEBOOK_QUICK", None)  # the kernel inherits the environment
+    nb = nbformat.read(path, 4)
+    client = nbclient.NotebookClient(
+        nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+    )
+    client.execute()
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)
+    nbformat.write(nb, path)
+
+
 if __name__ == "__main__":
-    wanted = sys.argv[1:]
+    run = "--execute" in sys.argv[1:]
+    wanted = [arg for arg in sys.argv[1:] if arg != "--execute"]
     for script in sorted(HERE.glob("build_*.py")):
         if wanted and not any(w in script.stem for w in wanted):
             continue
@@ -67,4 +97,7 @@ if __name__ == "__main__":
         module = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(HERE))
         spec.loader.exec_module(module)
-        print(write(module.NAME, module.CELLS))
+        path = write(module.NAME, module.CELLS)
+        if run:
+            execute(path)
+        print(path)

@@ -22,14 +22,15 @@ collection may be correlated beyond what one ability explains.
 is fitted by ADVI with at most 3,000 steps and 200 draws. ADVI is a fast approximation whose
 intervals are too narrow, and LOO over its draws is indicative only: expect Pareto-k warnings
 and do not read the QUICK numbers as a result. The full run fits every instruction by NUTS
-(1,000 + 1,000 draws, 2 chains).
+with the package's defaults (sampling until the convergence checks pass), each fit given at
+most 10 minutes: a fit that has not converged by then says so.
 """),
     ("code", SETUP + '''
 PER_CATEGORY = 25 if QUICK else None
 if QUICK:
     FIT_OPTIONS = dict(method="advi", advi_iterations=3000, draws=200, chains=1)
 else:
-    FIT_OPTIONS = dict(method="nuts", draws=1000, tune=1000, chains=2)
+    FIT_OPTIONS = dict(method="nuts", max_seconds=600)
 '''),
     ("code", '''
 folder = SHARED / "alpacaeval2"

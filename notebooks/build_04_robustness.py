@@ -34,7 +34,7 @@ if QUICK:
     FIT_OPTIONS = dict(method="advi", advi_iterations=3000, draws=200, chains=1)
     ROBUST_OPTIONS = dict(n_draws=50, n_ppc_draws=50, n_permutations=100, n_use_cases=50)
 else:
-    FIT_OPTIONS = dict(method="nuts", draws=1000, tune=1000, chains=2)
+    FIT_OPTIONS = dict(method="nuts")  # the defaults: sample until converged
     ROBUST_OPTIONS = dict(n_draws=200, n_ppc_draws=400, n_permutations=1000, n_use_cases=200)
 '''),
     ("code", '''
