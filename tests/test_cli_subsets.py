@@ -167,7 +167,9 @@ def test_evaluate_data_matches_the_library_on_the_same_fit(data, evaluated, caps
     expected = _library_evaluation(responses, fit, split_order=list(order))
     written = pd.read_csv(evaluated["table.csv"])
     columns = ["mae", "kendall_tau", "coverage", "coverage_model"]
-    np.testing.assert_allclose(written[columns], expected.table[columns], rtol=1e-9)
+    # The CLI evaluated the fit in memory; the library here, the same fit read back from its
+    # file, whose draws are stored to a relative 2e-6 (bayesirt.inference.io).
+    np.testing.assert_allclose(written[columns], expected.table[columns], rtol=1e-5)
     assert list(written["method"]) == list(expected.table["method"])
     # the held-out subjects are the last released: test, then calibration before them
     assert expected.settings["split"] == "last in the given order"

@@ -26,6 +26,7 @@ from bayesirt.inference import ConvergenceWarning, fit_info, fit_model, load_fit
 from bayesirt.inference.fit import pointwise_log_likelihood
 from bayesirt.models import MODELS, IRTModel, Prior, align_traits, correlated, get_model
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL
+from bayesirt.models.irt import derived_variables
 
 ADVI = {"method": "advi", "draws": 100, "chains": 1, "advi_iterations": 3000, "progressbar": False}
 NUTS = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False}
@@ -41,8 +42,8 @@ def clustered():
 
 
 def _point_posterior(model_obj: IRTModel, seed: int) -> tuple[xr.Dataset, float]:
-    """The model's deterministics at a random point, as a one-draw posterior, and the value
-    of its ``loglik`` potential there."""
+    """The model's deterministics at a random point, as a one-draw posterior with its derived
+    variables (as a fit has them), and the value of its ``loglik`` potential there."""
     model = model_obj.build_model()
     rng = np.random.default_rng(seed)
     point = {k: v + rng.normal(0.0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
@@ -57,7 +58,8 @@ def _point_posterior(model_obj: IRTModel, seed: int) -> tuple[xr.Dataset, float]
         dims = model.named_vars_to_dims.get(name, ())
         data[name] = (("chain", "draw", *dims), np.asarray(value)[None, None])
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}
-    return xr.Dataset(data, coords=coords), float(np.sum(loglik))
+    posterior = xr.Dataset(data, coords=coords)
+    return posterior.assign(derived_variables(posterior)), float(np.sum(loglik))
 
 
 def _pairs(responses):
