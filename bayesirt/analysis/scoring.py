@@ -210,8 +210,10 @@ def score_to_json(scored: xr.Dataset, idata, responses: Responses, *, neighbours
     ability is made with the same posterior draw of the items as the fitted abilities it is
     compared with). Records are ordered best first.
     """
-    fitted = posterior_draws(idata)
-    fitted_mean = fitted.theta.mean(axis=0)
+    # Only the fitted abilities, stacked in the same (chain, draw) order as the new ones.
+    theta = idata.posterior["theta"].stack(sample=("chain", "draw")).transpose("sample", ...)
+    fitted, labels = theta.values, theta["subject"].values
+    fitted_mean = fitted.mean(axis=0)
     new_draws = scored["theta"].stack(sample=("chain", "draw")).transpose("sample", ...).values
     counts = responses.subject_counts().reindex(scored["subject"].values, fill_value=0)
     order = np.argsort(-scored["theta_mean"].values, kind="stable")
@@ -236,9 +238,9 @@ def score_to_json(scored: xr.Dataset, idata, responses: Responses, *, neighbours
                 "n_items": int(counts.iloc[j]),
                 "p_beats": [
                     {
-                        "subject": str(fitted.subjects[k]),
+                        "subject": str(labels[k]),
                         "theta_mean": float(fitted_mean[k]),
-                        "p": float(np.mean(new_draws[:, j] > fitted.theta[:, k])),
+                        "p": float(np.mean(new_draws[:, j] > fitted[:, k])),
                     }
                     for k in nearest
                 ],

@@ -53,6 +53,7 @@ __all__ = [
     "LMEVAL_FILTER_PREFERENCE",
     "LMEVAL_METRIC_PREFERENCE",
     "harness_file_format",
+    "harness_files",
     "harness_folder_formats",
     "is_details_parquet",
     "read_helm",
@@ -236,6 +237,24 @@ def _entries(source) -> list[Path]:
     return [Path(entry) for entry in source]
 
 
+def harness_files(source, *, in_folder, given, none_found: str, not_accepted: str) -> list[Path]:
+    """The files of a source: under each folder, every file that ``in_folder`` accepts
+    (sorted; none is an error, ``none_found`` formatted with ``folder``), and each file given
+    that ``given`` accepts (another is an error, ``not_accepted`` formatted with ``path``)."""
+    files: list[Path] = []
+    for entry in _entries(source):
+        if entry.is_dir():
+            found = sorted(path for path in entry.rglob("*") if path.is_file() and in_folder(path))
+            if not found:
+                raise ResponsesError(none_found.format(folder=repr(str(entry))))
+            files.extend(found)
+        elif entry.is_file() and given(entry):
+            files.append(entry)
+        else:
+            raise ResponsesError(not_accepted.format(path=repr(str(entry))))
+    return files
+
+
 def _long_responses(
     frames: list[pd.DataFrame], *, threshold: float | None, duplicates: str, what: str
 ) -> Responses:
@@ -334,28 +353,14 @@ def _inspect_api():
 
 def _inspect_log_files(source) -> list[Path]:
     """Every Inspect log under the given folders, and the given files, sorted per folder."""
-    files: list[Path] = []
-    for entry in _entries(source):
-        if entry.is_dir():
-            found = sorted(
-                path
-                for path in entry.rglob("*")
-                if path.is_file()
-                and (path.suffix == ".eval" or INSPECT_JSON_NAME.fullmatch(path.name))
-            )
-            if not found:
-                raise ResponsesError(
-                    f"no Inspect logs (*.eval, or <timestamp>_<task>_<id>.json) under "
-                    f"{str(entry)!r}; run inspect eval with --log-dir"
-                )
-            files.extend(found)
-        elif entry.is_file() and entry.suffix in (".eval", ".json"):
-            files.append(entry)
-        else:
-            raise ResponsesError(
-                f"{str(entry)!r} is neither a folder nor an Inspect log (.eval, .json)"
-            )
-    return files
+    return harness_files(
+        source,
+        in_folder=lambda path: path.suffix == ".eval" or INSPECT_JSON_NAME.fullmatch(path.name),
+        given=lambda path: path.suffix in (".eval", ".json"),
+        none_found="no Inspect logs (*.eval, or <timestamp>_<task>_<id>.json) under {folder}; "
+        "run inspect eval with --log-dir",
+        not_accepted="{path} is neither a folder nor an Inspect log (.eval, .json)",
+    )
 
 
 def read_inspect(
@@ -627,30 +632,20 @@ def _helm_instances(
 # ------------------------------------------------------ leaderboard details
 def _details_files(source) -> list[Path]:
     """Every details file (parquet, or samples_*.json / .jsonl) under the given folders."""
-    files: list[Path] = []
-    for entry in _entries(source):
-        if entry.is_dir():
-            found = sorted(
-                path
-                for path in entry.rglob("*")
-                if path.is_file()
-                and (path.suffix == ".parquet" or SAMPLES_NAME.fullmatch(path.name))
-            )
-            if not found:
-                raise ResponsesError(
-                    f"no Open LLM Leaderboard details under {str(entry)!r}: expected parquet "
-                    "files (<org>__<model>__<task>/<split>/0000.parquet) or "
-                    "samples_<task>_<timestamp>.jsonl files"
-                )
-            files.extend(found)
-        elif entry.is_file() and (entry.suffix == ".parquet" or SAMPLES_NAME.fullmatch(entry.name)):
-            files.append(entry)
-        else:
-            raise ResponsesError(
-                f"{str(entry)!r} is neither a folder nor a details file (.parquet, or "
-                "samples_<task>_<timestamp>.jsonl)"
-            )
-    return files
+
+    def details(path: Path) -> bool:
+        return path.suffix == ".parquet" or bool(SAMPLES_NAME.fullmatch(path.name))
+
+    return harness_files(
+        source,
+        in_folder=details,
+        given=details,
+        none_found="no Open LLM Leaderboard details under {folder}: expected parquet files "
+        "(<org>__<model>__<task>/<split>/0000.parquet) or samples_<task>_<timestamp>.jsonl "
+        "files",
+        not_accepted="{path} is neither a folder nor a details file (.parquet, or "
+        "samples_<task>_<timestamp>.jsonl)",
+    )
 
 
 def _details_names(path: Path) -> tuple[str, str]:

@@ -54,6 +54,7 @@ from bayesirt.data.harnesses import (
     _check_keys,
     _for_key,
     harness_file_format,
+    harness_files,
     harness_folder_formats,
     is_details_parquet,
     read_helm,
@@ -755,24 +756,14 @@ class _Choice:
 
 def _lmeval_sample_files(source) -> list[Path]:
     """Every ``samples_*.jsonl`` under the given folders / files, sorted."""
-    sources = [source] if isinstance(source, str | os.PathLike) else list(source)
-    files: list[Path] = []
-    for entry in map(Path, sources):
-        if entry.is_dir():
-            found = sorted(entry.rglob("samples_*.jsonl"))
-            if not found:
-                raise ResponsesError(
-                    f"no lm-eval samples files (samples_<task>_<timestamp>.jsonl) under "
-                    f"{str(entry)!r}; run lm-eval with --log_samples --output_path"
-                )
-            files.extend(found)
-        elif entry.is_file() and entry.name.startswith("samples_"):
-            files.append(entry)
-        else:
-            raise ResponsesError(
-                f"{str(entry)!r} is neither a folder nor a samples_<task>_<timestamp>.jsonl file"
-            )
-    return files
+    return harness_files(
+        source,
+        in_folder=lambda path: path.name.startswith("samples_") and path.suffix == ".jsonl",
+        given=lambda path: path.name.startswith("samples_"),
+        none_found="no lm-eval samples files (samples_<task>_<timestamp>.jsonl) under "
+        "{folder}; run lm-eval with --log_samples --output_path",
+        not_accepted="{path} is neither a folder nor a samples_<task>_<timestamp>.jsonl file",
+    )
 
 
 def _lmeval_task(path: Path) -> tuple[str, str]:
