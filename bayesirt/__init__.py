@@ -1,8 +1,10 @@
 """bayesirt: Bayesian item response theory for LLM benchmark results."""
 
+from bayesirt._version import __version__
 from bayesirt.analysis import compare, rank, score_new
 from bayesirt.analysis.ppc import ppc
 from bayesirt.analysis.predict import predict_items
+from bayesirt.analysis.summary import summarize_fit
 from bayesirt.data import (
     Responses,
     ResponsesError,
@@ -13,10 +15,7 @@ from bayesirt.data import (
 )
 from bayesirt.inference import fit, load_fit, save_fit
 from bayesirt.models import marginal_loglik
-from bayesirt.summary import summarize_fit
 from bayesirt.sweep import sweep
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Responses",

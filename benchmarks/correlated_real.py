@@ -39,7 +39,7 @@ from scipy.stats import kendalltau
 import bayesirt
 from bayesirt.analysis import rank_stability, scenario_rankings
 from bayesirt.analysis.compare import ParetoKWarning
-from bayesirt.inference import fit_info, save_fit
+from bayesirt.inference import fit_info, fit_model, save_fit
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -55,8 +55,14 @@ def load(data: Path) -> bayesirt.Responses:
 def fit(responses, model: str, *, draws: int, **options):
     started = time.perf_counter()
     model_obj = bayesirt.models.get_model(model)(responses, **options)
-    idata = model_obj.fit(
-        draws=draws, tune=draws, chains=2, random_seed=0, log_likelihood=True, progressbar=False
+    idata = fit_model(
+        model_obj,
+        draws=draws,
+        tune=draws,
+        chains=2,
+        random_seed=0,
+        log_likelihood=True,
+        progressbar=False,
     )
     return idata, time.perf_counter() - started
 

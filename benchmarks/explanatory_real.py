@@ -6,7 +6,7 @@ package's rule, see ``benchmarks/robustness_real.py``) is split by item, at rand
 (``--seed``), into fitted items (80%) and held-out items (20%). Then:
 
 1. Text features: TF-IDF + truncated SVD of the instruction text of all 805 items
-   (:func:`bayesirt.features.text_features`, ``--components`` features; unsupervised, no
+   (:func:`bayesirt.data.features.text_features`, ``--components`` features; unsupervised, no
    responses used), in one call so fitted and held-out items share the transformation.
 2. The explanatory 2PL (:class:`bayesirt.models.ExplanatoryTwoPL`) by NUTS on the fitted items
    only, in the QR coordinates of the package, and again with the plain standardised features
@@ -65,9 +65,10 @@ from scipy import stats
 
 import bayesirt
 from bayesirt.analysis import predict_items, simulate_adaptive_test
-from bayesirt.analysis.adaptive import SdOrBudgetStopper
-from bayesirt.features import text_features
+from bayesirt.data.features import text_features
+from bayesirt.inference import fit_model
 from bayesirt.models import ExplanatoryTwoPL, TwoPL
+from bayesirt.tinybench import SdOrBudgetStopper
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -85,8 +86,8 @@ def load(data: Path) -> tuple[bayesirt.Responses, pd.Series]:
 
 def nuts(model, args) -> tuple[az.InferenceData, float]:
     started = time.perf_counter()
-    idata = model.fit(
-        draws=args.draws, tune=args.draws, chains=2, random_seed=args.seed, progressbar=False
+    idata = fit_model(
+        model, draws=args.draws, tune=args.draws, chains=2, random_seed=args.seed, progressbar=False
     )
     return idata, time.perf_counter() - started
 

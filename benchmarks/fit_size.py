@@ -6,7 +6,8 @@ the same run:
 * **before**: ``idata.to_netcdf(...)``, what :func:`bayesirt.inference.save_fit` wrote up to
   commit 745ba53 — every posterior variable (``b`` included) in float64, ArviZ's zlib;
 * **after**: :func:`bayesirt.inference.save_fit` — ``b`` derived on loading, draws as float32
-  rounded to 16 significand bits, shuffle + zlib (see :mod:`bayesirt.inference.io`).
+  (item parameters) rounded to 16 significand bits, shuffle + zlib (see
+  :mod:`bayesirt.inference.io`).
 
 It then checks that nothing a user reads changes: every number of
 :func:`bayesirt.summarize_fit`, of :func:`bayesirt.analysis.rank_table` and the R-hat / bulk / tail

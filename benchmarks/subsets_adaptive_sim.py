@@ -38,8 +38,8 @@ from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis import select_items, simulate_adaptive_test
-from bayesirt.analysis.adaptive import FixedSelector, SdOrBudgetStopper
 from bayesirt.inference import fit_info
+from bayesirt.tinybench import FixedSelector, SdOrBudgetStopper
 
 TARGET_SD = 0.3
 #: Share of the test subjects that must reach the target in the second criterion.

@@ -34,7 +34,7 @@ import pandas as pd
 
 import bayesirt
 from bayesirt.analysis import item_parameters
-from bayesirt.models.irt import icc, item_information, log_likelihood
+from bayesirt.irt import icc, item_information, log_likelihood
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 GRID = np.linspace(-6.0, 6.0, 401)

@@ -43,8 +43,8 @@ from bayesirt.analysis import (
     select_items,
     simulate_adaptive_test,
 )
-from bayesirt.analysis.adaptive import SdOrBudgetStopper
 from bayesirt.reports import plot_subset_errors
+from bayesirt.tinybench import SdOrBudgetStopper
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

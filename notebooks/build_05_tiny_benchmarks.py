@@ -24,7 +24,8 @@ one seed of three budgets. The full run uses every LLM, fits by ADVI with up to 
 thousands of subjects) and evaluates three seeds of five budgets.
 """),
     ("code", SETUP + '''
-from bayesirt.analysis import adaptive, subsets
+from bayesirt import tinybench as subsets
+from bayesirt.tinybench import adaptive
 
 N_SUBJECTS = 400 if QUICK else None
 FIT_OPTIONS = dict(method="advi", advi_iterations=3000 if QUICK else 20000, draws=300, chains=1)

@@ -175,7 +175,7 @@ def test_convergence_warnings_are_shown_and_blas_noise_is_not(capsys, lsat7_fit,
             )
         return summarize_fit(idata)
 
-    monkeypatch.setattr("bayesirt.cli.summarize_fit", noisy_summary)
+    monkeypatch.setattr("bayesirt.cli.analysis.summarize_fit", noisy_summary)
     status, out, err = run(capsys, "summary", lsat7_fit[0], "--json")
     assert status == 0
     json.loads(out)

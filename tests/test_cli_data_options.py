@@ -1,7 +1,7 @@
 """The data options of ``bayesirt fit`` for real inputs, checked up to the fit and no further.
 
-``bayesirt.cli.fit`` is replaced by a stand-in that keeps the responses it was given and stops
-the command, so no test here samples or optimises anything.
+``fit`` as ``bayesirt.cli.fit`` calls it is replaced by a stand-in that keeps the responses it
+was given and stops the command, so no test here samples or optimises anything.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import bayesirt.cli
-from bayesirt.cli import _as_options, main
+import bayesirt.cli.fit
+from bayesirt.cli import main
+from bayesirt.cli._common import _as_options
 
 DATE_ID = "2025-03-01T12-00-00.123456"
 #: {task: {run: {filter: {metric: values by doc}}}}, written as lm-eval --log_samples output.
@@ -48,7 +49,7 @@ def fitted(monkeypatch: pytest.MonkeyPatch) -> list:
         given.append(responses)
         raise FitReached
 
-    monkeypatch.setattr(bayesirt.cli, "fit", stand_in)
+    monkeypatch.setattr(bayesirt.cli.fit, "fit", stand_in)
     return given
 
 

@@ -8,6 +8,7 @@ is checked against the library call it wraps on the same fit, number for number.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,9 @@ import pytest
 
 from bayesirt import load_responses, simulate_responses
 from bayesirt.analysis import evaluate_subsets, select_items
-from bayesirt.analysis.subsets import SELECTION_METHODS
 from bayesirt.cli import main
 from bayesirt.inference import load_fit
+from bayesirt.tinybench import SELECTION_METHODS
 
 # ADVI with 300 steps is not meant to converge; the convergence warning is tested elsewhere.
 pytestmark = pytest.mark.filterwarnings("ignore::bayesirt.inference.ConvergenceWarning")
@@ -166,10 +167,14 @@ def test_evaluate_data_matches_the_library_on_the_same_fit(data, evaluated, caps
 
     expected = _library_evaluation(responses, fit, split_order=list(order))
     written = pd.read_csv(evaluated["table.csv"])
-    columns = ["mae", "kendall_tau", "coverage", "coverage_model"]
+    columns = ["mae", "coverage", "coverage_model"]
     # The CLI evaluated the fit in memory; the library here, the same fit read back from its
-    # file, whose draws are stored to a relative 2e-6 (bayesirt.inference.io).
-    np.testing.assert_allclose(written[columns], expected.table[columns], rtol=1e-5)
+    # file, whose item draws are stored to a relative 8e-6 (bayesirt.inference.io). That moves
+    # an estimate by as little, so two near-equal estimates of the 16 test subjects may swap:
+    # Kendall's tau may differ by one discordant pair of the 120, 2/120, and no more.
+    np.testing.assert_allclose(written[columns], expected.table[columns], rtol=1e-4)
+    tau_step = 2 / math.comb(16, 2)
+    np.testing.assert_allclose(written["kendall_tau"], expected.table["kendall_tau"], atol=tau_step)
     assert list(written["method"]) == list(expected.table["method"])
     # the held-out subjects are the last released: test, then calibration before them
     assert expected.settings["split"] == "last in the given order"

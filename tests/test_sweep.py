@@ -20,22 +20,15 @@ import xarray as xr
 from scipy.stats import kendalltau, spearmanr
 
 import bayesirt
-from bayesirt.analysis.robustness import rank_stability, scenario_rankings
+from bayesirt.analysis.scenarios import rank_stability, scenario_rankings
 from bayesirt.cli import main
 from bayesirt.data import Responses
+from bayesirt.data.sources import load_source
 from bayesirt.inference import ConvergenceWarning, fit_info
 from bayesirt.models import get_model
-from bayesirt.sweep import (
-    SweepError,
-    _bootstrap_items,
-    _load_source,
-    _parse,
-    _points,
-    _warn_unconverged,
-    load_spec,
-    sweep,
-    sweep_scenarios,
-)
+from bayesirt.sweep import SweepError, load_spec, sweep, sweep_scenarios
+from bayesirt.sweep.run import _points, _warn_unconverged
+from bayesirt.sweep.spec import _bootstrap_items, _parse
 
 SIM = {"n_subjects": 20, "n_items": 100, "seed": 3, "n_categories": 3}
 FIT = {"method": "advi", "advi_iterations": 1500, "draws": 50, "chains": 1}
@@ -139,7 +132,7 @@ def test_unknown_subset_items_are_rejected_before_any_fit(tmp_path):
 def test_cache_keys_follow_the_configuration_not_the_labels():
     def keys(spec):
         grid = _parse(spec)
-        bases = {label: _load_source(source) for label, source in grid.sources.items()}
+        bases = {label: load_source(source) for label, source in grid.sources.items()}
         return [(p.fit_key, p.result_key) for p in _points(grid, bases)]
 
     base = keys(SPEC)
@@ -229,7 +222,7 @@ def test_rerun_reads_everything_from_the_cache_and_starts_no_worker(local_run, m
     def no_engine(*args, **kwargs):
         raise AssertionError("a finished sweep must not start workers")
 
-    monkeypatch.setattr(sys.modules["bayesirt.sweep"], "_engine", no_engine)
+    monkeypatch.setattr(sys.modules["bayesirt.sweep.run"], "_engine", no_engine)
     again = sweep(SPEC, cache_dir=cache, progress=False)
     xr.testing.assert_identical(again.drop_attrs(), result.drop_attrs())
     assert (again.attrs["n_fitted"], again.attrs["n_analysed"], again.attrs["n_cached"]) == (

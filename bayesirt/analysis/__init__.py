@@ -5,9 +5,12 @@
 * :func:`score_new`: cut-posterior ability and rank of subjects that were not in the fit.
 * :func:`predict_items`: item parameters of questions nobody has answered, predicted from
   their content by an explanatory fit (:mod:`bayesirt.analysis.predict`).
-* :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets`: tiny benchmarks
-  (subset selection, full-score estimation from a subset, and their evaluation);
-  :func:`simulate_adaptive_test`: computerised adaptive testing of new models.
+* :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets` (with
+  :class:`SubsetSelection`, :class:`SubsetEvaluation`): tiny benchmarks (subset selection,
+  full-score estimation from a subset, and their evaluation); :func:`simulate_adaptive_test`:
+  computerised adaptive testing of new models. They live in :mod:`bayesirt.tinybench`, a
+  layer above this package, and are resolved from there when first asked for (PEP 562
+  module ``__getattr__``), so that importing ``bayesirt.analysis`` does not import it.
 * :func:`compare`: PSIS-LOO comparison of models fitted to the same responses, by response or
   by item (:mod:`bayesirt.analysis.compare`).
 * :func:`assess_robustness`: local dependence (Yen's Q3) with its tests, clusters of questions, and
@@ -20,8 +23,13 @@
   items (:func:`flag_items`), separability of the top subjects, Wright map.
 """
 
-from bayesirt.analysis.adaptive import simulate_adaptive_test
 from bayesirt.analysis.compare import compare
+from bayesirt.analysis.dependence import (
+    dependence_test,
+    explain_dependence,
+    local_dependence,
+    residual_clusters,
+)
 from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
 from bayesirt.analysis.predict import predict_items
 from bayesirt.analysis.quality import (
@@ -34,24 +42,9 @@ from bayesirt.analysis.quality import (
     wright_map,
 )
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
-from bayesirt.analysis.robustness import (
-    assess_robustness,
-    dependence_test,
-    explain_dependence,
-    local_dependence,
-    rank_stability,
-    residual_clusters,
-    robustness_to_json,
-    scenario_rankings,
-)
+from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
+from bayesirt.analysis.scenarios import rank_stability, scenario_rankings
 from bayesirt.analysis.scoring import score_new
-from bayesirt.analysis.subsets import (
-    SubsetEvaluation,
-    SubsetSelection,
-    estimate_scores,
-    evaluate_subsets,
-    select_items,
-)
 
 __all__ = [
     "SubsetEvaluation",
@@ -85,3 +78,27 @@ __all__ = [
     "simulate_adaptive_test",
     "wright_map",
 ]
+
+#: Names of :data:`__all__` that live in :mod:`bayesirt.tinybench` (a higher layer, which
+#: imports this package): :func:`__getattr__` resolves them on first use.
+_TINYBENCH = frozenset(
+    {
+        "SubsetEvaluation",
+        "SubsetSelection",
+        "estimate_scores",
+        "evaluate_subsets",
+        "select_items",
+        "simulate_adaptive_test",
+    }
+)
+
+
+def __getattr__(name: str):
+    """The tiny-benchmark names, imported from :mod:`bayesirt.tinybench` when first asked for."""
+    if name in _TINYBENCH:
+        import bayesirt.tinybench
+
+        value = getattr(bayesirt.tinybench, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,12 +32,15 @@ Statistics (``statistics=``), each with per-unit p-values and one global discrep
     Per item, the proportion correct over its observed subjects; globally the standard
     deviation of the item accuracies.
 ``residual_correlation``
-    Yen's Q3 (see :mod:`bayesirt.analysis._q3`): per item pair, the correlation over subjects
-    of the residuals :math:`y - P^{(s)}` against that of :math:`y^{rep} - P^{(s)}`; globally
-    the mean :math:`|Q3|`. Up to ``dense_max`` items every pair is computed from the
-    :math:`I \times I` matrix of each draw; above, no such matrix is built: the global value
-    comes from ``n_pairs`` random pairs and the pair table from the pairs that a blocked scan
-    of the posterior-mean residuals finds most correlated (:func:`_q3.screen_pairs`).
+    Yen's Q3 (see :mod:`bayesirt.analysis.dependence.q3`): per item pair, the correlation over
+    subjects of the residuals :math:`y - P^{(s)}` against that of :math:`y^{rep} - P^{(s)}`;
+    globally the mean :math:`|Q3|` over the pairs defined in both
+    (:class:`~bayesirt.analysis.dependence.q3.MeanAbsQ3`, the discrepancy of
+    :func:`~bayesirt.analysis.dependence.local.dependence_test` too). Up to ``dense_max`` items
+    every pair is computed from the :math:`I \times I` matrix of each draw; above, no such
+    matrix is built: the global value comes from ``n_pairs`` random pairs and the pair table
+    from the pairs that a blocked scan of the posterior-mean residuals finds most correlated
+    (:func:`~bayesirt.analysis.dependence.q3.screen_pairs`).
 ``item_fit``
     Per item, the item–rest correlation: the correlation over the item's observed subjects of
     :math:`y_{ij}` with the subject's proportion correct on its *other* observed items
@@ -60,8 +63,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.analysis import _q3
 from bayesirt.analysis._posterior import CHUNK_ELEMENTS, fitted_responses
+from bayesirt.analysis.dependence.q3 import (
+    MeanAbsQ3,
+    ObservedTable,
+    eligible_items,
+    residuals,
+    screen_pairs,
+    standardized,
+)
+from bayesirt.models import get_model
 
 __all__ = [
     "DEFAULT_STATISTICS",
@@ -102,8 +113,6 @@ def fitted_model_class(idata):
     ValueError
         If the fit has no configuration (not made by :func:`bayesirt.fit`).
     """
-    from bayesirt.models import get_model
-
     config = getattr(idata, "attrs", {}).get("bayesirt_config")
     if config is None:
         raise ValueError(
@@ -132,13 +141,13 @@ class _Observed:
     def n_items(self) -> int:
         return len(self.items)
 
-    def table(self) -> _q3.ObservedTable:
-        """Dense subjects × items responses and mask (:class:`_q3.ObservedTable`)."""
+    def table(self) -> ObservedTable:
+        """Dense subjects × items responses and mask (:class:`ObservedTable`)."""
         y = np.zeros((self.n_subjects, self.n_items))
         observed = np.zeros(y.shape, dtype=bool)
         y[self.subject_index, self.item_index] = self.y
         observed[self.subject_index, self.item_index] = True
-        return _q3.ObservedTable(y=y, observed=observed, complete=bool(observed.all()))
+        return ObservedTable(y=y, observed=observed, complete=bool(observed.all()))
 
     def dense(self, values: np.ndarray) -> np.ndarray:
         """Per-observation ``values`` scattered into a subjects × items array (0 elsewhere)."""
@@ -342,74 +351,61 @@ class _ResidualCorrelation:
         rng: np.random.Generator,
         max_elements: int,
     ):
-        self.data, self.top, self.max_elements = observed, top, max_elements
+        self.data, self.top = observed, top
         self.table = observed.table()
         n_items = observed.n_items
-        self.dense_path = n_items <= dense_max
-        correct = self.table.y.sum(axis=0)
-        answered = self.table.observed.sum(axis=0)
-        self.eligible = np.minimum(correct, answered - correct) >= min_minority
+        self.eligible = eligible_items(self.table, min_minority)
         self.t_obs, self.t_rep = np.empty(n_samples), np.empty(n_samples)
-        if self.dense_path:
-            mask = self.table.observed.astype(float)
-            self.counts = None if self.table.complete else mask.T @ mask
+        self.mean_abs = MeanAbsQ3(
+            self.table, dense_max=dense_max, n_pairs=n_pairs, rng=rng, max_elements=max_elements
+        )
+        if self.mean_abs.dense:
             shape = (n_items, n_items)
         else:
-            random_left, random_right = _q3.sample_pairs(n_items, n_pairs, rng)
-            mean_resid = _q3.residuals(self.table, observed.dense(_mean(mean_prob)))
-            z = _q3.standardized(self.table, mean_resid) * self.eligible
-            cand_left, cand_right = _q3.screen_pairs(
-                z,
-                None if self.table.complete else self.table.observed.astype(float),
-                max(5 * top, 100),
-                max_elements=max_elements,
+            mean_resid = residuals(self.table, observed.dense(_mean(mean_prob)))
+            z = standardized(self.table, mean_resid) * self.eligible
+            self.mean_abs.add_pairs(
+                *screen_pairs(
+                    z,
+                    None if self.table.complete else self.table.observed.astype(float),
+                    max(5 * top, 100),
+                    max_elements=max_elements,
+                )
             )
-            random_codes = random_left * n_items + random_right
-            codes = np.union1d(random_codes, cand_left * n_items + cand_right)
-            self.left, self.right = np.divmod(codes, n_items)
-            self.random = np.isin(codes, random_codes)
-            self.n_random = int(self.random.sum())
-            shape = (len(codes),)
+            shape = (len(self.mean_abs.left),)
         # float32: four I × I accumulators at up to dense_max items
         self.sum_obs = np.zeros(shape, dtype=np.float32)
         self.sum_rep = np.zeros(shape, dtype=np.float32)
         self.greater = np.zeros(shape, dtype=np.float32)
         self.valid = np.zeros(shape, dtype=np.float32)
 
-    def _q3(self, table: _q3.ObservedTable, resid: np.ndarray) -> np.ndarray:
-        if self.dense_path:
-            return _q3.dense_q3(table, resid, self.counts)
-        return _q3.pair_q3(table, resid, self.left, self.right, max_elements=self.max_elements)
-
     def update(self, row: int, y_rep: np.ndarray, prob: np.ndarray) -> None:
         prob = self.data.dense(prob)
         replicated = self.table.with_responses(self.data.dense(y_rep))
-        q_obs = self._q3(self.table, _q3.residuals(self.table, prob))
-        q_rep = self._q3(replicated, _q3.residuals(replicated, prob))
+        q_obs = self.mean_abs.q3(self.table, prob)
+        q_rep = self.mean_abs.q3(replicated, prob)
         ok = ~(np.isnan(q_obs) | np.isnan(q_rep))
         q_obs0, q_rep0 = np.where(ok, q_obs, 0.0), np.where(ok, q_rep, 0.0)
         self.sum_obs += q_obs0
         self.sum_rep += q_rep0
         self.greater += (q_rep0 > q_obs0) & ok
         self.valid += ok
-        sel = ok if self.dense_path else ok & self.random
-        n = sel.sum()
-        self.t_obs[row] = np.abs(q_obs0[sel]).sum() / n if n else np.nan
-        self.t_rep[row] = np.abs(q_rep0[sel]).sum() / n if n else np.nan
+        self.t_obs[row], self.t_rep[row] = self.mean_abs.discrepancy(q_obs, q_rep)
 
     def finish(self, interval: float) -> tuple[dict, dict]:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_obs = self.sum_obs / self.valid
             mean_rep = self.sum_rep / self.valid
             p = self.greater / self.valid
-        if self.dense_path:
+        mean_abs = self.mean_abs
+        if mean_abs.dense:
             usable = np.triu(self.valid > 0, k=1)
             usable &= self.eligible[:, None] & self.eligible[None, :]
             left, right = np.nonzero(usable)
             mean_obs, mean_rep, p = (v[left, right] for v in (mean_obs, mean_rep, p))
         else:
-            usable = (self.valid > 0) & self.eligible[self.left] & self.eligible[self.right]
-            left, right = self.left[usable], self.right[usable]
+            usable = (self.valid > 0) & self.eligible[mean_abs.left] & self.eligible[mean_abs.right]
+            left, right = mean_abs.left[usable], mean_abs.right[usable]
             mean_obs, mean_rep, p = (v[usable] for v in (mean_obs, mean_rep, p))
         order = np.lexsort((-(mean_obs - mean_rep), p))[: self.top]
         items = np.asarray(self.data.items)
@@ -430,12 +426,12 @@ class _ResidualCorrelation:
             "pair_item": ("pair", items[left[order]]),
             "pair_item2": ("pair", items[right[order]]),
         }
-        n_items = self.data.n_items
-        method = (
-            f"dense ({n_items * (n_items - 1) // 2} pairs)"
-            if self.dense_path
-            else f"sampled ({self.n_random} random pairs; table from {len(self.left)} pairs)"
-        )
+        if mean_abs.dense:
+            method = f"dense ({mean_abs.n_random} pairs)"
+        else:
+            method = (
+                f"sampled ({mean_abs.n_random} random pairs; table from {len(mean_abs.left)} pairs)"
+            )
         attrs = {"residual_correlation_method": method}
         return data_vars, {"coords": coords, "attrs": attrs}
 

@@ -40,9 +40,9 @@ import xarray as xr
 
 from bayesirt.analysis._posterior import fitted_responses
 from bayesirt.data import Responses
+from bayesirt.data.features import read_item_features
 from bayesirt.data.validation import describe_values
-from bayesirt.features import read_item_features
-from bayesirt.models import ExplanatoryTwoPL
+from bayesirt.models import ExplanatoryTwoPL, model_from_config
 
 __all__ = ["predict_items"]
 
@@ -102,7 +102,7 @@ def predict_items(
             f"parameters regressed on features), got model {config.get('model')!r}"
         )
     responses = fitted_responses(idata)
-    model = ExplanatoryTwoPL.from_config(config, responses)
+    model = model_from_config(config, responses)
     features = read_item_features(new_item_features)
     features.index = features.index.astype(str)
     clash = features.index.intersection(responses.items.astype(str))

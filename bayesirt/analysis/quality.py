@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt.analysis._information import information as _item_information
 from bayesirt.analysis._posterior import CHUNK_ELEMENTS, fitted_responses, posterior_draws
 from bayesirt.analysis._ranks import PROB_TOL
-from bayesirt.analysis._subsets_methods import information as _item_information
 from bayesirt.analysis.ppc import ppc
 from bayesirt.analysis.ranking import rank, rank_table
 from bayesirt.analysis.robustness import AUTO_GROUP_COLUMNS

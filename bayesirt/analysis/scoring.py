@@ -29,7 +29,7 @@ from bayesirt.analysis._posterior import CHUNK_ELEMENTS, PosteriorDraws, posteri
 from bayesirt.analysis._ranks import rank_probabilities, rank_quantile
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
-from bayesirt.models.irt import quadrature
+from bayesirt.irt import quadrature
 
 __all__ = ["score_new", "score_to_json"]
 

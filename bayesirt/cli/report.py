@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bayesirt.cli import UsageError, _print_diagnostics
+from bayesirt.cli._common import UsageError, _print_diagnostics
 from bayesirt.data.filters import REMOVED_COLUMNS
 from bayesirt.inference import load_fit
 from bayesirt.reports.report import build_report

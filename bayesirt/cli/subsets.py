@@ -27,24 +27,19 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from bayesirt.analysis.adaptive import SELECTORS
-from bayesirt.analysis.subsets import (
-    ADAPTIVE,
-    ESTIMATORS,
-    SELECTION_METHODS,
-    evaluate_subsets,
-    select_items,
-)
-from bayesirt.cli import (
+from bayesirt.cli._common import (
     _FIT_DEFAULTS,
     ADVI_OPTIONS,
     DATA_OPTIONS,
     NUTS_OPTIONS,
+    ModelOption,
     UsageError,
     _check_settings,
+    _chosen_model,
     _fit_path,
     _flag,
     _method_label,
+    _model_option_values,
     _positive_int,
     _print_diagnostics,
     _progress,
@@ -53,6 +48,14 @@ from bayesirt.cli import (
 )
 from bayesirt.data import Responses
 from bayesirt.inference import fit, load_fit
+from bayesirt.tinybench import (
+    ADAPTIVE,
+    ESTIMATORS,
+    SELECTION_METHODS,
+    SELECTORS,
+    evaluate_subsets,
+    select_items,
+)
 
 __all__ = ["add_command"]
 
@@ -61,6 +64,7 @@ __all__ = ["add_command"]
 FIT_OPTIONS = (
     *DATA_OPTIONS,
     "model",
+    "model_option",
     "pool_by",
     "method",
     *NUTS_OPTIONS,
@@ -73,6 +77,7 @@ FIT_OPTIONS = (
 #: The inference options among them, which a saved fit makes meaningless.
 INFERENCE_OPTIONS = (
     "model",
+    "model_option",
     "pool_by",
     "method",
     *NUTS_OPTIONS,
@@ -365,9 +370,10 @@ def _run_evaluate(args: argparse.Namespace, *, fit_defaults: dict[str, Any]) -> 
     else:
         if args.held_out is not None:
             raise UsageError("--held-out: only with a saved fit as SOURCE")
+        model = _chosen_model(args)
         responses = _read_data(args)
         n_items = responses.n_items
-        source = _training_fit(args, info)
+        source = _training_fit(args, model, info)
     budgets = args.budgets
     if budgets is None:
         budgets = [b for b in _EVALUATE_DEFAULTS["budgets"] if b < n_items]
@@ -432,8 +438,9 @@ def _given_fit(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[Any,
     return idata, responses, len(idata.posterior["item"])
 
 
-def _training_fit(args: argparse.Namespace, info) -> Any:
-    """``fit(training_responses)`` with the options of ``bayesirt fit``."""
+def _training_fit(args: argparse.Namespace, model: tuple[str, list[ModelOption]], info) -> Any:
+    """``fit(training_responses)`` with the options of ``bayesirt fit``; ``model``: the model
+    and its options (:func:`~bayesirt.cli._common._chosen_model`)."""
     other = {"nuts": "advi", "advi": "nuts"}[args.method]
     options = {"nuts": NUTS_OPTIONS, "advi": ADVI_OPTIONS}
     given = [_flag(name) for name in options[other] if getattr(args, name) is not None]
@@ -457,7 +464,12 @@ def _training_fit(args: argparse.Namespace, info) -> Any:
             file=info,
         )
         idata = fit(
-            training, model=args.model, pool_by=args.pool_by, method=args.method, **settings
+            training,
+            model=model[0],
+            pool_by=args.pool_by,
+            method=args.method,
+            **_model_option_values(model[1], training),
+            **settings,
         )
         with contextlib.redirect_stdout(info):
             _print_diagnostics(idata)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from bayesirt.analysis.robustness import rank_stability
-from bayesirt.cli import UsageError, _print_error, _progress
+from bayesirt.analysis.scenarios import rank_stability
+from bayesirt.cli._common import UsageError, _print_error, _progress
 from bayesirt.sweep import DEFAULT_CACHE_DIR, ENGINES, SweepError, sweep, sweep_scenarios
 
 __all__ = ["add_command"]

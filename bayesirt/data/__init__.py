@@ -1,4 +1,5 @@
-"""Responses in: the container, loaders, validation, filters, simulation and datasets."""
+"""Responses in: the container, loaders, validation, filters, simulation, datasets and item
+features (:mod:`bayesirt.data.features`)."""
 
 from bayesirt.data import datasets, filters
 from bayesirt.data.example import load_example

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayesirt.data import validation as checks
+import bayesirt.data.validation as checks
 from bayesirt.data.responses import Responses
 
 __all__ = [

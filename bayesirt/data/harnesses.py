@@ -255,6 +255,28 @@ def harness_files(source, *, in_folder, given, none_found: str, not_accepted: st
     return files
 
 
+def _require_content(path: Path) -> None:
+    """Refuse, naming it, a file that holds nothing but white space."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 16):
+            if chunk.strip():
+                return
+    raise ResponsesError(f"{str(path)!r} is empty: there is nothing to read")
+
+
+def _jsonl_records(path: Path):
+    """(line number, parsed JSON) of each non-blank line; an empty file is an error."""
+    _require_content(path)
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ResponsesError(f"{str(path)!r}, line {number}: not JSON ({err})") from None
+
+
 def _long_responses(
     frames: list[pd.DataFrame], *, threshold: float | None, duplicates: str, what: str
 ) -> Responses:

@@ -26,7 +26,8 @@ Formats (the registry :data:`FORMATS`):
     Open LLM Leaderboard details: lm-eval samples as parquet (the hub's conversion of the
     ``open-llm-leaderboard/<model>-details`` datasets) or as the datasets' jsonl files.
 
-The harness readers other than lm-eval live in :mod:`bayesirt.data.harnesses`.
+The lm-eval reader lives in :mod:`bayesirt.data.lmeval`, the other harness readers in
+:mod:`bayesirt.data.harnesses`.
 
 A ``.csv`` or ``.txt`` table may be separated by commas, semicolons or tabs: the delimiter is
 sniffed from its first lines unless ``sep=`` names it. What was read, and how, is recorded in
@@ -37,39 +38,32 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bayesirt.data.filters import drop_constant_items
 from bayesirt.data.harnesses import (
-    LMEVAL_FILTER_PREFERENCE,
-    LMEVAL_METRIC_PREFERENCE,
-    _check_keys,
-    _for_key,
+    _jsonl_records,
+    _require_content,
     harness_file_format,
-    harness_files,
     harness_folder_formats,
     is_details_parquet,
     read_helm,
     read_inspect,
     read_leaderboard_details,
 )
+from bayesirt.data.lmeval import read_lmeval
 from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError, ResponsesWarning, describe_values
 
 __all__ = ["FORMATS", "ResponseFormat", "load_responses"]
 
 Source = str | os.PathLike | pd.DataFrame | Sequence[str | os.PathLike]
-
-#: Keys of the lm-eval ``model_args`` that name the model, in lm-eval's order of precedence.
-LMEVAL_MODEL_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
 
 #: Options whose default is not ``None``; a default value counts as "not given".
 OPTION_DEFAULTS = {"response": "response", "duplicates": "error"}
@@ -86,15 +80,6 @@ SNIFF_ROWS = 1000
 #: number of its first lines read to tell them apart.
 SNIFF_DELIMITERS = (",", ";", "\t")
 SNIFF_LINES = 50
-
-#: LMEVAL_FILTER_PREFERENCE and LMEVAL_METRIC_PREFERENCE (defined in
-#: :mod:`bayesirt.data.harnesses`, shared with the leaderboard details reader) order the
-#: defaults of an lm-eval task that logs several filters or metrics (see :func:`load_responses`).
-#: The lm-eval choices made per task: argument of load_responses → (noun, preference).
-LMEVAL_CHOICES = {
-    "sample_filter": ("filter", LMEVAL_FILTER_PREFERENCE),
-    "metric": ("metric", LMEVAL_METRIC_PREFERENCE),
-}
 
 
 @dataclass(frozen=True)
@@ -361,54 +346,6 @@ def _read_pyirt(source, *, threshold: float | None, duplicates: str) -> Response
     return Responses.from_long(frame, threshold=threshold, duplicates=duplicates)
 
 
-def _read_lmeval(
-    source,
-    *,
-    threshold: float | None,
-    duplicates: str,
-    model_name: str | Mapping[str, str] | None,
-    metric: str | Mapping[str, str] | None,
-    sample_filter: str | Mapping[str, str] | None,
-) -> Responses:
-    """Every samples file as a long table; the choices made are warned about and recorded.
-
-    The source record holds, per task, the filter and the metric used and, per run folder,
-    the subject label.
-    """
-    runs: dict[tuple[Path, str], str] = {}
-    wanted = {"sample_filter": sample_filter, "metric": metric}
-    choices: dict[str, dict[str, _Choice]] = {argument: {} for argument in LMEVAL_CHOICES}
-    frames = []
-    for path in _lmeval_sample_files(source):
-        task, timestamp = _lmeval_task(path)
-        run = (path.parent, timestamp)
-        if run not in runs:
-            runs[run] = _for_key(model_name, path.parent.name) or _lmeval_model_name(
-                path.parent, timestamp=timestamp, samples=path
-            )
-        frames.append(
-            _lmeval_samples(path, task=task, subject=runs[run], wanted=wanted, choices=choices)
-        )
-    _check_keys(model_name, "model_name", "run folder", {folder.name for folder, _ in runs})
-    for argument, by_task in choices.items():
-        _check_keys(wanted[argument], argument, "task", set(by_task))
-        for task, choice in by_task.items():
-            if choice.defaulted:
-                warnings.warn(choice.message(task, argument), ResponsesWarning, stacklevel=3)
-    resp = Responses.from_long(
-        pd.concat(frames, ignore_index=True),
-        threshold=threshold,
-        duplicates=duplicates,
-        item_meta_columns=["benchmark"],
-    )
-    record = {
-        argument: {task: choice.recorded() for task, choice in by_task.items()}
-        for argument, by_task in choices.items()
-    }
-    record["model_name"] = {folder.name: label for (folder, _), label in runs.items()}
-    return resp.with_source(record)
-
-
 FORMATS: dict[str, ResponseFormat] = {
     fmt.name: fmt
     for fmt in (
@@ -445,7 +382,7 @@ FORMATS: dict[str, ResponseFormat] = {
             "lm-eval",
             "lm-evaluation-harness --log_samples output: folder(s) of samples_<task>_<time>.jsonl",
             frozenset({"threshold", "duplicates", "model_name", "metric", "sample_filter"}),
-            _read_lmeval,
+            read_lmeval,
         ),
         ResponseFormat(
             "inspect",
@@ -652,15 +589,6 @@ def _sniff_sep(path: Path) -> str:
     return best
 
 
-def _require_content(path: Path) -> None:
-    """Refuse, naming it, a file that holds nothing but white space."""
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 16):
-            if chunk.strip():
-                return
-    raise ResponsesError(f"{str(path)!r} is empty: there is nothing to read")
-
-
 def _subject_column(frame: pd.DataFrame, *, subject: str, from_file: bool) -> str | None:
     """A wide table's subject column: ``subject`` if present, else a file's first column.
 
@@ -706,200 +634,3 @@ def _report_constant_items(resp: Responses, *, drop: bool) -> tuple[Responses, p
         stacklevel=3,
     )
     return (drop_constant_items(resp)[0] if drop else resp), constant
-
-
-def _jsonl_records(path: Path):
-    """(line number, parsed JSON) of each non-blank line; an empty file is an error."""
-    _require_content(path)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ResponsesError(f"{str(path)!r}, line {number}: not JSON ({err})") from None
-
-
-# ------------------------------------------------------------ lm-eval output
-@dataclass
-class _Choice:
-    """The filter (or metric) used for one lm-eval task over the runs read."""
-
-    logged: set[str] = field(default_factory=set)
-    used: set[str] = field(default_factory=set)
-    #: Whether some run logged several and none was named, so a default was taken.
-    defaulted: bool = False
-
-    def add(self, available: list[str], used: str, *, defaulted: bool) -> None:
-        self.logged.update(available)
-        self.used.add(used)
-        self.defaulted |= defaulted
-
-    def recorded(self) -> str | list[str]:
-        """The value used, or the values if runs logged different ones."""
-        return next(iter(self.used)) if len(self.used) == 1 else sorted(self.used)
-
-    def message(self, task: str, argument: str) -> str:
-        """The warning that a default was used for ``task``."""
-        what, preference = LMEVAL_CHOICES[argument]
-        used = describe_values(sorted(self.used))
-        if len(self.used) > 1:
-            used += f" (its runs log different {what}s)"
-        return (
-            f"task {task!r} logs several {what}s, {describe_values(sorted(self.logged))}, and "
-            f"none was chosen: used {used}, the default (the first logged of "
-            f"{', '.join(preference)}, else the first by name); choose with "
-            f"{argument}={{{task!r}: '<{what}>'}}"
-        )
-
-
-def _lmeval_sample_files(source) -> list[Path]:
-    """Every ``samples_*.jsonl`` under the given folders / files, sorted."""
-    return harness_files(
-        source,
-        in_folder=lambda path: path.name.startswith("samples_") and path.suffix == ".jsonl",
-        given=lambda path: path.name.startswith("samples_"),
-        none_found="no lm-eval samples files (samples_<task>_<timestamp>.jsonl) under "
-        "{folder}; run lm-eval with --log_samples --output_path",
-        not_accepted="{path} is neither a folder nor a samples_<task>_<timestamp>.jsonl file",
-    )
-
-
-def _lmeval_task(path: Path) -> tuple[str, str]:
-    """The task and the timestamp in the name ``samples_<task>_<timestamp>.jsonl``."""
-    stem = path.name.removesuffix(".jsonl")
-    task, _, timestamp = stem.removeprefix("samples_").rpartition("_")
-    if not task:
-        raise ResponsesError(
-            f"{str(path)!r} is not named samples_<task>_<timestamp>.jsonl as lm-eval writes it"
-        )
-    return task, timestamp
-
-
-def _lmeval_samples(
-    path: Path,
-    *,
-    task: str,
-    subject: str,
-    wanted: dict[str, str | Mapping[str, str] | None],
-    choices: dict[str, dict[str, _Choice]],
-) -> pd.DataFrame:
-    """The long table of one samples file: subject, item = ``<task>/<doc_id>``, benchmark.
-
-    ``wanted`` holds the ``sample_filter`` and ``metric`` options; the values used are added
-    to ``choices`` (option → task → :class:`_Choice`).
-    """
-    records = [record for _, record in _jsonl_records(path)]
-    if not records:
-        raise ResponsesError(f"{str(path)!r} holds no samples")
-    filters = sorted({_lmeval_filter(record) for record in records})
-    used_filter = _choose(
-        filters, task=task, argument="sample_filter", wanted=wanted, choices=choices
-    )
-    records = [record for record in records if _lmeval_filter(record) == used_filter]
-    metrics = sorted({name for record in records for name in record.get("metrics", [])})
-    if not metrics:
-        raise ResponsesError(
-            f"the samples of {str(path)!r} list no metrics (no 'metrics' key, which older "
-            "lm-eval versions do not write); rerun the task with a recent lm-eval, or, for "
-            "Open LLM Leaderboard details, pass format='leaderboard-details'"
-        )
-    used_metric = _choose(metrics, task=task, argument="metric", wanted=wanted, choices=choices)
-    values = []
-    for record in records:
-        value = record.get(used_metric, np.nan)
-        if not isinstance(value, bool | int | float) and value is not None:
-            raise ResponsesError(
-                f"metric {used_metric!r} of task {task!r} is not a per-document score: "
-                f"got {value!r} for doc_id {record.get('doc_id')!r}; choose another with "
-                f"metric={{{task!r}: '<metric>'}}"
-            )
-        values.append(np.nan if value is None else float(value))
-    return pd.DataFrame(
-        {
-            "subject": subject,
-            "item": [f"{task}/{r['doc_id']}" for r in records],
-            "response": values,
-            "benchmark": task,
-        }
-    )
-
-
-def _lmeval_filter(record: dict) -> str:
-    """The filter of a sample line (``none``, lm-eval's name for no filter, if it has none)."""
-    return str(record.get("filter", "none"))
-
-
-def _choose(
-    available: list[str],
-    *,
-    task: str,
-    argument: str,
-    wanted: dict[str, str | Mapping[str, str] | None],
-    choices: dict[str, dict[str, _Choice]],
-) -> str:
-    """The filter (``argument="sample_filter"``) or metric of a task to use, noted in
-    ``choices``.
-
-    The value named in ``wanted[argument]`` if the task logs it (else an error); without one
-    the only value logged, else the first logged of the preference of
-    :data:`LMEVAL_CHOICES`, else the first of ``available`` (sorted): a default.
-    """
-    what, preference = LMEVAL_CHOICES[argument]
-    given = _for_key(wanted[argument], task)
-    if given is not None and given not in available:
-        raise ResponsesError(
-            f"task {task!r} logs no {what} {given!r}; it logs {describe_values(available)} "
-            f"(name one for this task with {argument}={{{task!r}: '<{what}>'}})"
-        )
-    if given is None:
-        given = next((value for value in preference if value in available), available[0])
-        defaulted = len(available) > 1
-    else:
-        defaulted = False
-    choices[argument].setdefault(task, _Choice()).add(available, given, defaulted=defaulted)
-    return given
-
-
-def _lmeval_model_name(folder: Path, *, timestamp: str, samples: Path) -> str:
-    """The model of a run, from its results JSON (same folder, same timestamp).
-
-    Without one, or if it names no model, the run is labelled by its folder's name (lm-eval
-    names the folder after the model) with a :class:`ResponsesWarning`.
-    """
-    candidates = sorted(folder.glob(f"*_{timestamp}.json"))
-    fallback = (
-        f"the run is labelled {folder.name!r}, its folder's name; give another label with "
-        f"model_name={{{folder.name!r}: '<label>'}}"
-    )
-    if not candidates:
-        warnings.warn(
-            f"no results JSON (results_{timestamp}.json) beside {str(samples)!r} names the "
-            f"model: {fallback}",
-            ResponsesWarning,
-            stacklevel=4,
-        )
-        return folder.name
-    try:
-        results = json.loads(candidates[0].read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ResponsesError(f"{str(candidates[0])!r} is not a JSON results file ({err})") from None
-    model_args = results.get("config", {}).get("model_args")
-    if isinstance(model_args, str):
-        pairs = (part.split("=", 1) for part in model_args.split(",") if "=" in part)
-        model_args = {key.strip(): value for key, value in pairs}
-    from_args = next(
-        (str(model_args[key]) for key in LMEVAL_MODEL_KEYS if model_args and key in model_args),
-        None,
-    )
-    name = results.get("model_name") or from_args or results.get("model_name_sanitized")
-    if not name:
-        warnings.warn(
-            f"{str(candidates[0])!r} names no model (no 'model_name', 'config.model_args' or "
-            f"'model_name_sanitized'): {fallback}",
-            ResponsesWarning,
-            stacklevel=4,
-        )
-        return folder.name
-    return str(name)

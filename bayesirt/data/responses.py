@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.data import validation as checks
+import bayesirt.data.validation as checks
 from bayesirt.data.validation import (
     DUPLICATE_RULES,
     ResponsesError,

@@ -56,6 +56,7 @@ from scipy.special import expit
 
 from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError
+from bayesirt.irt import icc
 
 __all__ = ["SIMULATION_MODELS", "simulate_responses"]
 
@@ -244,9 +245,6 @@ def simulate_responses(
         cross_loading=cross_loading,
         specific_loading=specific_loading,
     )
-    # Imported here: bayesirt.models pulls in the modelling stack, the data layer stays light.
-    from bayesirt.models.irt import icc
-
     rng = np.random.default_rng(seed)
     subjects = _labels("model", n_subjects)
     items = _labels("item", n_items)

@@ -4,7 +4,7 @@ After every NUTS fit :func:`check_convergence` computes, over every parameter an
 hyperparameter (the non-centred auxiliaries ``*_z`` are left out: they are reparameterisation
 internals whose summaries duplicate the parameters built from them; so is the difficulty
 ``b``, computed from ``intercept`` and ``a`` after sampling by
-:func:`bayesirt.models.irt.derived_variables`), the criteria of Vehtari, Gelman, Simpson,
+:func:`bayesirt.models.derived.derived_variables`), the criteria of Vehtari, Gelman, Simpson,
 Carpenter & Bürkner (2021, *Bayesian Analysis* 16, 667–718):
 
 * the largest rank-normalised split :math:`\hat R` (the larger of the bulk and the folded
@@ -70,6 +70,12 @@ __all__ = [
 RHAT_MAX = 1.01
 ESS_MIN = 400
 BFMI_MIN = 0.3
+#: Chain means of one parameter further apart than this many within-chain standard deviations:
+#: the chains sit in separate regions of the posterior (several modes, or one chain stuck),
+#: which more draws of the same chains do not join.
+SEPARATED_CHAINS = 4.0
+#: Bulk ESS each chain must reach on its own before its region counts as explored.
+_LOCAL_ESS = 50
 #: Parameters handled together by the vectorised estimators (bounds their memory use).
 _CHUNK = 64
 
@@ -158,6 +164,7 @@ def summarise_statistics(
     diag = Diagnostics(method="nuts")
     n_chains = posterior.sizes["chain"]
     worst = {"rhat": (-np.inf, ""), "bulk": (np.inf, ""), "tail": (np.inf, "")}
+    worst_rhat_element = None  # (variable, flat index) of the largest R-hat
     not_finite = []
     for name, (*values, elements) in statistics.items():
         var = posterior[name]
@@ -177,6 +184,8 @@ def summarise_statistics(
             flat = int(np.argmax(result) if key == "rhat" else np.argmin(result))
             if better(result[flat], worst[key][0]):
                 worst[key] = (float(result[flat]), _label(var, name, int(elements[flat])))
+                if key == "rhat":
+                    worst_rhat_element = (name, int(elements[flat]))
     diag.max_rhat, diag.worst_rhat = _nan_if_infinite(worst["rhat"])
     diag.min_ess_bulk, diag.worst_ess_bulk = _nan_if_infinite(worst["bulk"])
     diag.min_ess_tail, diag.worst_ess_tail = _nan_if_infinite(worst["tail"])
@@ -194,7 +203,12 @@ def summarise_statistics(
             f"{', '.join(not_finite[:3])}"
         )
     if n_chains >= 2 and not diag.max_rhat <= RHAT_MAX:  # written so that NaN fails
-        diag.problems.append(f"R-hat {diag.max_rhat:.3f} > {RHAT_MAX} for {diag.worst_rhat}")
+        problem = f"R-hat {diag.max_rhat:.3f} > {RHAT_MAX} for {diag.worst_rhat}"
+        if worst_rhat_element is not None:
+            name, flat = worst_rhat_element
+            draws = posterior[name].values.reshape(n_chains, posterior.sizes["draw"], -1)
+            problem += _separated_chains(draws[:, :, flat])
+        diag.problems.append(problem)
     if not diag.min_ess_bulk >= ESS_MIN:
         diag.problems.append(
             f"bulk ESS {diag.min_ess_bulk:.0f} < {ESS_MIN} for {diag.worst_ess_bulk}"
@@ -210,6 +224,27 @@ def summarise_statistics(
     if warn:
         warn_if_not_converged(diag)
     return diag
+
+
+def _separated_chains(draws: np.ndarray) -> str:
+    """A note when every chain has explored its own region (bulk ESS of each chain alone at
+    least :data:`_LOCAL_ESS`) and the chains' means of one parameter (``draws``: chain × draw)
+    lie more than :data:`SEPARATED_CHAINS` pooled within-chain standard deviations apart;
+    else ``""``. Chains that merely move slowly have a small ESS each and get no note."""
+    if not np.isfinite(draws).all():
+        return ""
+    local_ess = [convergence_statistics(chain[None, :, None])[1][0] for chain in draws]
+    means = draws.mean(axis=1)
+    within = float(np.sqrt(np.mean(np.var(draws, axis=1, ddof=1))))
+    spread = float(means.max() - means.min())
+    if not (min(local_ess) >= _LOCAL_ESS and within > 0 and spread > SEPARATED_CHAINS * within):
+        return ""
+    return (
+        f" (its chain means range from {means.min():.3g} to {means.max():.3g}, "
+        f"{spread / within:.0f} within-chain sds apart: the chains sit in separate regions "
+        "of the posterior, several modes or a stuck chain, which more draws do not join; "
+        "a simpler model or stronger priors may identify it)"
+    )
 
 
 def warn_if_not_converged(diag: Diagnostics) -> None:

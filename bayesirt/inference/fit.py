@@ -5,7 +5,7 @@ Every method returns an :class:`arviz.InferenceData` in the same layout:
 * ``posterior``: ``theta`` (chain, draw, subject), ``a``, ``intercept`` (chain, draw, item),
   ``c`` and ``d`` where the model has them, and the hyperparameters, with the data's own
   labels as coordinates; the difficulty ``b`` is computed from ``intercept`` and ``a`` after
-  sampling (:func:`~bayesirt.models.irt.derived_variables`);
+  sampling (:func:`~bayesirt.models.derived.derived_variables`);
 * ``constant_data``: the responses (:meth:`bayesirt.data.Responses.to_xarray`), so the fit
   carries its data;
 * ``sample_stats`` (NUTS): the sampler's statistics per draw;
@@ -40,8 +40,9 @@ from bayesirt.inference.diagnostics import (
 )
 from bayesirt.inference.nuts import sample_until_converged
 from bayesirt.inference.settings import METHODS, SAMPLERS, check_fit_settings
-from bayesirt.models.irt import derived_variables
+from bayesirt.models.derived import derived_variables
 from bayesirt.models.likelihood import enable_jax
+from bayesirt.models.registry import get_model
 
 if TYPE_CHECKING:
     from bayesirt.data import Responses
@@ -84,8 +85,6 @@ def fit(
         ``model_options``, e.g. ``cluster_by`` of the testlet model) and otherwise as in
         :func:`fit_model`.
     """
-    from bayesirt.models import get_model
-
     model_cls = get_model(model)
     options = {name: kwargs.pop(name) for name in model_cls.model_options if name in kwargs}
     irt_model = model_cls(responses, priors=priors, pool_by=pool_by, **options)
@@ -344,8 +343,6 @@ def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
     Computed from the posterior and the stored responses by the fitted model's
     :meth:`~bayesirt.models.base.IRTModel.pointwise_log_likelihood`, one chain at a time.
     """
-    from bayesirt.models import get_model
-
     model_cls = get_model(json.loads(idata.attrs["bayesirt_config"])["model"])
     data = idata.constant_data
     s, i, y = (data[k].values for k in ("subject_index", "item_index", "response"))

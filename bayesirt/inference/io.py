@@ -8,21 +8,25 @@ essentials for a human reader.
 
 What is stored is what cannot be derived, at the precision the draws carry:
 
-* derived variables (the difficulty ``b``; :func:`~bayesirt.models.irt.derived_variables`)
+* derived variables (the difficulty ``b``; :func:`~bayesirt.models.derived.derived_variables`)
   are left out and computed again by :func:`load_fit`;
-* draws (``posterior``, ``log_likelihood``) are stored as float32 with their significand
-  rounded to :data:`STORED_BITS` bits (round to nearest, ties to even; "bit rounding", Klöwer
-  et al. 2021, *Nature Computational Science* 1, 713–724), a relative error of at most
-  :math:`2^{-19} + 2^{-24} \approx 2 \times 10^{-6}` per draw, four orders of magnitude below
-  the Monte Carlo error of any posterior summary (:math:`\mathrm{sd}/\sqrt{\mathrm{ESS}}`,
+* draws (``posterior``, ``log_likelihood``) are stored as float32. The item parameters and
+  the pointwise log-likelihood, nearly all of a fit's numbers, have their significand rounded
+  to :data:`STORED_BITS` bits (round to nearest, ties to even; "bit rounding", Klöwer et al.
+  2021, *Nature Computational Science* 1, 713–724), a relative error of at most
+  :math:`2^{-17} + 2^{-24} \approx 8 \times 10^{-6}` per draw, three orders of magnitude
+  below the Monte Carlo error of any posterior summary (:math:`\mathrm{sd}/\sqrt{\mathrm{ESS}}`,
   with ESS ≥ 400: 5% of the sd). The dropped bits are zeros, which the shuffle filter and zlib
-  then store in almost no space; the loaded draws are float64 again. Measured on ChemBench
-  (``benchmarks/fit_size.py``): 18 bits keep every posterior summary and every number of the
-  ranking table to 4 significant digits at 0.26 of the former size; 16 bits reach 0.23 but move
-  one ranking probability in its 4th digit (a single draw's order of two near-equal
-  abilities). R-hat and ESS recomputed from stored draws can differ in a few of thousands of
+  then store in almost no space. The abilities (every variable on the ``subject`` dimension)
+  and the scalar hyperparameters keep all of float32's 23 bits: the ranking compares the
+  abilities of two subjects draw by draw, and rounding them to 16 bits moved one ranking
+  probability of ChemBench in its 4th digit (two near-equal abilities swapped order in one
+  draw); they are a small share of the file. The loaded draws are float64 again. Measured on
+  ChemBench (``benchmarks/fit_size.py``): every posterior summary and every number of the
+  ranking table read back to 4 significant digits; the size is in the benchmark's results.
+  R-hat and ESS recomputed from stored draws can differ in a few of thousands of item
   parameters (tail ESS counts draws beyond a quantile, and rounding moves a draw lying within
-  2e-6 of it); the diagnostics recorded at fit time are stored exactly;
+  1e-5 of it); the diagnostics recorded at fit time are stored exactly;
 * sampler statistics, responses and attributes are stored exactly.
 
 Measured in ``benchmarks/fit_size.py``.
@@ -41,7 +45,8 @@ import xarray as xr
 
 from bayesirt.data import Responses
 from bayesirt.inference.diagnostics import Diagnostics
-from bayesirt.models.irt import DERIVED_VARIABLES, derived_variables
+from bayesirt.models.derived import DERIVED_VARIABLES, derived_variables
+from bayesirt.models.registry import model_from_config
 
 __all__ = [
     "FitFileError",
@@ -56,8 +61,11 @@ __all__ = [
 ]
 
 DEFAULT_FIT_DIR = Path("models")
-#: Significand bits kept of every stored draw (float32 has 23).
-STORED_BITS = 18
+#: Significand bits kept of the stored draws of item parameters and log-likelihoods (float32
+#: has 23, all of which the abilities and scalar hyperparameters keep).
+STORED_BITS = 16
+#: Dimensions whose variables are stored with every float32 bit (see the module docstring).
+_EXACT_DIMS = ("subject",)
 #: Groups whose draws are stored rounded (see the module docstring).
 _ROUNDED_GROUPS = ("posterior", "log_likelihood", "posterior_predictive", "prior")
 _REQUIRED_ATTRS = ("bayesirt_config", "bayesirt_inference", "bayesirt_data_fingerprint")
@@ -141,12 +149,13 @@ def _write_netcdf(idata: az.InferenceData, path: Path) -> None:
 
 
 def _rounded_float32(var: xr.DataArray) -> xr.DataArray:
-    """``var`` as float32 rounded to :data:`STORED_BITS` significand bits (floats only;
-    NaN and infinities unchanged)."""
+    """``var`` as float32, rounded to :data:`STORED_BITS` significand bits unless it is an
+    ability or a scalar (floats only; NaN and infinities unchanged)."""
     if var.dtype.kind != "f":
         return var
     single = np.asarray(var.values, dtype=np.float32)
-    dropped = 23 - STORED_BITS
+    exact = set(var.dims) <= {"chain", "draw"} or any(dim in var.dims for dim in _EXACT_DIMS)
+    dropped = 0 if exact else 23 - STORED_BITS
     if dropped <= 0:
         return var.copy(data=single)
     bits = single.view(np.uint32)
@@ -229,10 +238,8 @@ def responses_from_fit(idata: az.InferenceData) -> Responses:
 
 def model_from_fit(idata: az.InferenceData):
     """Rebuild the :class:`~bayesirt.models.IRTModel` (data and priors) behind a fit."""
-    from bayesirt.models import IRTModel
-
     _check_attrs(idata, "the fit")
-    return IRTModel.from_config(idata.attrs["bayesirt_config"], responses_from_fit(idata))
+    return model_from_config(idata.attrs["bayesirt_config"], responses_from_fit(idata))
 
 
 def fit_info(idata: az.InferenceData) -> dict:

@@ -1,8 +1,8 @@
-"""Base class of the PyMC models: data, coordinates, priors, configuration and fitting.
+"""Base class of the PyMC models: data, coordinates, priors and configuration.
 
 A model object holds a :class:`~bayesirt.data.Responses` and a prior configuration and builds
-a :class:`pymc.Model` on demand. It never samples by itself: :meth:`IRTModel.fit` hands the
-built model to :func:`bayesirt.inference.fit_model`.
+a :class:`pymc.Model` on demand. It never samples by itself: :func:`bayesirt.inference.fit_model`
+fits it (:func:`bayesirt.fit` builds and fits a model by name).
 
 Identification of the latent scale (shared by every model of the package)
 -------------------------------------------------------------------------
@@ -28,7 +28,6 @@ population (a new subject is scored with the population prior :math:`\\theta \\s
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,7 +37,7 @@ from scipy import stats
 
 from bayesirt.data import Responses
 from bayesirt.data.validation import require_fittable
-from bayesirt.models.irt import icc, log_likelihood
+from bayesirt.irt import icc, log_likelihood
 from bayesirt.models.priors import Prior, merge_priors
 
 __all__ = ["IRTModel", "partially_centred_normal"]
@@ -140,23 +139,14 @@ class IRTModel:
 
     # ----------------------------------------------------------------- config
     def config(self) -> dict[str, Any]:
-        """JSON-able description from which :meth:`from_config` rebuilds the model."""
+        """JSON-able description from which
+        :func:`~bayesirt.models.registry.model_from_config` rebuilds the model."""
         return {
             "model": self.name,
             "priors": {k: p.to_dict() for k, p in self.priors.items()},
             "pool_by": self.pool_by,
             **{name: getattr(self, name) for name in self.model_options},
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any] | str, responses: Responses) -> IRTModel:
-        from bayesirt.models import get_model
-
-        config = json.loads(config) if isinstance(config, str) else config
-        model_cls = get_model(config["model"])
-        priors = {k: Prior.from_dict(v) for k, v in config["priors"].items()}
-        options = {name: config[name] for name in model_cls.model_options if name in config}
-        return model_cls(responses, priors=priors, pool_by=config.get("pool_by"), **options)
 
     def __repr__(self) -> str:
         pooled = f", pool_by={self.pool_by!r}" if self.pool_by else ""
@@ -369,10 +359,3 @@ class IRTModel:
             k: posterior[k].values[:, :, item_index] for k in ("a", "b", "c", "d") if k in posterior
         }
         return theta, params
-
-    # -------------------------------------------------------------------- fit
-    def fit(self, method: str = "nuts", **kwargs):
-        """Fit the model; see :func:`bayesirt.inference.fit_model` for the options."""
-        from bayesirt.inference import fit_model
-
-        return fit_model(self, method=method, **kwargs)

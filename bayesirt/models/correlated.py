@@ -114,8 +114,8 @@ from scipy import stats
 
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
+from bayesirt.irt import icc, log_likelihood
 from bayesirt.models.base import IRTModel
-from bayesirt.models.irt import icc, log_likelihood
 from bayesirt.models.likelihood import irt_loglik
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import (

@@ -69,7 +69,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayesirt.data import Responses
-from bayesirt.features import check_item_features
+from bayesirt.data.features import check_item_features
 from bayesirt.models.base import partially_centred_normal
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import TwoPL
@@ -101,7 +101,7 @@ class FeatureDesign:
 
     @classmethod
     def from_features(cls, features: pd.DataFrame) -> FeatureDesign:
-        """Design of a checked feature table (:func:`~bayesirt.features.check_item_features`).
+        """Design of a checked feature table (:func:`~bayesirt.data.features.check_item_features`).
 
         Raises
         ------
@@ -177,7 +177,7 @@ class ExplanatoryTwoPL(TwoPL):
     responses : Responses
     item_features : DataFrame or dict
         One row per fitted item (index: item label), numeric columns
-        (:mod:`bayesirt.features` builds them); or its stored form (:func:`features_to_dict`).
+        (:mod:`bayesirt.data.features` builds them); or its stored form (:func:`features_to_dict`).
         Stored with the fit, so :func:`bayesirt.analysis.predict_items` can standardise new
         items' features the same way.
     explain_log_a : bool

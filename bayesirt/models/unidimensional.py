@@ -13,7 +13,7 @@ over the observed pairs :math:`(j, i)` only, with standardised abilities :math:`
 parameterised by slope and intercept (as in mirt), and the posterior holds both the
 intercept :math:`\alpha_i` (``intercept``) and the difficulty :math:`b_i` (``b``) of the
 :math:`a(\theta - b)` form, computed from them after sampling
-(:func:`~bayesirt.models.irt.derived_variables`). Priors (``pool_by`` adds partially
+(:func:`~bayesirt.models.derived.derived_variables`). Priors (``pool_by`` adds partially
 pooled group means):
 
 * intercept :math:`\alpha_i \sim N(\mu_\alpha, \sigma_\alpha)`;
@@ -120,7 +120,7 @@ class _Logistic(IRTModel):
     def _add_items(self):
         """Discrimination ``a`` and ``intercept`` as posterior variables; returns the tensors
         ``(a, b)`` with the difficulty ``b = -intercept / a`` (derived after sampling, not
-        stored: :func:`~bayesirt.models.irt.derived_variables`)."""
+        stored: :func:`~bayesirt.models.derived.derived_variables`)."""
         a = self._add_discrimination()
         intercept = self._item_parameter(
             "intercept", information=self._intercept_information(), start=self._intercept_start()

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bayesirt import __version__
+from bayesirt._version import __version__
 from bayesirt.analysis._posterior import fitted_responses
 from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
 from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table, ppc_unit_table

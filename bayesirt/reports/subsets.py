@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import NullFormatter
 
-from bayesirt.analysis.subsets import SubsetEvaluation
+from bayesirt.tinybench import SubsetEvaluation
 
 __all__ = ["plot_subset_errors"]
 

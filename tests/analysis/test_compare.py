@@ -8,6 +8,7 @@ and multidimensional models by NUTS to data simulated from each (``slow``).
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 
 import arviz as az
@@ -84,6 +85,24 @@ def test_item_level_loo_sums_each_items_answers(responses):
     reference = az.loo(_fake_fit(responses, per_item), pointwise=True)
     assert table.loc["a", "elpd_loo"] == pytest.approx(reference.elpd_loo, rel=1e-12)
     np.testing.assert_allclose(table.attrs["loo"]["a"].pareto_k, reference.pareto_k)
+
+
+@pytest.mark.filterwarnings("ignore::bayesirt.analysis.compare.ParetoKWarning")
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
+def test_loo_in_blocks_equals_arviz_in_one_pass(responses, monkeypatch):
+    """Smoothing a block of units at a time (a few responses per block here) gives ArviZ's
+    one-pass PSIS-LOO: every pointwise elpd, Pareto k, p_loo and the standard error."""
+    rng = np.random.default_rng(4)
+    loglik = -rng.gamma(2.0, 0.3, size=(2, 300, responses.n_observed))
+    fit = _fake_fit(responses, loglik)
+    # the module (``bayesirt.analysis.compare`` names the function)
+    monkeypatch.setattr(sys.modules["bayesirt.analysis.compare"], "LOO_BLOCK_VALUES", 600 * 4)
+    table = compare({"a": fit, "b": _fake_fit(responses, loglik * 1.1, seed=1)})
+    ours, reference = table.attrs["loo"]["a"], az.loo(fit, pointwise=True)
+    for key in ("elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "good_k"):
+        assert ours[key] == pytest.approx(reference[key], rel=1e-12), key
+    np.testing.assert_allclose(ours.loo_i, reference.loo_i, rtol=1e-12)
+    np.testing.assert_allclose(ours.pareto_k, reference.pareto_k, rtol=1e-12)
 
 
 def test_pareto_k_warning_names_the_bad_unit(responses):
@@ -167,7 +186,9 @@ def test_loo_prefers_the_generating_model(truth):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, extra in options.items():
             model = bayesirt.models.get_model(name)(responses, **extra)
-            fits[name] = model.fit(random_seed=7, log_likelihood=True, **NUTS)
+            fits[name] = bayesirt.inference.fit_model(
+                model, random_seed=7, log_likelihood=True, **NUTS
+            )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ParetoKWarning)
         by_response = compare(fits, unit="response")

@@ -14,9 +14,9 @@ from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis import predict_items, select_items, simulate_adaptive_test
-from bayesirt.analysis.adaptive import SdOrBudgetStopper
 from bayesirt.data import Responses
 from bayesirt.models import ExplanatoryTwoPL
+from bayesirt.tinybench import SdOrBudgetStopper
 
 MU, BETA, SIGMA = 0.5, np.array([1.0, -0.5]), 0.6
 MU_LOG_A, SIGMA_LOG_A = 0.1, 0.2

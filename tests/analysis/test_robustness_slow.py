@@ -4,7 +4,7 @@ import pytest
 
 import bayesirt
 from bayesirt.analysis import dependence_test, residual_clusters
-from bayesirt.analysis.robustness import adjusted_rand_index
+from bayesirt.analysis.dependence.clusters import adjusted_rand_index
 
 
 @pytest.mark.slow

@@ -94,3 +94,20 @@ def test_advi_with_a_nan_loss_is_not_converged():
     settings["advi_final_loss"] = 12.5
     with pytest.warns(ConvergenceWarning, match="non-finite draws in theta"):
         assert not _advi_diagnostics(settings, posterior).converged
+
+
+def test_chains_in_separate_modes_are_named():
+    """One chain in another mode: R-hat fails and the message says that the chains sit apart
+    (more draws do not help); chains that merely mix slowly get no such note."""
+    rng = np.random.default_rng(3)
+    bimodal = rng.normal(size=(4, 500, 2))
+    bimodal[1, :, 1] += 6.0  # chain 1 of item 1 explores another mode
+    with pytest.warns(ConvergenceWarning, match="separate regions"):
+        diag = check_convergence(_fake_fit({"c": bimodal}, 4, 500, rng))
+    assert diag.worst_rhat == "c[c_dim_0=1]" and "chain means range from" in diag.problems[0]
+
+    slow = np.cumsum(rng.normal(scale=0.2, size=(4, 500, 1)), axis=1)  # random walks
+    with pytest.warns(ConvergenceWarning) as record:
+        diag = check_convergence(_fake_fit({"slow": slow}, 4, 500, rng))
+    assert diag.max_rhat > 1.01
+    assert "separate regions" not in str(record[0].message)

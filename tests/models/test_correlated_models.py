@@ -24,9 +24,17 @@ import bayesirt
 from bayesirt.analysis import rank, scenario_rankings
 from bayesirt.inference import ConvergenceWarning, fit_info, fit_model, load_fit, save_fit
 from bayesirt.inference.fit import pointwise_log_likelihood
-from bayesirt.models import MODELS, IRTModel, Prior, align_traits, correlated, get_model
+from bayesirt.models import (
+    MODELS,
+    IRTModel,
+    Prior,
+    align_traits,
+    correlated,
+    get_model,
+    model_from_config,
+)
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL
-from bayesirt.models.irt import derived_variables
+from bayesirt.models.derived import derived_variables
 
 ADVI = {"method": "advi", "draws": 100, "chains": 1, "advi_iterations": 3000, "progressbar": False}
 NUTS = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False}
@@ -86,7 +94,7 @@ def test_config_round_trip_keeps_the_options(clustered):
         ),
     ):
         config = json.loads(json.dumps(model.config()))
-        again = IRTModel.from_config(config, responses)
+        again = model_from_config(config, responses)
         assert type(again) is type(model)
         assert again.config() == model.config()
     assert correlated.Testlet(responses).cluster_by == "cluster"  # first of CLUSTER_COLUMNS present

@@ -15,10 +15,10 @@ from scipy.special import expit
 from bayesirt.analysis import predict_items
 from bayesirt.cli import main
 from bayesirt.data import Responses
-from bayesirt.features import check_item_features, embedding_features, text_features
-from bayesirt.inference import load_fit, save_fit
+from bayesirt.data.features import check_item_features, embedding_features, text_features
+from bayesirt.inference import fit_model, load_fit, save_fit
 from bayesirt.inference.io import model_from_fit
-from bayesirt.models import ExplanatoryTwoPL, IRTModel, Prior, get_model
+from bayesirt.models import ExplanatoryTwoPL, Prior, get_model, model_from_config
 from bayesirt.models.explanatory import FeatureDesign
 
 #: Truth per raw unit of each feature; intercept = C + x @ BETA_RAW + N(0, SIGMA).
@@ -101,7 +101,7 @@ def test_bad_features_are_named(small):
 def test_config_round_trip_keeps_the_features(small):
     responses, features, _ = small
     model = ExplanatoryTwoPL(responses, item_features=features, explain_log_a=True)
-    rebuilt = IRTModel.from_config(json.dumps(model.config()), responses)
+    rebuilt = model_from_config(json.dumps(model.config()), responses)
     assert type(rebuilt) is ExplanatoryTwoPL and get_model("2pl-explanatory") is ExplanatoryTwoPL
     assert rebuilt.explain_log_a
     np.testing.assert_array_equal(rebuilt.design.q, model.design.q)
@@ -235,7 +235,7 @@ def test_nuts_recovers_the_regression_and_predicts_held_out_items(tmp_path):
         model = ExplanatoryTwoPL(
             responses.subset(items=fit_items), item_features=features.loc[fit_items]
         )
-        idata = model.fit(draws=500, tune=500, chains=2, random_seed=seed, progressbar=False)
+        idata = fit_model(model, draws=500, tune=500, chains=2, random_seed=seed, progressbar=False)
         if seed == 11:
             idata = load_fit(save_fit(idata, tmp_path / "explanatory.nc"))
             assert isinstance(model_from_fit(idata), ExplanatoryTwoPL)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from bayesirt import Responses
+from bayesirt.irt import log_likelihood, quadrature
+from bayesirt.irt import test_information as total_information
 from bayesirt.models import icc, irt_from_slope_intercept, item_information, marginal_loglik
-from bayesirt.models.irt import log_likelihood, quadrature
-from bayesirt.models.irt import test_information as total_information
 
 LSAT7_A = [0.988, 1.081, 1.706, 0.765, 0.736]
 LSAT7_D = [1.856, 0.808, 1.804, 0.486, 1.855]

@@ -1,4 +1,8 @@
-r"""Score estimators behind :func:`bayesirt.analysis.estimate_scores`.
+r"""Full-benchmark scores of new subjects estimated from a few answers.
+
+:func:`estimate_scores` takes the answers of new subjects to a tiny benchmark (a
+:class:`~bayesirt.tinybench.design.SubsetSelection`, or whatever an adaptive test asked) and
+estimates their accuracy on the full benchmark with one of :data:`ESTIMATORS`.
 
 Notation: :math:`I` is the full benchmark (the fitted items, :math:`N = |I|`); a new subject
 answered the items :math:`O \subset I` (a subset, or what an adaptive test gave it), with
@@ -7,11 +11,26 @@ it); :math:`\bar\psi_i = (\bar a_i, \bar b_i, \bar c_i, \bar d_i)` are posterior
 parameters and :math:`P_i(\theta)` the item curve. Every estimator targets the subject's
 accuracy on the full benchmark, :math:`\frac{1}{N}\sum_{i \in I} y_i`, and returns a table
 indexed by subject with columns ``estimate``, ``lo``, ``hi`` (the credible interval; NaN for
-the point estimators) and ``n_answered``.
+the point estimators) and ``n_answered``:
+
+* ``mean``: :math:`\frac{1}{|O|}\sum_{i \in O} y_i`; ``weighted``: :math:`\sum_{i \in O} w_i
+  y_i / \sum_{i \in O} w_i` (the tinyBenchmarks anchor estimator with anchor weights);
+* ``pirt`` (Polo et al. 2024): the observed answers, and :math:`P_i(\hat\theta)` for the
+  unanswered items at the MAP ability :math:`\hat\theta` given the answers;
+* ``gpirt`` (Polo et al. 2024): :math:`\lambda \hat Z^{\text{weighted}} + (1 - \lambda) \hat
+  Z^{\text{p-IRT}}` with :math:`\lambda = \hat b^2 / (\hat b^2 + \hat v / (\kappa |O|))`;
+* ``bayes``: the posterior predictive of the full-benchmark accuracy, item parameters
+  integrated out, :math:`A^{(s)} = \frac{1}{N}[\sum_{i \in O} y_i + \sum_{i \in I \setminus
+  O} \tilde y_i^{(s)}]` per posterior draw :math:`s`, with a credible interval widened by a
+  model discrepancy :math:`\tau` that calibration subjects set
+  (:func:`calibrate_discrepancy`), and the posterior rank among the fitted subjects.
+
+Each estimator's docstring gives its formulas in full.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +45,19 @@ from bayesirt.analysis._posterior import (
 )
 from bayesirt.analysis.scoring import score_new
 from bayesirt.data import Responses
-from bayesirt.models.irt import icc, log_likelihood
+from bayesirt.data.validation import describe_values
+from bayesirt.irt import icc, log_likelihood
+from bayesirt.tinybench.design import RANDOM_DESIGNS, SubsetSelection
 
 __all__ = [
+    "ESTIMATORS",
     "EstimationData",
     "calibrate_discrepancy",
     "estimate_bayes",
     "estimate_gpirt",
     "estimate_mean",
     "estimate_pirt",
+    "estimate_scores",
     "estimate_weighted",
     "gpirt_constants",
     "map_theta",
@@ -402,3 +425,156 @@ def _accuracy_draws(
         realised[rows] = answered + ((uniform < prob) * unseen).sum(axis=-1)
     n_items = answers.shape[1]
     return expected / n_items, realised / n_items
+
+
+#: Score estimators by name: ``estimator(EstimationData) -> DataFrame``.
+ESTIMATORS: dict[str, Callable[[EstimationData], pd.DataFrame]] = {
+    "mean": estimate_mean,
+    "weighted": estimate_weighted,
+    "pirt": estimate_pirt,
+    "gpirt": estimate_gpirt,
+    "bayes": estimate_bayes,
+}
+
+
+def estimate_scores(
+    idata,
+    responses: Responses,
+    *,
+    selection: SubsetSelection | None = None,
+    estimator: str = "bayes",
+    interval: float = 0.9,
+    target: str = "realised",
+    seed: int = 0,
+    calibration: Responses | None = None,
+) -> pd.DataFrame:
+    """Estimate the full-benchmark accuracy of new subjects from a few answers.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData or None
+        The fitted model; its items are the full benchmark. ``None`` is allowed for
+        ``"mean"`` and ``"weighted"``, which then need ``selection``.
+    responses : Responses
+        The new subjects' answers. With ``selection``, only the answers to its items are
+        used; without, every answer to a fitted item counts (e.g. an adaptive test's).
+    selection : SubsetSelection, optional
+        The tiny benchmark: its items and weights (for ``"weighted"`` and ``"gpirt"``) and
+        its method (random designs get κ = 1 in the gp-IRT rule, others 4). Without it the
+        weights are equal and κ = 4.
+    estimator : str
+        A key of :data:`ESTIMATORS`: ``"mean"``, ``"weighted"`` (anchor-weighted mean),
+        ``"pirt"``, ``"gpirt"`` (Polo et al. 2024), ``"bayes"`` (posterior predictive with
+        credible interval and rank; see the module docstring and each estimator's for the
+        formulas).
+    interval : float in (0, 1)
+        Mass of the Bayesian credible interval.
+    target : {"realised", "expected"}
+        ``"bayes"`` only: interval for the accuracy on these exact items (Bernoulli draws
+        for the unanswered ones) or for the expected accuracy.
+    seed : int
+        Seed of the Bayesian estimator's draws.
+    calibration : Responses, optional
+        ``"bayes"`` only: subjects that were not in the fit, with their answers to the full
+        benchmark, that calibrate the intervals: they answer the ``selection`` (required
+        then) as the new subjects did, and the model-discrepancy sd τ is chosen so that the
+        intervals cover their full accuracy at the rate ``interval``
+        (:func:`calibrate_discrepancy`). Without it,
+        τ = 0 (the model's own intervals). Fitted subjects may be passed, but the fit has
+        seen their answers, so the calibration is then optimistic.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by subject: ``estimate``, ``lo``, ``hi`` (NaN for point estimators),
+        ``n_answered``; ``"gpirt"`` adds its ``weight`` λ, ``"bayes"`` adds ``sd``,
+        ``discrepancy`` (τ), ``model_lo``, ``model_hi`` (the interval at τ = 0),
+        ``theta_mean``, ``theta_sd``, ``rank_mean``, ``rank_lo``, ``rank_hi``.
+    """
+    if not isinstance(responses, Responses):
+        raise TypeError(f"responses must be a Responses, got {type(responses).__name__}")
+    if idata is None and selection is None:
+        raise ValueError("without a fitted model, pass the selection that defines the items")
+    items = posterior_draws(idata).items if idata is not None else selection.items
+    answers = answer_matrix(responses, items)
+    if selection is None:
+        weights = np.ones(len(items))
+        kappa = 4.0
+    else:
+        where = items.get_indexer(selection.items)
+        if np.any(where < 0):
+            raise ValueError(
+                "selection items not in the fitted model: "
+                f"{describe_values(selection.items[where < 0])}"
+            )
+        weights = np.zeros(len(items))
+        weights[where] = selection.weights
+        answers[:, weights == 0] = np.nan
+        kappa = 1.0 if selection.method in RANDOM_DESIGNS else 4.0
+    if calibration is not None:
+        if selection is None or idata is None:
+            raise ValueError(
+                "calibration needs the fitted model and the selection that the calibration "
+                "subjects answer"
+            )
+        if not isinstance(calibration, Responses):
+            raise TypeError(f"calibration must be a Responses, got {type(calibration).__name__}")
+        full = answer_matrix(calibration, items)
+        calibration = (np.where(weights[None, :] > 0, full, np.nan), np.nanmean(full, axis=1))
+    return run_estimator(
+        estimator,
+        idata,
+        pd.Index(responses.subjects.astype(str)),
+        items,
+        answers,
+        weights,
+        kappa,
+        interval=interval,
+        target=target,
+        seed=seed,
+        calibration=calibration,
+    )
+
+
+def answer_matrix(responses: Responses, items: pd.Index) -> np.ndarray:
+    """Subjects × ``items`` matrix of 0/1, NaN where a subject has no response."""
+    codes = responses.items.astype(str).get_indexer(items)
+    return np.where(codes[None, :] >= 0, responses.dense()[:, np.maximum(codes, 0)], np.nan)
+
+
+def run_estimator(
+    estimator: str,
+    idata,
+    subjects: pd.Index,
+    items: pd.Index,
+    answers: np.ndarray,
+    weights: np.ndarray,
+    kappa: float,
+    *,
+    interval: float,
+    target: str,
+    seed: int,
+    calibration: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Run the estimator named ``estimator`` on answers laid out over ``items`` (subjects ×
+    items, NaN where not answered) after checking the options; shared by
+    :func:`estimate_scores` and :func:`~bayesirt.tinybench.evaluate.evaluate_subsets`."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    if target not in ("realised", "expected"):
+        raise ValueError(f"target must be 'realised' or 'expected', got {target!r}")
+    if not 0 < interval < 1:
+        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    data = EstimationData(
+        subjects=subjects,
+        items=items,
+        answers=answers,
+        weights=weights,
+        variance_factor=kappa,
+        idata=idata,
+        interval=interval,
+        target=target,
+        seed=seed,
+        calibration=calibration,
+    )
+    return ESTIMATORS[estimator](data)

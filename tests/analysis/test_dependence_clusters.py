@@ -1,13 +1,13 @@
-"""Clusters of questions: from residuals, metadata, text and embeddings, and what they explain."""
+"""Clusters of questions: from residuals, text and embeddings, and the adjusted Rand index."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from test_robustness_fakes import planted, truth_fit
+from dependence_fakes import planted, truth_fit
 
 import bayesirt
-from bayesirt.analysis import explain_dependence, residual_clusters
-from bayesirt.analysis.robustness import (
+from bayesirt.analysis import residual_clusters
+from bayesirt.analysis.dependence.clusters import (
     adjusted_rand_index,
     embedding_clusters,
     text_clusters,
@@ -52,35 +52,6 @@ def test_no_cluster_is_found_without_dependence():
     found = residual_clusters(truth_fit(responses, truth), n_draws=10)
     assert (found["cluster"] == "R0").all()
     assert found["strength"].isna().all() and not found["core"].any()
-
-
-def test_explain_dependence_ranks_partitions(planted_data):
-    responses, _, idata = planted_data
-    rng = np.random.default_rng(0)
-    found = residual_clusters(idata, k=6, n_draws=10)["cluster"]
-    table = explain_dependence(
-        idata,
-        {
-            "planted": "cluster",
-            "residual": found,
-            "random": rng.integers(0, 6, responses.n_items).astype(str),
-            "category": "category",
-        },
-        reference="planted",
-        n_draws=10,
-    )
-    assert table.index[0] == "planted"
-    assert table.loc["planted", "excess"] > 0.1 and table.loc["planted", "p_excess"] == 1.0
-    assert table.loc["residual", "excess"] > 0.05
-    assert abs(table.loc["random", "excess"]) < 0.01
-    assert abs(table.loc["category", "excess"]) < 0.01
-    assert table.loc["planted", "ari"] == 1.0
-    assert table.loc["residual", "ari"] >= 0.8  # over the planted items only
-    assert abs(table.loc["random", "ari"]) < 0.1
-    assert table.loc["planted", "n_clusters"] == 6
-    for name in table.index:
-        row = table.loc[name]
-        assert row["excess_lo"] <= row["excess"] <= row["excess_hi"]
 
 
 def test_text_clusters_follow_the_words():
@@ -140,5 +111,3 @@ def test_bad_arguments(planted_data):
         residual_clusters(idata, k=0)
     with pytest.raises(ValueError, match="core_size"):
         residual_clusters(idata, core_size=2)
-    with pytest.raises(ValueError, match="no partitions"):
-        explain_dependence(idata, {})

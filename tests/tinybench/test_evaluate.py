@@ -4,9 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from test_subsets_fakes import simulate_benchmark, truth_fit
+from analysis_fakes import simulated_fit
+from tinybench_fakes import simulate_benchmark, truth_fit
 
-from bayesirt.analysis import evaluate_subsets
+from bayesirt.analysis._posterior import posterior_draws
+from bayesirt.tinybench import evaluate_subsets
+from bayesirt.tinybench.evaluate import _thinned
 
 METHODS = ("random", "stratified", "anchor", "fisher", "bayesian", "search", "adaptive")
 ESTIMATORS = ("mean", "weighted", "pirt", "gpirt", "bayes")
@@ -133,3 +136,23 @@ def test_argument_errors(simulated):
         evaluate_subsets(responses, fit=fit, split_order=["m0000"])
     with pytest.raises(TypeError, match="callable"):
         evaluate_subsets(responses, fit="advi")
+
+
+def test_thinning_keeps_the_fit_attributes():
+    # A testlet fit says so in its attributes, and its draws then evaluate the testlet's own
+    # item curve (pair_probability); without them the estimators would read it as a 4PL.
+    idata, _ = simulated_fit(8, 30, n_chain=2, n_draw=50)
+    idata.attrs.update(
+        bayesirt_config=json.dumps({"model": "testlet"}),
+        bayesirt_inference=json.dumps({"method": "nuts"}),
+        bayesirt_data_fingerprint="0" * 64,
+    )
+    idata.posterior.attrs["sampler"] = "nutpie"
+    idata.constant_data.attrs["source"] = "simulated"
+    thinned = _thinned(idata, 20)
+    assert thinned.posterior.sizes["chain"] * thinned.posterior.sizes["draw"] <= 20
+    assert dict(thinned.attrs) == dict(idata.attrs)
+    for group in ("posterior", "constant_data"):
+        assert getattr(thinned, group).attrs == getattr(idata, group).attrs
+    assert posterior_draws(idata).pair_probability is not None
+    assert posterior_draws(thinned).pair_probability is not None

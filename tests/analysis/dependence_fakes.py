@@ -1,18 +1,22 @@
-"""Shared fakes of the robustness tests (this module holds no tests).
+"""Shared fakes of the dependence, scenario and robustness tests (this module holds no tests).
 
 :func:`truth_fit` turns the truth of :func:`bayesirt.simulate_responses` into a "fit": posterior
 draws scattered a little around the true abilities and item parameters, built with
 ``arviz.from_dict`` as the fit contract says, so that the residuals are those of the true model
-and nothing is sampled.
+and nothing is sampled. :func:`residual_frame` computes the residuals of one draw by hand, the
+reference of the Q3 tests.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from analysis_fakes import make_idata
+from scipy.special import expit
 
 import bayesirt
+from bayesirt.analysis._posterior import posterior_draws
 from bayesirt.data import Responses
 
 
@@ -54,3 +58,15 @@ def planted(seed: int = 1, *, n_subjects: int = 120, cluster_size: int = 30, **k
         **kwargs,
     )
     return responses, truth, truth_fit(responses, truth)
+
+
+def residual_frame(idata, s):
+    """Residuals of draw ``s`` as subjects × items with NaN for missing cells (by hand)."""
+    draws = posterior_draws(idata)
+    responses = idata.constant_data
+    y = np.full((len(draws.subjects), len(draws.items)), np.nan)
+    y[responses["subject_index"].values, responses["item_index"].values] = responses[
+        "response"
+    ].values
+    p = expit(draws.a[s] * (draws.theta[s][:, None] - draws.b[s]))
+    return pd.DataFrame(y - p, columns=draws.items)

@@ -1,8 +1,12 @@
-"""Fake fits for the analysis tests: ``arviz.from_dict`` output that follows the fit contract.
+"""Fake fits for the analysis and tinybench tests: ``arviz.from_dict`` output that follows the
+fit contract.
 
 A fit has ``posterior`` with ``theta`` (chain, draw, subject), ``a``, ``b`` and optionally
 ``c``, ``d`` (chain, draw, item), string labels as coordinates, and ``constant_data`` equal to
 ``Responses.to_xarray()`` of the fitted data.
+
+It sits at the root of ``tests/``, which pytest puts on ``sys.path`` for ``tests/conftest.py``,
+so that every test folder imports it as ``analysis_fakes``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Yen's Q3 over posterior draws: definition, missing cells, cluster sums and the scaling path."""
+"""Local dependence: Yen's Q3 over posterior draws (definition, cluster sums, the scaling path),
+whether it is non-random (posterior predictive check, permutation test), and which partition
+explains it."""
 
 import time
 import tracemalloc
@@ -7,49 +9,29 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_fakes import complete_responses, make_idata, simulated_fit
-from scipy.special import expit
-from test_robustness_fakes import planted, truth_fit
+from dependence_fakes import planted, residual_frame, truth_fit
 
 import bayesirt
-from bayesirt.analysis import _q3
-from bayesirt.analysis._posterior import posterior_draws
-from bayesirt.analysis.robustness import cluster_table, dependent_pairs, local_dependence
-
-
-def _residual_frame(idata, s):
-    """Residuals of draw ``s`` as subjects × items with NaN for missing cells (by hand)."""
-    draws = posterior_draws(idata)
-    responses = idata.constant_data
-    y = np.full((len(draws.subjects), len(draws.items)), np.nan)
-    y[responses["subject_index"].values, responses["item_index"].values] = responses[
-        "response"
-    ].values
-    p = expit(draws.a[s] * (draws.theta[s][:, None] - draws.b[s]))
-    return pd.DataFrame(y - p, columns=draws.items)
+from bayesirt.analysis import dependence_test, explain_dependence, residual_clusters
+from bayesirt.analysis.dependence.local import cluster_table, dependent_pairs, local_dependence
 
 
 @pytest.fixture(scope="module")
-def gappy():
-    """A 2PL fake fit on 25 × 12 responses with 30 % of the cells missing."""
-    rng = np.random.default_rng(5)
-    theta = rng.normal(size=25)
-    a, b = np.exp(rng.normal(0, 0.3, 12)), rng.normal(size=12)
-    y = (rng.random((25, 12)) < expit(a * (theta[:, None] - b))).astype(float)
-    y[rng.random(y.shape) < 0.3] = np.nan
-    shape = (2, 5)
-    return make_idata(
-        theta + 0.3 * rng.normal(size=(*shape, 25)),
-        a * np.exp(0.1 * rng.normal(size=(*shape, 12))),
-        b + 0.1 * rng.normal(size=(*shape, 12)),
-        complete_responses(y),
-    )
+def planted_data():
+    return planted()
+
+
+@pytest.fixture(scope="module")
+def planted_fit():
+    responses, truth, _ = planted()
+    return truth_fit(responses, truth, n_draw=200)
 
 
 # ------------------------------------------------------------ definition
 def test_q3_is_the_correlation_of_residuals_draw_by_draw():
     idata, _ = simulated_fit(n_subjects=10, n_items=6, n_chain=1, n_draw=4)
     result = local_dependence(idata, n_draws=None, top=3)
-    by_hand = np.stack([np.array(_residual_frame(idata, s).corr()) for s in range(4)])
+    by_hand = np.stack([np.array(residual_frame(idata, s).corr()) for s in range(4)])
     for q in by_hand:
         np.fill_diagonal(q, np.nan)
     np.testing.assert_allclose(result["q3_mean"].values, by_hand.mean(axis=0))
@@ -59,22 +41,6 @@ def test_q3_is_the_correlation_of_residuals_draw_by_draw():
     np.testing.assert_allclose(result["mean_abs_q3"].values, np.abs(upper).mean(axis=1))
     assert result.attrs["method"] == "dense"
     assert result.attrs["n_pairs"] == 15
-
-
-def test_missing_cells_are_pairwise_complete(gappy):
-    draws = posterior_draws(gappy)
-    table = _q3.observed_table(gappy, draws)
-    assert not table.complete
-    for s in (0, 7):
-        resid = _q3.residuals(table, _q3.expected_responses(draws, s))
-        dense = _q3.dense_q3(table, resid)
-        by_hand = np.array(_residual_frame(gappy, s).corr(min_periods=_q3.MIN_COMMON))
-        np.fill_diagonal(by_hand, np.nan)
-        np.testing.assert_allclose(dense, by_hand, atol=1e-12)
-        left, right = np.triu_indices(12, k=1)
-        np.testing.assert_allclose(
-            _q3.pair_q3(table, resid, left, right, max_elements=50), dense[left, right]
-        )
 
 
 def test_pairs_with_too_few_common_subjects_have_no_q3():
@@ -89,34 +55,6 @@ def test_pairs_with_too_few_common_subjects_have_no_q3():
     assert np.isfinite(q[0, 1])  # items 0, 1 share subjects 0-3
     assert np.isnan(q[0, 2]) and np.isnan(q[2, 0])  # items 0, 2 share 2 subjects only
     assert np.isnan(np.diag(q)).all()
-
-
-def test_a_constant_residual_has_no_q3_on_either_path():
-    """An item with a = 0 that everyone answered right: e = 1 - (c + d) / 2 for every subject,
-    which the sums over 10 subjects only reproduce up to rounding."""
-    rng = np.random.default_rng(2)
-    y = (rng.random((10, 5)) < 0.5).astype(float)
-    y[:, 2] = 1.0
-    a = np.ones((1, 3, 5))
-    a[..., 2] = 0.0
-    idata = make_idata(
-        rng.normal(size=(1, 3, 10)),
-        a,
-        np.zeros((1, 3, 5)),
-        complete_responses(y),
-        c=np.full((1, 3, 5), 0.1),
-        d=np.full((1, 3, 5), 0.7),
-    )
-    draws = posterior_draws(idata)
-    table = _q3.observed_table(idata, draws)
-    resid = _q3.residuals(table, _q3.expected_responses(draws, 0))
-    gappy_table = _q3.ObservedTable(y=table.y, observed=table.observed, complete=False)
-    left, right = np.triu_indices(5, k=1)
-    for t in (table, gappy_table):
-        q = _q3.dense_q3(t, resid)
-        assert np.isnan(q[2]).all() and np.isnan(q[:, 2]).all()
-        assert np.isfinite(q[0, 1])
-        np.testing.assert_allclose(_q3.pair_q3(t, resid, left, right), q[left, right])
 
 
 # ---------------------------------------------------------- cluster sums
@@ -174,15 +112,6 @@ def test_planted_clusters_stand_out_in_the_tables():
 
 
 # ------------------------------------------------------------- sampling
-def test_sample_pairs_are_distinct_upper_triangle_pairs():
-    rng = np.random.default_rng(0)
-    left, right = _q3.sample_pairs(1000, 5000, rng)
-    assert (left < right).all() and (right < 1000).all()
-    assert len(set(zip(left, right, strict=True))) == 5000
-    every = _q3.sample_pairs(5, 100, rng)
-    np.testing.assert_array_equal(np.stack(every), np.stack(np.triu_indices(5, k=1)))
-
-
 def test_sampled_path_agrees_with_the_dense_one():
     _, _, idata = planted(n_subjects=80, cluster_size=20)
     dense = local_dependence(idata, n_draws=8, top=10)
@@ -229,8 +158,7 @@ def test_scaling_path_is_fast_and_memory_bounded():
     assert (cluster_table(result)["within_q3"] > 0.08).all()
 
 
-# ---------------------------------------------------------------- errors
-def test_bad_arguments():
+def test_local_dependence_bad_arguments():
     idata, _ = simulated_fit(n_subjects=6, n_items=8, n_draw=5)
     with pytest.raises(ValueError, match="no item metadata column 'topic'"):
         local_dependence(idata, clusters="topic")
@@ -244,3 +172,121 @@ def test_bad_arguments():
         local_dependence(idata, n_draws=0)
     with pytest.raises(ValueError, match="interval"):
         local_dependence(idata, interval=1.5)
+
+
+# ------------------------------------------------------------------ tests
+def test_planted_dependence_is_detected(planted_fit):
+    result = dependence_test(planted_fit, clusters="cluster", n_permutations=300)
+    assert result.attrs["ppc_p"] < 0.01
+    assert result.attrs["permutation_p"] < 0.01
+    assert result.attrs["n_draws"] == 200 and len(result["t_obs"]) == 200
+    assert (result["t_obs"] > result["t_rep"]).mean() > 0.99
+    assert result.attrs["verdict"].startswith("The residual correlation is not random")
+    assert "'cluster' label correlate more" in result.attrs["verdict"]
+    assert result.attrs["t_obs_mean_residual"] > 0.1
+
+
+def test_cluster_excess_statistic_detects_it_too(planted_fit):
+    result = dependence_test(
+        planted_fit,
+        statistic="cluster_excess",
+        clusters="cluster",
+        n_draws=100,
+        n_permutations=0,
+    )
+    assert result.attrs["ppc_p"] < 0.01
+    assert np.isnan(result.attrs["permutation_p"]) and "t_perm" not in result
+    assert result.attrs["method"] == "cluster sums"
+
+
+def test_sampled_statistic_detects_it(planted_fit):
+    result = dependence_test(planted_fit, n_draws=100, dense_max=100, n_pairs=5000)
+    assert result.attrs["method"] == "sampled (5000 pairs)"
+    assert result.attrs["ppc_p"] < 0.01
+    assert np.isnan(result.attrs["permutation_p"])
+
+
+def test_rejection_rate_without_dependence_is_nominal():
+    """20 data sets from a locally independent 2PL: both tests reject at about 5 %."""
+    ppc, perm = [], []
+    for seed in range(20):
+        responses, truth = bayesirt.simulate_responses(40, 50, seed=1000 + seed, n_categories=4)
+        result = dependence_test(
+            truth_fit(responses, truth, n_draw=100, seed=seed),
+            clusters="category",
+            n_permutations=199,
+            random_seed=seed,
+        )
+        ppc.append(result.attrs["ppc_p"])
+        perm.append(result.attrs["permutation_p"])
+    ppc, perm = np.array(ppc), np.array(perm)
+    assert (ppc < 0.05).sum() <= 3
+    assert (perm < 0.05).sum() <= 3
+    # and the p-values spread over (0, 1) instead of piling up at one end
+    assert 0.25 < ppc.mean() < 0.75 and 0.25 < perm.mean() < 0.75
+
+
+def test_verdict_without_evidence():
+    responses, truth = bayesirt.simulate_responses(40, 30, seed=7)
+    result = dependence_test(truth_fit(responses, truth, n_draw=100), n_draws=100)
+    assert result.attrs["ppc_p"] >= 0.05
+    assert result.attrs["verdict"].startswith(
+        "The overall residual correlation (mean |Q3|) is typical"
+    )
+    assert "no evidence of local dependence" in result.attrs["verdict"]
+
+
+def test_replications_are_seeded(planted_fit):
+    first = dependence_test(planted_fit, n_draws=20, random_seed=1)
+    again = dependence_test(planted_fit, n_draws=20, random_seed=1)
+    other = dependence_test(planted_fit, n_draws=20, random_seed=2)
+    np.testing.assert_array_equal(first["t_rep"].values, again["t_rep"].values)
+    assert not np.array_equal(first["t_rep"].values, other["t_rep"].values)
+
+
+def test_dependence_test_bad_arguments():
+    idata, _ = simulated_fit(n_subjects=6, n_items=8, n_draw=5)
+    with pytest.raises(ValueError, match="statistic must be one of"):
+        dependence_test(idata, statistic="max")
+    with pytest.raises(ValueError, match="needs clusters"):
+        dependence_test(idata, statistic="cluster_excess")
+    with pytest.raises(ValueError, match="alpha"):
+        dependence_test(idata, alpha=0)
+    with pytest.raises(ValueError, match="n_permutations"):
+        dependence_test(idata, n_permutations=-1)
+
+
+# ------------------------------------------------------------- partitions
+def test_explain_dependence_ranks_partitions(planted_data):
+    responses, _, idata = planted_data
+    rng = np.random.default_rng(0)
+    found = residual_clusters(idata, k=6, n_draws=10)["cluster"]
+    table = explain_dependence(
+        idata,
+        {
+            "planted": "cluster",
+            "residual": found,
+            "random": rng.integers(0, 6, responses.n_items).astype(str),
+            "category": "category",
+        },
+        reference="planted",
+        n_draws=10,
+    )
+    assert table.index[0] == "planted"
+    assert table.loc["planted", "excess"] > 0.1 and table.loc["planted", "p_excess"] == 1.0
+    assert table.loc["residual", "excess"] > 0.05
+    assert abs(table.loc["random", "excess"]) < 0.01
+    assert abs(table.loc["category", "excess"]) < 0.01
+    assert table.loc["planted", "ari"] == 1.0
+    assert table.loc["residual", "ari"] >= 0.8  # over the planted items only
+    assert abs(table.loc["random", "ari"]) < 0.1
+    assert table.loc["planted", "n_clusters"] == 6
+    for name in table.index:
+        row = table.loc[name]
+        assert row["excess_lo"] <= row["excess"] <= row["excess_hi"]
+
+
+def test_explain_dependence_bad_arguments(planted_data):
+    _, _, idata = planted_data
+    with pytest.raises(ValueError, match="no partitions"):
+        explain_dependence(idata, {})

@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_fakes import complete_responses, make_idata
-from test_subsets_fakes import simulate_benchmark, truth_fit
+from tinybench_fakes import simulate_benchmark, truth_fit
 
-from bayesirt.analysis import select_items
-from bayesirt.analysis.subsets import SELECTION_METHODS
 from bayesirt.data import Responses
-from bayesirt.models.irt import item_information
+from bayesirt.irt import item_information
+from bayesirt.tinybench import SELECTION_METHODS, select_items
 
 
 @pytest.fixture(scope="module")

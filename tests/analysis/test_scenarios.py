@@ -1,23 +1,14 @@
-"""Rankings under other distributions of interest, their stability, and the whole analysis."""
-
-import json
+"""Rankings under other distributions of interest and their stability."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from analysis_fakes import complete_responses, make_idata
+from dependence_fakes import planted
 from scipy.special import expit
-from test_robustness_fakes import planted, truth_fit
 
-import bayesirt
-from bayesirt.analysis import (
-    assess_robustness,
-    rank,
-    rank_stability,
-    robustness_to_json,
-    scenario_rankings,
-)
-from bayesirt.analysis.robustness import order_flips
+from bayesirt.analysis import rank, rank_stability, scenario_rankings
+from bayesirt.analysis.scenarios import order_flips
 
 # 3 subjects, 4 items in groups g1 = {i0, i1, i2} and g2 = {i3}; one chain of 3 draws
 HAND_THETA = np.array([[[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 1.0, 2.0]]])
@@ -177,34 +168,3 @@ def test_bad_arguments(hand):
         scenario_rankings(idata, other_fits={"other": other})
     with pytest.raises(ValueError, match="basis"):
         rank_stability(scenarios, basis="votes")
-
-
-def test_whole_analysis_is_json_safe():
-    responses, truth = bayesirt.simulate_responses(
-        60, 80, seed=6, clusters=3, cluster_size=10, n_categories=3, missing_fraction=0.05
-    )
-    idata = truth_fit(responses, truth)
-    result = assess_robustness(
-        idata, n_draws=10, n_ppc_draws=40, n_permutations=99, n_use_cases=20, top=5
-    )
-    assert result.test.attrs["partition"] == "cluster"  # "auto" found the metadata column
-    assert list(result.partitions.columns) == ["residual", "cluster"]
-    assert result.dependence.attrs["partition"] == "cluster"
-    assert set(result.stability) == {"posterior", "accuracy"}
-    report = robustness_to_json(result)
-    text = json.dumps(report, allow_nan=False)
-    assert json.loads(text) == report
-    assert report["dependence"]["method"] == "dense"
-    assert len(report["dependence"]["top_pairs"]) == 5
-    assert {c["cluster"] for c in report["dependence"]["clusters"]} == {
-        "cluster_0",
-        "cluster_1",
-        "cluster_2",
-    }
-    assert report["test"]["verdict"] == result.test.attrs["verdict"]
-    assert report["scenarios"]["names"][:3] == ["theta", "uniform", "balanced"]
-    first = report["scenarios"]["subjects"][0]
-    assert set(first["mean_rank"]) == set(report["scenarios"]["names"])
-    assert report["scenarios"]["accuracy"]["kendall_tau"]["uniform"]["uniform"] == 1.0
-    assert {p["partition"] for p in report["partitions"]} == {"residual", "cluster"}
-    assert set(report["timings"]) >= {"local_dependence", "dependence_test"}

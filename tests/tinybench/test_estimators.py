@@ -6,10 +6,10 @@ import pytest
 from analysis_fakes import complete_responses, simulated_fit
 from scipy import optimize
 from scipy.special import expit
-from test_subsets_fakes import simulate_benchmark, truth_fit
+from tinybench_fakes import simulate_benchmark, truth_fit
 
-from bayesirt.analysis import estimate_scores, score_new, select_items
-from bayesirt.analysis.subsets import ESTIMATORS
+from bayesirt.analysis import score_new
+from bayesirt.tinybench import ESTIMATORS, estimate_scores, select_items
 
 N_ITEMS = 30
 

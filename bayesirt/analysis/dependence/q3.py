@@ -1,21 +1,50 @@
-r"""Kernels of Yen's Q3 residual correlation (NumPy only, no xarray, no labels).
+r"""Yen's Q3 residual correlation over posterior draws: definition and kernels.
 
-For one posterior draw :math:`s` the residual of subject :math:`j` on item :math:`i` is
+An IRT fit assumes that, given a subject's ability, its answers to different questions are
+independent (local independence). For stacked posterior draw :math:`s` the residual of subject
+:math:`j` on item :math:`i` is
 
 .. math::
 
-    e_{ij}^{(s)} = y_{ij} - P\big(\theta_j^{(s)}; a_i^{(s)}, b_i^{(s)}, c_i^{(s)}, d_i^{(s)}\big)
+    e_{ij}^{(s)} = y_{ij} - P_{ij}^{(s)}, \qquad
+    P_{ij}^{(s)} = c_i + (d_i - c_i)\,\sigma\big(a_i(\theta_j - b_i)\big)
 
-on the observed cells, and :math:`Q_{3,ik}^{(s)}` is the Pearson correlation of
-:math:`(e_{ij}^{(s)})_j` and :math:`(e_{kj}^{(s)})_j` over the subjects :math:`j \in O_i \cap
-O_k` observed on both items (pairwise-complete). Three ways to summarise the
-:math:`I (I - 1) / 2` pairs live here, chosen by the caller according to the number of items:
+on the observed cells, and
+
+.. math::
+
+    Q_{3,ik}^{(s)} = \operatorname{corr}_{j \in O_i \cap O_k}\big(e_{ij}^{(s)},
+    e_{kj}^{(s)}\big),
+
+the Pearson correlation of the two items' residuals over the subjects observed on both
+(pairwise-complete; a pair with fewer than :data:`MIN_COMMON` such subjects, or a constant
+residual on them, has no Q3). Under local independence Q3 is near :math:`-1/(I - 1)`; groups of
+items that share something beyond the ability (a passage, a topic, a format) correlate
+positively. Every Q3 summary is computed on a seeded random subset of the posterior draws
+(:func:`fit_residuals`), so it has a posterior distribution.
+
+Three ways to summarise the :math:`I (I - 1) / 2` pairs live here, chosen by the caller
+according to the number of items:
 
 * :func:`dense_q3`: the full :math:`I \times I` matrix (small :math:`I`);
 * :func:`pair_q3`: the exact Q3 of a list of pairs (random pairs for global summaries, the
   candidates of :func:`screen_pairs` for the most dependent pairs);
 * :func:`cluster_sums`: within- and between-cluster means from per-subject sums of
   standardised residuals, :math:`O(J I)` per draw for any partition of the items.
+
+**The mean-|Q3| discrepancy** (:class:`MeanAbsQ3`) of a posterior predictive check compares
+the observed responses :math:`y` with responses :math:`y^{rep,(s)}` replicated from draw
+:math:`s` on the same cells, both with residuals against the same :math:`P^{(s)}`:
+
+.. math::
+
+    T(y, \psi^{(s)}) = \frac{1}{|\mathcal P_s|} \sum_{(i, k) \in \mathcal P_s}
+    \big|Q_{3,ik}^{(s)}(y)\big|,
+
+over every item pair (at most ``dense_max`` items) or over ``n_pairs`` pairs drawn once at
+random, keeping in :math:`\mathcal P_s` the pairs whose Q3 is defined for both :math:`y` and
+:math:`y^{rep,(s)}`. :func:`bayesirt.analysis.dependence.local.dependence_test` and the
+``residual_correlation`` statistic of :func:`bayesirt.analysis.ppc.ppc` both use it.
 
 Every temporary is built in blocks of at most ``max_elements`` cells.
 """
@@ -27,17 +56,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS, PosteriorDraws, fitted_responses
-from bayesirt.models.irt import icc
+from bayesirt.analysis._posterior import (
+    CHUNK_ELEMENTS,
+    PosteriorDraws,
+    fitted_responses,
+    posterior_draws,
+)
+from bayesirt.irt import icc
 
 __all__ = [
     "MIN_COMMON",
     "ClusterSums",
+    "FitResiduals",
+    "MeanAbsQ3",
     "ObservedTable",
     "cluster_indicator",
     "cluster_sums",
     "dense_q3",
+    "eligible_items",
     "expected_responses",
+    "fit_residuals",
     "observed_table",
     "pair_q3",
     "replicate",
@@ -109,6 +147,49 @@ def expected_responses(draws: PosteriorDraws, s: int) -> np.ndarray:
     return icc(draws.theta[s][:, None], draws.a[s], draws.b[s], draws.c[s], draws.d[s])
 
 
+@dataclass(frozen=True)
+class FitResiduals:
+    """Posterior draws, the aligned data and the stacked draws a Q3 summary uses.
+
+    Attributes
+    ----------
+    draws : PosteriorDraws
+    table : ObservedTable
+        The fitted responses, aligned with ``draws``.
+    samples : numpy.ndarray of int
+        The stacked draws used, sorted.
+    """
+
+    draws: PosteriorDraws
+    table: ObservedTable
+    samples: np.ndarray
+
+    def prob(self, s: int) -> np.ndarray:
+        """:math:`P_{ij}^{(s)}` of stacked draw ``s`` (:func:`expected_responses`)."""
+        return expected_responses(self.draws, s)
+
+    def mean_prob(self) -> np.ndarray:
+        """Posterior mean of :math:`P_{ij}` over the used draws."""
+        total = np.zeros(self.table.y.shape)
+        for s in self.samples:
+            total += self.prob(s)
+        return total / len(self.samples)
+
+
+def fit_residuals(idata, n_draws: int | None, rng: np.random.Generator) -> FitResiduals:
+    """The draws and data of a fit, with ``n_draws`` stacked draws chosen by ``rng`` without
+    replacement (``None``, or at least as many as there are: all)."""
+    draws = posterior_draws(idata)
+    table = observed_table(idata, draws)
+    if n_draws is not None and n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws}")
+    if n_draws is None or n_draws >= draws.n_samples:
+        samples = np.arange(draws.n_samples)
+    else:
+        samples = np.sort(rng.choice(draws.n_samples, size=n_draws, replace=False))
+    return FitResiduals(draws=draws, table=table, samples=samples)
+
+
 def residuals(table: ObservedTable, prob: np.ndarray) -> np.ndarray:
     """:math:`e_{ij} = y_{ij} - P_{ij}` on observed cells, 0 elsewhere."""
     return np.where(table.observed, table.y - prob, 0.0)
@@ -134,6 +215,17 @@ def standardized(table: ObservedTable, resid: np.ndarray) -> np.ndarray:
     spread = sd > 1e-9 * np.sqrt((resid**2).sum(axis=0) / safe)
     scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=spread)
     return centred * scale
+
+
+def eligible_items(table: ObservedTable, min_minority: int) -> np.ndarray:
+    """Items with at least ``min_minority`` observed answers in their less frequent category.
+
+    The residuals of an item that one subject answered differently from everyone else are
+    driven by that subject alone, so any two such items sharing the subject have a Q3 near 1
+    that says nothing about the questions; tables of the most dependent pairs leave them out.
+    """
+    correct = table.y.sum(axis=0)
+    return np.minimum(correct, table.observed.sum(axis=0) - correct) >= min_minority
 
 
 def dense_q3(table: ObservedTable, resid: np.ndarray, counts: np.ndarray | None = None):
@@ -296,6 +388,79 @@ def screen_pairs(
             floor = best.min()
     order = np.argsort(-best, kind="stable")
     return best_left[order], best_right[order]
+
+
+class MeanAbsQ3:
+    r"""The mean-|Q3| discrepancy :math:`T` of a posterior predictive check (module docstring).
+
+    Up to ``dense_max`` items every pair enters (:func:`dense_q3` of each draw); above, no
+    :math:`I \times I` matrix is built and :math:`T` runs over ``n_pairs`` random pairs drawn
+    here, once, with ``rng`` (:func:`sample_pairs`). :meth:`add_pairs` computes the Q3 of more
+    pairs alongside (the candidates of a table of pairs) without letting them into :math:`T`.
+
+    Attributes
+    ----------
+    dense : bool
+        Every pair, from the :math:`I \times I` matrix.
+    left, right : numpy.ndarray of int or None
+        Not dense: the pairs whose Q3 :meth:`q3` returns, in that order.
+    random : numpy.ndarray of bool or None
+        Not dense: which of them are the random pairs behind :math:`T`.
+    """
+
+    def __init__(
+        self,
+        table: ObservedTable,
+        *,
+        dense_max: int,
+        n_pairs: int,
+        rng: np.random.Generator,
+        max_elements: int = CHUNK_ELEMENTS,
+    ):
+        self.n_items = table.y.shape[1]
+        self.max_elements = max_elements
+        self.dense = self.n_items <= dense_max
+        self.counts = self.left = self.right = self.random = None
+        if self.dense:
+            mask = table.observed.astype(float)
+            self.counts = None if table.complete else mask.T @ mask
+        else:
+            self.left, self.right = sample_pairs(self.n_items, n_pairs, rng)
+            self.random = np.ones(len(self.left), dtype=bool)
+
+    @property
+    def n_random(self) -> int:
+        """Pairs behind :math:`T`: all pairs when dense, else the random ones."""
+        if self.dense:
+            return self.n_items * (self.n_items - 1) // 2
+        return int(self.random.sum())
+
+    def add_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Not dense: also compute the Q3 of the pairs ``(left[k], right[k])``, ``left < right``
+        (the pairs end up sorted by ``left * I + right``; :attr:`random` marks the random ones)."""
+        random_codes = self.left[self.random] * self.n_items + self.right[self.random]
+        codes = np.union1d(random_codes, left * self.n_items + right)
+        self.left, self.right = np.divmod(codes, self.n_items)
+        self.random = np.isin(codes, random_codes)
+
+    def q3(self, data: ObservedTable, prob: np.ndarray) -> np.ndarray:
+        r"""Q3 of the residuals ``data - prob``: the :math:`I \times I` matrix when dense, else
+        one value per pair of :attr:`left`, :attr:`right`."""
+        resid = residuals(data, prob)
+        if self.dense:
+            return dense_q3(data, resid, self.counts)
+        return pair_q3(data, resid, self.left, self.right, max_elements=self.max_elements)
+
+    def discrepancy(self, q_obs: np.ndarray, q_rep: np.ndarray) -> tuple[float, float]:
+        """:math:`T` of the observed and of the replicated data from their :meth:`q3`, over
+        the pairs defined in both (NaN when there is none)."""
+        sel = ~(np.isnan(q_obs) | np.isnan(q_rep))
+        if not self.dense:
+            sel &= self.random
+        n = sel.sum()
+        if not n:
+            return np.nan, np.nan
+        return np.abs(q_obs[sel]).sum() / n, np.abs(q_rep[sel]).sum() / n
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
 """Tiny benchmarks and adaptive tests on real fits of simulated leaderboards (slow).
 
-Run with ``python -m pytest tests/analysis/test_subsets_real_fits.py -m slow -s`` to see the
+Run with ``python -m pytest tests/tinybench/test_real_fits.py -m slow -s`` to see the
 tables.
 """
 
 import numpy as np
 import pytest
-from test_subsets_fakes import simulate_benchmark
+from tinybench_fakes import simulate_benchmark
 
 import bayesirt
-from bayesirt.analysis import evaluate_subsets, simulate_adaptive_test
+from bayesirt.tinybench import evaluate_subsets, simulate_adaptive_test
 
 pytestmark = pytest.mark.slow
 

@@ -1,32 +1,64 @@
-r"""Item-selection methods behind :func:`bayesirt.analysis.select_items`.
+r"""Tiny-benchmark designs: which ``budget`` items of a benchmark stand for all of it.
 
-Every method has the signature ``method(data, budget, rng, **options)`` and returns the codes
-of the chosen items (into ``data.items``), one non-negative weight per chosen item (summing
-to one) and a dict of JSON-friendly details. ``rng`` is the only source of randomness.
+:func:`select_items` chooses a set :math:`S` of ``budget`` items and a weight :math:`w_i \ge 0`
+per chosen item, :math:`\sum_{i \in S} w_i = 1`, so that the weighted mean of a subject's
+answers :math:`\sum_{i \in S} w_i y_i` stands for its accuracy on the full benchmark (equal
+weights unless the method says otherwise). The methods of :data:`SELECTION_METHODS`:
 
-Methods that need item parameters read them from ``data.draws`` (a fit); the others work on
-the training responses alone.
+* ``random``: uniform without replacement; ``stratified``: proportional allocation over the
+  groups :math:`g` of an item metadata column, :math:`k_g` items by the largest-remainder rule
+  on :math:`\text{budget} \cdot N_g / N`, each weighing :math:`(N_g / N) / k_g`. Both draw
+  their items at random (:data:`RANDOM_DESIGNS`).
+* ``anchor`` (Polo et al. 2024, tinyBenchmarks): k-means on item representations
+  :math:`x_i`, minimising :math:`\sum_i \lVert x_i - \mu_{z_i} \rVert^2` (SciPy's
+  :func:`~scipy.cluster.vq.kmeans2` with k-means++ starts); the anchor of a cluster :math:`C`
+  is its member nearest the centre, weighing :math:`|C| / N`.
+* ``fisher`` (Kipnis et al. 2024, metabench): at each of ``budget`` ability quantiles
+  :math:`t_k`, the not yet chosen item with the largest Fisher information
+  :math:`I_i(t_k; \bar\psi_i)` at the posterior mean item parameters.
+* ``bayesian``: greedy minimisation of the expected posterior variance of the ability,
+  :math:`J(S) = \frac{1}{M}\sum_m \big(\tau_0 + \sum_{i \in S} I_i(\theta_m;
+  \psi_i^{(m)})\big)^{-1}`, the information integrated over the posterior of the item
+  parameters and over the target abilities.
+* ``search``: a genetic search for the subset whose mean best reconstructs the full score of
+  the training subjects, minimising :math:`F(S) = \frac{1}{n}\sum_j |\bar y_{j,S} - \bar
+  y_{j,I}|`.
+
+Each method's docstring gives its maths in full. Every method has the signature
+``method(data, budget, rng, **options)`` and returns the codes of the chosen items (into
+``data.items``), one non-negative weight per chosen item (summing to one) and a dict of
+JSON-friendly details. ``rng`` (``numpy.random.default_rng(seed)``) is the only source of
+randomness. Methods that need item parameters read them from ``data.draws`` (a fit); the others
+work on the training responses alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
+import arviz as az
 import numpy as np
 import pandas as pd
+from scipy.cluster.vq import kmeans2
 
-from bayesirt.analysis._posterior import PosteriorDraws
+from bayesirt.analysis._information import information
+from bayesirt.analysis._posterior import PosteriorDraws, fitted_responses, posterior_draws
 from bayesirt.data import Responses
-from bayesirt.models.irt import icc, item_information
+from bayesirt.irt import icc
 
 __all__ = [
+    "RANDOM_DESIGNS",
+    "SELECTION_METHODS",
     "SelectionData",
-    "information",
-    "kmeans",
+    "SubsetSelection",
     "select_anchor",
     "select_bayesian",
     "select_fisher",
+    "select_items",
     "select_random",
     "select_search",
     "select_stratified",
@@ -36,6 +68,58 @@ __all__ = [
 MAX_DRAWS = 200
 #: Ability levels (quantiles of the fitted abilities) of the IRT item representation.
 REPRESENTATION_LEVELS = 50
+
+#: Lloyd iterations per call of :func:`~scipy.cluster.vq.kmeans2` in the anchor clustering:
+#: the calls go on from the centres reached until an assignment comes back unchanged.
+KMEANS_ROUND = 10
+
+#: Designs whose items are drawn at random: the gp-IRT rule takes κ = 1 for them, 4 otherwise.
+RANDOM_DESIGNS = ("random", "stratified")
+
+
+@dataclass(frozen=True)
+class SubsetSelection:
+    """Items chosen for a tiny benchmark, with their weights.
+
+    Attributes
+    ----------
+    items : pandas.Index
+        The chosen item labels.
+    weights : numpy.ndarray
+        One non-negative weight per item, summing to one: the weighted mean of the answers
+        stands for the full benchmark (equal weights unless the method says otherwise).
+    method : str
+    budget : int
+    seed : int
+    n_candidates : int
+        Number of items the choice was made from.
+    details : dict
+        Method-specific, JSON-friendly diagnostics (e.g. the search's training error).
+    """
+
+    items: pd.Index
+    weights: np.ndarray
+    method: str
+    budget: int
+    seed: int
+    n_candidates: int
+    details: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per chosen item: ``item``, ``weight``."""
+        return pd.DataFrame({"item": self.items, "weight": self.weights})
+
+    def to_dict(self) -> dict:
+        """Plain-Python form for JSON."""
+        return {
+            "method": self.method,
+            "budget": self.budget,
+            "seed": self.seed,
+            "n_candidates": self.n_candidates,
+            "items": [str(i) for i in self.items],
+            "weights": [float(w) for w in self.weights],
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -79,16 +163,6 @@ def _random_draws(draws: PosteriorDraws, rng: np.random.Generator) -> np.ndarray
     """Indices of at most :data:`MAX_DRAWS` stacked draws, at random without replacement."""
     n = min(MAX_DRAWS, draws.n_samples)
     return np.sort(rng.choice(draws.n_samples, size=n, replace=False))
-
-
-def information(theta, a, b, c=0.0, d=1.0) -> np.ndarray:
-    """:func:`~bayesirt.models.irt.item_information` with its limit 0 where P rounds to 0 or 1.
-
-    Far from an item's difficulty the curve is 0 or 1 in floating point and the formula
-    gives 0/0; the information there tends to 0.
-    """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nan_to_num(item_information(theta, a, b, c, d), nan=0.0)
 
 
 def _equal(chosen: np.ndarray) -> np.ndarray:
@@ -135,7 +209,7 @@ def select_stratified(
     return chosen_items, w / w.sum(), details
 
 
-def kmeans(
+def _kmeans(
     points: np.ndarray,
     k: int,
     rng: np.random.Generator,
@@ -143,11 +217,15 @@ def kmeans(
     n_init: int = 5,
     max_iter: int = 100,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Lloyd's k-means with k-means++ starts; the best of ``n_init`` runs by inertia.
+    r"""k-means by SciPy's :func:`~scipy.cluster.vq.kmeans2`; the best of ``n_init`` runs.
 
-    Minimises :math:`\sum_i \lVert x_i - \mu_{z_i} \rVert^2` over the assignments :math:`z`
-    and centres :math:`\mu`. A cluster that empties is restarted at the point farthest from
-    its centre.
+    Minimises the inertia :math:`\sum_i \lVert x_i - \mu_{z_i} \rVert^2` over the assignments
+    :math:`z` and centres :math:`\mu` by Lloyd's iterations from k-means++ starts drawn from
+    ``rng``, in rounds of :data:`KMEANS_ROUND` iterations until a round leaves the assignment
+    unchanged (at most ``max_iter`` iterations); the run of least inertia wins. A cluster
+    left empty (fewer distinct points than ``k``, or an unlucky start) takes the point
+    farthest from its centre among the clusters of several points, so that every cluster has
+    a member.
 
     Returns
     -------
@@ -155,49 +233,41 @@ def kmeans(
     centres : numpy.ndarray, shape (k, n_features)
     """
     best = (np.inf, None, None)
-    sq_norms = (points**2).sum(axis=1)
     for _ in range(n_init):
-        centres = _kmeans_plus_plus(points, sq_norms, k, rng)
-        labels = np.full(len(points), -1)
-        for _ in range(max_iter):
-            dist = _sq_distances(points, sq_norms, centres)
-            new_labels = dist.argmin(axis=1)
-            if np.array_equal(new_labels, labels):
-                break
-            labels = new_labels
-            counts = np.bincount(labels, minlength=k)
-            for empty in np.flatnonzero(counts == 0):
-                far = dist[np.arange(len(points)), labels].argmax()
-                labels[far] = empty
-                dist[far] = 0.0
-            centres = np.stack([points[labels == c].mean(axis=0) for c in range(k)])
-        inertia = _sq_distances(points, sq_norms, centres)[np.arange(len(points)), labels].sum()
+        # kmeans2 warns of the empty clusters that _fill_empty handles, and its k-means++
+        # divides 0 by 0 once every distinct point is a centre.
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.filterwarnings("ignore", "One of the clusters is empty", UserWarning)
+            centres, labels = kmeans2(points, k, iter=KMEANS_ROUND, minit="++", rng=rng)
+            for _ in range(KMEANS_ROUND, max_iter, KMEANS_ROUND):
+                centres, again = kmeans2(points, centres, iter=KMEANS_ROUND, minit="matrix")
+                converged = np.array_equal(again, labels)
+                labels = again
+                if converged:
+                    break
+        labels, centres = _fill_empty(points, labels, centres, k)
+        inertia = ((points - centres[labels]) ** 2).sum()
         if inertia < best[0]:
             best = (inertia, labels, centres)
     return best[1], best[2]
 
 
-def _sq_distances(points: np.ndarray, sq_norms: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    dist = sq_norms[:, None] - 2.0 * points @ centres.T + (centres**2).sum(axis=1)[None, :]
-    return np.maximum(dist, 0.0)
-
-
-def _kmeans_plus_plus(
-    points: np.ndarray, sq_norms: np.ndarray, k: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Starting centres: each next one drawn with probability ∝ squared distance to the set."""
-    chosen = [rng.integers(len(points))]
-    closest = _sq_distances(points, sq_norms, points[chosen])[:, 0]
-    for _ in range(1, k):
-        total = closest.sum()
-        if total <= 0:
-            candidates = np.setdiff1d(np.arange(len(points)), chosen)
-            nxt = rng.choice(candidates)
-        else:
-            nxt = rng.choice(len(points), p=closest / total)
-        chosen.append(nxt)
-        closest = np.minimum(closest, _sq_distances(points, sq_norms, points[[nxt]])[:, 0])
-    return points[chosen].astype(float)
+def _fill_empty(
+    points: np.ndarray, labels: np.ndarray, centres: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give every empty cluster the point farthest from its centre among the clusters with
+    several points; the centres are then the means of the members."""
+    counts = np.bincount(labels, minlength=k)
+    if counts.all():
+        return labels, centres
+    labels = labels.copy()
+    dist = ((points - centres[labels]) ** 2).sum(axis=1)
+    for empty in np.flatnonzero(counts == 0):
+        movable = np.flatnonzero(counts[labels] > 1)
+        far = movable[dist[movable].argmax()]
+        counts[labels[far]] -= 1
+        labels[far], counts[empty], dist[far] = empty, 1, 0.0
+    return labels, np.stack([points[labels == c].mean(axis=0) for c in range(k)])
 
 
 def select_anchor(
@@ -210,8 +280,9 @@ def select_anchor(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""Anchor points (Polo et al. 2024, tinyBenchmarks): one representative item per cluster.
 
-    The items are clustered into ``budget`` groups by k-means (:func:`kmeans`) on a vector
-    representation :math:`x_i`; the anchor of a cluster is its member nearest the centre,
+    The items are clustered into ``budget`` groups by k-means (:func:`_kmeans`: SciPy's
+    :func:`~scipy.cluster.vq.kmeans2` from k-means++ starts, the best of ``n_init`` runs) on a
+    vector representation :math:`x_i`; the anchor of a cluster is its member nearest the centre,
     and it weighs the cluster's share of the items, :math:`w = |C| / N`, so that the
     weighted mean :math:`\sum_{i \in S} w_i y_i` stands for the whole benchmark.
 
@@ -246,7 +317,7 @@ def select_anchor(
         raise ValueError(
             f"unknown representation {representation!r}; choose 'irt' or 'correctness'"
         )
-    labels, centres = kmeans(points, budget, rng, n_init=n_init)
+    labels, centres = _kmeans(points, budget, rng, n_init=n_init)
     chosen = np.empty(budget, dtype=int)
     for c in range(budget):
         members = np.flatnonzero(labels == c)
@@ -265,7 +336,7 @@ def select_fisher(
     The ability levels are the ``budget`` quantiles :math:`t_k` at :math:`(k - 1/2)/\text{budget}`
     of the fitted subjects' posterior mean abilities. Going through them from low to high,
     each level takes the not yet chosen item with the largest Fisher information
-    :math:`I_i(t_k)` (see :func:`bayesirt.models.irt.item_information`) at the posterior mean
+    :math:`I_i(t_k)` (see :func:`bayesirt.irt.item_information`) at the posterior mean
     item parameters. Equal weights. Deterministic (``rng`` is unused).
     """
     draws = data.require_draws("fisher")
@@ -434,3 +505,103 @@ def _child(
         child[rng.choice(np.flatnonzero(child), size=n_swap, replace=False)] = 0.0
         child[rng.choice(outside, size=n_swap, replace=False)] = 1.0
     return child
+
+
+#: Selection methods by name: ``method(data, budget, rng, **options) -> (codes, weights,
+#: details)``; see each one's docstring for its maths.
+SELECTION_METHODS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray, dict]]] = {
+    "random": select_random,
+    "stratified": select_stratified,
+    "anchor": select_anchor,
+    "fisher": select_fisher,
+    "bayesian": select_bayesian,
+    "search": select_search,
+}
+
+
+def select_items(
+    source,
+    *,
+    method: str = "anchor",
+    budget: int,
+    seed: int = 0,
+    **options: Any,
+) -> SubsetSelection:
+    """Choose ``budget`` items of a benchmark to stand for all of it.
+
+    Parameters
+    ----------
+    source : arviz.InferenceData or Responses
+        A fitted model (its items, posterior and training responses), or bare training
+        responses for the methods that need no item parameters (``random``, ``stratified``,
+        ``anchor`` with the correctness representation, ``search``).
+    method : str
+        A key of :data:`SELECTION_METHODS`:
+
+        ``"random"``
+            Uniform without replacement.
+        ``"stratified"``
+            Proportional allocation over the groups of item metadata ``by`` (default
+            ``"category"``), weights restoring the group shares.
+        ``"anchor"``
+            tinyBenchmarks anchor points: k-means on item representations
+            (``representation="irt"`` or ``"correctness"``), the item nearest each centre,
+            weighted by its cluster's share.
+        ``"fisher"``
+            metabench: the most informative item at each of ``budget`` ability quantiles.
+        ``"bayesian"``
+            Greedy minimum expected posterior variance, information integrated over the
+            item posterior and the abilities of the target subjects (``target_subjects``).
+        ``"search"``
+            Genetic search minimising the training error of the subset mean
+            (``population``, ``max_evaluations``, ``mutation_rate``, ``n_elite``).
+    budget : int
+        Number of items, 1 .. number of items.
+    seed : int
+        Seed of ``numpy.random.default_rng`` (methods without randomness ignore it).
+    **options
+        Method-specific keyword arguments (above).
+
+    Returns
+    -------
+    SubsetSelection
+
+    Raises
+    ------
+    ValueError
+        For an unknown method (listing the known ones), a budget out of range, or a method
+        that needs item parameters given bare responses.
+    """
+    if method not in SELECTION_METHODS:
+        raise ValueError(
+            f"unknown selection method {method!r}; choose one of {', '.join(SELECTION_METHODS)}"
+        )
+    data = _selection_data(source)
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer):
+        raise ValueError(f"budget must be an integer, got {budget!r}")
+    if not 1 <= budget <= data.n_items:
+        raise ValueError(f"budget must lie between 1 and the {data.n_items} items, got {budget}")
+    rng = np.random.default_rng(seed)
+    codes, weights, details = SELECTION_METHODS[method](data, int(budget), rng, **options)
+    return SubsetSelection(
+        items=pd.Index(data.items[codes], name="item"),
+        weights=np.asarray(weights, dtype=float),
+        method=method,
+        budget=int(budget),
+        seed=seed,
+        n_candidates=data.n_items,
+        details=details,
+    )
+
+
+def _selection_data(source) -> SelectionData:
+    if isinstance(source, Responses):
+        return SelectionData(
+            responses=source, items=pd.Index(source.items.astype(str), name="item"), draws=None
+        )
+    if isinstance(source, az.InferenceData):
+        draws = posterior_draws(source)
+        return SelectionData(responses=fitted_responses(source), items=draws.items, draws=draws)
+    raise TypeError(
+        f"select_items needs an InferenceData or Responses, got {type(source).__name__}"
+    )

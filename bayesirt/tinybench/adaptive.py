@@ -40,11 +40,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_softmax, softmax
 
+from bayesirt.analysis._information import information
 from bayesirt.analysis._posterior import CHUNK_ELEMENTS, posterior_draws
-from bayesirt.analysis._subsets_methods import information
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
-from bayesirt.models.irt import icc, log_likelihood, quadrature
+from bayesirt.irt import icc, log_likelihood, quadrature
 
 __all__ = [
     "SELECTORS",

@@ -1,4 +1,4 @@
-r"""Pure item-response functions (NumPy only, no PyMC).
+r"""Pure item-response functions (NumPy and SciPy only, no PyMC).
 
 All unidimensional models of the package share one item characteristic curve, the four-
 parameter logistic
@@ -20,8 +20,6 @@ import pandas as pd
 from scipy.special import expit, log_expit, logsumexp
 
 __all__ = [
-    "DERIVED_VARIABLES",
-    "derived_variables",
     "icc",
     "irt_from_slope_intercept",
     "item_information",
@@ -30,36 +28,6 @@ __all__ = [
     "quadrature",
     "test_information",
 ]
-
-
-#: Posterior variables computed from others after sampling: never sampled, stored or checked.
-DERIVED_VARIABLES = ("b",)
-
-
-def derived_variables(posterior) -> dict:
-    r"""The derived variables of a posterior (:data:`DERIVED_VARIABLES`), as DataArrays.
-
-    The models sample an item's intercept :math:`\alpha_i` and discrimination; the difficulty
-    of the :math:`a(\theta - b)` form follows from them,
-
-    .. math::
-
-        b_i = -\alpha_i / a_i \quad\text{(unidimensional)}, \qquad
-        b_i = -\alpha_i / \lVert \mathbf a_i \rVert \quad\text{(multidimensional)},
-
-    so it is computed from the draws rather than stored: it would add a third of the item
-    draws to the sampler's memory and to the fit file. It is not part of the convergence
-    check either (:mod:`bayesirt.inference.diagnostics`), which covers the parameters it is
-    made of; where :math:`a_i` can come near 0, :math:`b_i` has no finite moments (see
-    :func:`bayesirt.summary.summarize_fit` for its robust summary). Posteriors without an
-    ``intercept`` and an ``a`` get nothing.
-    """
-    if "intercept" not in posterior or "a" not in posterior:
-        return {}
-    a = posterior["a"]
-    extra = [dim for dim in a.dims if dim not in ("chain", "draw", "item")]
-    scale = (a**2).sum(extra) ** 0.5 if extra else a
-    return {"b": -posterior["intercept"] / scale}
 
 
 def icc(theta, a, b, c=0.0, d=1.0):

@@ -8,10 +8,11 @@ import pytest
 from analysis_fakes import complete_responses, make_idata
 from scipy import integrate
 from scipy.special import expit
-from test_subsets_fakes import simulate_benchmark, truth_fit
+from tinybench_fakes import simulate_benchmark, truth_fit
 
-from bayesirt.analysis import select_items, simulate_adaptive_test
-from bayesirt.analysis.adaptive import (
+from bayesirt.irt import item_information
+from bayesirt.tinybench import select_items, simulate_adaptive_test
+from bayesirt.tinybench.adaptive import (
     FisherSelector,
     FixedSelector,
     ItemBank,
@@ -21,7 +22,6 @@ from bayesirt.analysis.adaptive import (
     VarianceSelector,
     mixture,
 )
-from bayesirt.models.irt import item_information
 
 A = np.array([1.2, 0.8, 2.0, 1.0, 0.5, 1.6])
 B = np.array([-1.0, 0.0, 0.5, 1.5, -0.3, 0.2])

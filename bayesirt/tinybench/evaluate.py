@@ -1,22 +1,21 @@
-r"""Tiny benchmarks: choose a few items, estimate the full score from them, and check how well.
+r"""How well does a tiny benchmark recover the full scores of subjects it has not seen?
 
-Three steps, each a pure function:
+:func:`evaluate_subsets` splits the subjects of a data set into training subjects (the fit
+and the item selection), calibration subjects (the Bayesian intervals' discrepancy) and test
+subjects, and scores every selection method × estimator × budget × seed by how well the
+estimated full accuracy :math:`\hat A_j` of the test subjects recovers their observed
+accuracy :math:`A_j` on the fitted items:
 
-* :func:`select_items` picks ``budget`` items and a weight per item with one of the methods
-  of :data:`SELECTION_METHODS`: random and stratified baselines; anchor points (Polo et al.
-  2024, tinyBenchmarks); Fisher information across ability levels (Kipnis et al. 2024,
-  metabench); a Bayesian design that integrates the information over the posterior of the
-  item parameters and over the target abilities; a genetic search that minimises the error
-  of the reconstructed score on the training subjects.
-* :func:`estimate_scores` estimates, for new subjects that answered only the chosen items,
-  their accuracy on the full benchmark with one of :data:`ESTIMATORS`: plain or weighted
-  mean, p-IRT and gp-IRT (tinyBenchmarks), or the Bayesian posterior predictive with a
-  credible interval and a posterior rank among the fitted subjects.
-* :func:`evaluate_subsets` splits the subjects of a data set into training (fit, selection)
-  and test subjects, and scores every method × estimator × budget × seed by the error of
-  the estimated full accuracy of the test subjects, the Kendall :math:`\tau` of their
-  estimated ranking, and the coverage of the Bayesian intervals; adaptive testing
-  (:mod:`bayesirt.analysis.adaptive`) competes at equal budget.
+* the mean absolute error :math:`\frac{1}{n}\sum_j |\hat A_j - A_j|`;
+* Kendall's :math:`\tau_b` between the estimated and the full-benchmark ranking;
+* the coverage :math:`\frac{1}{n}\sum_j \mathbb{1}\{L_j \le A_j \le U_j\}` of the credible
+  intervals (Bayesian estimator), calibrated and the model's own.
+
+Adaptive testing (:mod:`bayesirt.tinybench.adaptive`) competes at equal budget: the method
+:data:`ADAPTIVE` gives each subject the first ``budget`` items of its own adaptive test.
+The estimators see the posterior thinned to at most ``bayes_draws`` draws, evenly spaced in
+every chain (every :math:`k`-th draw with :math:`k = \lceil \text{chains} \cdot
+\text{draws} / \text{bayes\_draws} \rceil`), the fit's attributes kept.
 
 Randomness comes only from ``numpy.random.default_rng(seed)``; no model is fitted here except
 through the ``fit`` callable handed to :func:`evaluate_subsets`.
@@ -27,7 +26,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import arviz as az
@@ -35,322 +34,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from bayesirt.analysis import _subsets_estimators as est
-from bayesirt.analysis import _subsets_methods as sel
-from bayesirt.analysis._posterior import fitted_responses, posterior_draws
-from bayesirt.analysis.adaptive import SdOrBudgetStopper, simulate_adaptive_test
+from bayesirt.analysis._posterior import posterior_draws
 from bayesirt.data import Responses
-from bayesirt.data.validation import describe_values
+from bayesirt.tinybench.adaptive import SdOrBudgetStopper, simulate_adaptive_test
+from bayesirt.tinybench.design import RANDOM_DESIGNS, SELECTION_METHODS, select_items
+from bayesirt.tinybench.estimators import ESTIMATORS, answer_matrix, run_estimator
 
-__all__ = [
-    "ESTIMATORS",
-    "RANDOM_DESIGNS",
-    "SELECTION_METHODS",
-    "SubsetEvaluation",
-    "SubsetSelection",
-    "estimate_scores",
-    "evaluate_subsets",
-    "select_items",
-]
-
-#: Selection methods by name: ``method(data, budget, rng, **options) -> (codes, weights,
-#: details)``; see :mod:`bayesirt.analysis._subsets_methods` for each one's maths.
-SELECTION_METHODS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray, dict]]] = {
-    "random": sel.select_random,
-    "stratified": sel.select_stratified,
-    "anchor": sel.select_anchor,
-    "fisher": sel.select_fisher,
-    "bayesian": sel.select_bayesian,
-    "search": sel.select_search,
-}
-
-#: Score estimators by name: ``estimator(EstimationData) -> DataFrame``.
-ESTIMATORS: dict[str, Callable[[est.EstimationData], pd.DataFrame]] = {
-    "mean": est.estimate_mean,
-    "weighted": est.estimate_weighted,
-    "pirt": est.estimate_pirt,
-    "gpirt": est.estimate_gpirt,
-    "bayes": est.estimate_bayes,
-}
-
-#: Designs whose items are drawn at random: the gp-IRT rule takes κ = 1 for them, 4 otherwise.
-RANDOM_DESIGNS = ("random", "stratified")
+__all__ = ["ADAPTIVE", "SubsetEvaluation", "evaluate_subsets"]
 
 #: The harness's name for adaptive testing among the selection methods.
 ADAPTIVE = "adaptive"
-
-
-@dataclass(frozen=True)
-class SubsetSelection:
-    """Items chosen for a tiny benchmark, with their weights.
-
-    Attributes
-    ----------
-    items : pandas.Index
-        The chosen item labels.
-    weights : numpy.ndarray
-        One non-negative weight per item, summing to one: the weighted mean of the answers
-        stands for the full benchmark (equal weights unless the method says otherwise).
-    method : str
-    budget : int
-    seed : int
-    n_candidates : int
-        Number of items the choice was made from.
-    details : dict
-        Method-specific, JSON-friendly diagnostics (e.g. the search's training error).
-    """
-
-    items: pd.Index
-    weights: np.ndarray
-    method: str
-    budget: int
-    seed: int
-    n_candidates: int
-    details: dict = field(default_factory=dict)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per chosen item: ``item``, ``weight``."""
-        return pd.DataFrame({"item": self.items, "weight": self.weights})
-
-    def to_dict(self) -> dict:
-        """Plain-Python form for JSON."""
-        return {
-            "method": self.method,
-            "budget": self.budget,
-            "seed": self.seed,
-            "n_candidates": self.n_candidates,
-            "items": [str(i) for i in self.items],
-            "weights": [float(w) for w in self.weights],
-            "details": self.details,
-        }
-
-
-def select_items(
-    source,
-    *,
-    method: str = "anchor",
-    budget: int,
-    seed: int = 0,
-    **options: Any,
-) -> SubsetSelection:
-    """Choose ``budget`` items of a benchmark to stand for all of it.
-
-    Parameters
-    ----------
-    source : arviz.InferenceData or Responses
-        A fitted model (its items, posterior and training responses), or bare training
-        responses for the methods that need no item parameters (``random``, ``stratified``,
-        ``anchor`` with the correctness representation, ``search``).
-    method : str
-        A key of :data:`SELECTION_METHODS`:
-
-        ``"random"``
-            Uniform without replacement.
-        ``"stratified"``
-            Proportional allocation over the groups of item metadata ``by`` (default
-            ``"category"``), weights restoring the group shares.
-        ``"anchor"``
-            tinyBenchmarks anchor points: k-means on item representations
-            (``representation="irt"`` or ``"correctness"``), the item nearest each centre,
-            weighted by its cluster's share.
-        ``"fisher"``
-            metabench: the most informative item at each of ``budget`` ability quantiles.
-        ``"bayesian"``
-            Greedy minimum expected posterior variance, information integrated over the
-            item posterior and the abilities of the target subjects (``target_subjects``).
-        ``"search"``
-            Genetic search minimising the training error of the subset mean
-            (``population``, ``max_evaluations``, ``mutation_rate``, ``n_elite``).
-    budget : int
-        Number of items, 1 .. number of items.
-    seed : int
-        Seed of ``numpy.random.default_rng`` (methods without randomness ignore it).
-    **options
-        Method-specific keyword arguments (above).
-
-    Returns
-    -------
-    SubsetSelection
-
-    Raises
-    ------
-    ValueError
-        For an unknown method (listing the known ones), a budget out of range, or a method
-        that needs item parameters given bare responses.
-    """
-    if method not in SELECTION_METHODS:
-        raise ValueError(
-            f"unknown selection method {method!r}; choose one of {', '.join(SELECTION_METHODS)}"
-        )
-    data = _selection_data(source)
-    if isinstance(budget, bool) or not isinstance(budget, int | np.integer):
-        raise ValueError(f"budget must be an integer, got {budget!r}")
-    if not 1 <= budget <= data.n_items:
-        raise ValueError(f"budget must lie between 1 and the {data.n_items} items, got {budget}")
-    rng = np.random.default_rng(seed)
-    codes, weights, details = SELECTION_METHODS[method](data, int(budget), rng, **options)
-    return SubsetSelection(
-        items=pd.Index(data.items[codes], name="item"),
-        weights=np.asarray(weights, dtype=float),
-        method=method,
-        budget=int(budget),
-        seed=seed,
-        n_candidates=data.n_items,
-        details=details,
-    )
-
-
-def _selection_data(source) -> sel.SelectionData:
-    if isinstance(source, Responses):
-        return sel.SelectionData(
-            responses=source, items=pd.Index(source.items.astype(str), name="item"), draws=None
-        )
-    if isinstance(source, az.InferenceData):
-        draws = posterior_draws(source)
-        return sel.SelectionData(responses=fitted_responses(source), items=draws.items, draws=draws)
-    raise TypeError(
-        f"select_items needs an InferenceData or Responses, got {type(source).__name__}"
-    )
-
-
-def estimate_scores(
-    idata,
-    responses: Responses,
-    *,
-    selection: SubsetSelection | None = None,
-    estimator: str = "bayes",
-    interval: float = 0.9,
-    target: str = "realised",
-    seed: int = 0,
-    calibration: Responses | None = None,
-) -> pd.DataFrame:
-    """Estimate the full-benchmark accuracy of new subjects from a few answers.
-
-    Parameters
-    ----------
-    idata : arviz.InferenceData or None
-        The fitted model; its items are the full benchmark. ``None`` is allowed for
-        ``"mean"`` and ``"weighted"``, which then need ``selection``.
-    responses : Responses
-        The new subjects' answers. With ``selection``, only the answers to its items are
-        used; without, every answer to a fitted item counts (e.g. an adaptive test's).
-    selection : SubsetSelection, optional
-        The tiny benchmark: its items and weights (for ``"weighted"`` and ``"gpirt"``) and
-        its method (random designs get κ = 1 in the gp-IRT rule, others 4). Without it the
-        weights are equal and κ = 4.
-    estimator : str
-        A key of :data:`ESTIMATORS`: ``"mean"``, ``"weighted"`` (anchor-weighted mean),
-        ``"pirt"``, ``"gpirt"`` (Polo et al. 2024), ``"bayes"`` (posterior predictive with
-        credible interval and rank; see :mod:`bayesirt.analysis._subsets_estimators` for
-        the formulas).
-    interval : float in (0, 1)
-        Mass of the Bayesian credible interval.
-    target : {"realised", "expected"}
-        ``"bayes"`` only: interval for the accuracy on these exact items (Bernoulli draws
-        for the unanswered ones) or for the expected accuracy.
-    seed : int
-        Seed of the Bayesian estimator's draws.
-    calibration : Responses, optional
-        ``"bayes"`` only: subjects that were not in the fit, with their answers to the full
-        benchmark, that calibrate the intervals: they answer the ``selection`` (required
-        then) as the new subjects did, and the model-discrepancy sd τ is chosen so that the
-        intervals cover their full accuracy at the rate ``interval``
-        (:func:`~bayesirt.analysis._subsets_estimators.calibrate_discrepancy`). Without it,
-        τ = 0 (the model's own intervals). Fitted subjects may be passed, but the fit has
-        seen their answers, so the calibration is then optimistic.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by subject: ``estimate``, ``lo``, ``hi`` (NaN for point estimators),
-        ``n_answered``; ``"gpirt"`` adds its ``weight`` λ, ``"bayes"`` adds ``sd``,
-        ``discrepancy`` (τ), ``model_lo``, ``model_hi`` (the interval at τ = 0),
-        ``theta_mean``, ``theta_sd``, ``rank_mean``, ``rank_lo``, ``rank_hi``.
-    """
-    if not isinstance(responses, Responses):
-        raise TypeError(f"responses must be a Responses, got {type(responses).__name__}")
-    if idata is None and selection is None:
-        raise ValueError("without a fitted model, pass the selection that defines the items")
-    items = posterior_draws(idata).items if idata is not None else selection.items
-    answers = _answers(responses, items)
-    if selection is None:
-        weights = np.ones(len(items))
-        kappa = 4.0
-    else:
-        where = items.get_indexer(selection.items)
-        if np.any(where < 0):
-            raise ValueError(
-                "selection items not in the fitted model: "
-                f"{describe_values(selection.items[where < 0])}"
-            )
-        weights = np.zeros(len(items))
-        weights[where] = selection.weights
-        answers[:, weights == 0] = np.nan
-        kappa = 1.0 if selection.method in RANDOM_DESIGNS else 4.0
-    if calibration is not None:
-        if selection is None or idata is None:
-            raise ValueError(
-                "calibration needs the fitted model and the selection that the calibration "
-                "subjects answer"
-            )
-        if not isinstance(calibration, Responses):
-            raise TypeError(f"calibration must be a Responses, got {type(calibration).__name__}")
-        full = _answers(calibration, items)
-        calibration = (np.where(weights[None, :] > 0, full, np.nan), np.nanmean(full, axis=1))
-    return _estimate(
-        estimator,
-        idata,
-        pd.Index(responses.subjects.astype(str)),
-        items,
-        answers,
-        weights,
-        kappa,
-        interval=interval,
-        target=target,
-        seed=seed,
-        calibration=calibration,
-    )
-
-
-def _answers(responses: Responses, items: pd.Index) -> np.ndarray:
-    """Subjects × ``items`` matrix of 0/1, NaN where a subject has no response."""
-    codes = responses.items.astype(str).get_indexer(items)
-    return np.where(codes[None, :] >= 0, responses.dense()[:, np.maximum(codes, 0)], np.nan)
-
-
-def _estimate(
-    estimator: str,
-    idata,
-    subjects: pd.Index,
-    items: pd.Index,
-    answers: np.ndarray,
-    weights: np.ndarray,
-    kappa: float,
-    *,
-    interval: float,
-    target: str,
-    seed: int,
-    calibration: tuple[np.ndarray, np.ndarray] | None = None,
-) -> pd.DataFrame:
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-    if target not in ("realised", "expected"):
-        raise ValueError(f"target must be 'realised' or 'expected', got {target!r}")
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
-    data = est.EstimationData(
-        subjects=subjects,
-        items=items,
-        answers=answers,
-        weights=weights,
-        variance_factor=kappa,
-        idata=idata,
-        interval=interval,
-        target=target,
-        seed=seed,
-        calibration=calibration,
-    )
-    return ESTIMATORS[estimator](data)
 
 
 @dataclass(frozen=True)
@@ -462,7 +155,7 @@ def evaluate_subsets(
        estimator's discrepancy τ is calibrated on the calibration subjects' answers to the
        same items (:func:`estimate_scores`). The method ``"adaptive"`` instead runs an
        adaptive test per test (and calibration) subject
-       (:func:`~bayesirt.analysis.adaptive.simulate_adaptive_test` with
+       (:func:`~bayesirt.tinybench.adaptive.simulate_adaptive_test` with
        ``adaptive_selector``, answers looked up in their recorded responses, run once per
        seed up to the largest budget) and uses its first ``budget`` answers.
     4. **Scores**, over the test subjects, against their observed accuracy on the fitted
@@ -514,7 +207,7 @@ def evaluate_subsets(
             stacklevel=2,
         )
     groups = {role: responses.subset(subjects=list(s)) for role, s in held_out.items() if len(s)}
-    dense = {role: _answers(group, items) for role, group in groups.items()}
+    dense = {role: answer_matrix(group, items) for role, group in groups.items()}
     truth = np.nanmean(dense["test"], axis=1)
     cal_truth = np.nanmean(dense["calibration"], axis=1) if "calibration" in dense else None
     thinned = _thinned(idata, bayes_draws)
@@ -565,7 +258,7 @@ def evaluate_subsets(
                     kappa = 1.0 if method in RANDOM_DESIGNS else 4.0
                 calibration = (answers["calibration"], cal_truth) if cal_truth is not None else None
                 for name in estimators:
-                    frame = _estimate(
+                    frame = run_estimator(
                         name,
                         thinned,
                         pd.Index(groups["test"].subjects.astype(str)),
@@ -693,13 +386,17 @@ def _n_calibration(share: float | None, n: int, pool: str) -> int:
 
 
 def _thinned(idata, max_draws: int | None):
-    """The fit with at most ``max_draws`` posterior draws (every k-th draw of each chain)."""
+    """The fit with at most ``max_draws`` posterior draws (every k-th draw of each chain), its
+    attributes and those of its groups kept; the groups other than the posterior and the
+    fitted data are left out."""
     posterior = idata.posterior
     total = posterior.sizes["chain"] * posterior.sizes["draw"]
     if max_draws is None or total <= max_draws:
         return idata
     step = int(np.ceil(total / max_draws))
+    # The attributes say which model was fitted (a testlet fit's own item curve, not the 4PL).
     return az.InferenceData(
+        attrs=dict(idata.attrs),
         posterior=posterior.isel(draw=slice(None, None, step)),
         constant_data=idata.constant_data,
     )

@@ -1,0 +1,548 @@
+"""What the subcommands of ``bayesirt`` share: reading ``DATA`` with the data options, the
+options of the model (``--model-option``), checking fit settings and output paths, printing
+diagnostics and rankings, and turning errors and warnings into one-line messages.
+
+Every module of :mod:`bayesirt.cli` imports from here; this module imports no other of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import inspect
+import json
+import math
+import re
+import sys
+import types
+import typing
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from bayesirt.data import (
+    FORMATS,
+    Responses,
+    ResponsesError,
+    ResponsesWarning,
+)
+from bayesirt.data.features import read_item_features, text_features
+from bayesirt.data.sources import is_shipped, load_source
+from bayesirt.data.validation import DUPLICATE_RULES
+from bayesirt.inference import ConvergenceWarning, fit, fit_info, fit_model, save_fit
+from bayesirt.inference.diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
+from bayesirt.inference.fit import BLAS_WARNING, FIXED_DRAWS
+from bayesirt.inference.io import FitFileError, card_path, check_fit_path
+from bayesirt.inference.settings import SettingError, check_fit_settings
+from bayesirt.models import MODELS, ExplanatoryTwoPL, TwoPL
+
+#: Options of ``fit`` that are passed to :func:`bayesirt.load_responses` when given.
+DATA_OPTIONS = (
+    "format",
+    "subject",
+    "item",
+    "response",
+    "threshold",
+    "duplicates",
+    "item_meta",
+    "subject_meta",
+    "drop_constant",
+    "sep",
+    "sample_filter",
+    "metric",
+    "model_name",
+)
+#: Data options given once for every lm-eval task (run), or repeated as KEY=VALUE.
+KEYED_DATA_OPTIONS = {"sample_filter": "task", "metric": "task", "model_name": "run folder"}
+#: An argument of :func:`bayesirt.load_responses` set by a data option, as the data readers'
+#: messages name it: ``threshold=``, ``drop_constant=True``, ``metric={'task': 'value'}``, or
+#: followed by a value (``duplicates='mean'``; the empty group ``value_follows`` matches).
+_ARGUMENT_IN_MESSAGE = re.compile(
+    r"\b(?P<name>" + "|".join(DATA_OPTIONS) + r")="
+    r"(?:(?P<true>True)\b|\{'(?P<key>[^']*)': '(?P<value>[^']*)'\}"
+    r"|(?P<value_follows>(?=[\w'\"<\[{-])))?"
+)
+#: Options of ``fit`` that only NUTS uses, and the one only ADVI uses.
+NUTS_OPTIONS = ("sampler", "tune", "target_accept", "max_draws", "max_seconds")
+ADVI_OPTIONS = ("advi_iterations",)
+#: The flag of the model options, and the flags that stand for one model option: ``OPTION:
+#: (FLAG, MODEL, BASE)``, ``FLAG VALUE`` is ``--model MODEL --model-option OPTION=VALUE``
+#: with VALUE taken as it is, and is given with ``--model MODEL`` or ``--model BASE``.
+MODEL_OPTION = "--model-option"
+MODEL_OPTION_FLAGS = {
+    "item_features": ("--item-features", ExplanatoryTwoPL.name, TwoPL.name),
+}
+
+_FIT_DEFAULTS = {
+    name: parameter.default
+    for function in (fit, fit_model)
+    for name, parameter in inspect.signature(function).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+
+
+class UsageError(Exception):
+    """A command line that the parser rejects; the message says what is wrong."""
+
+
+# ---------------------------------------------------------------------- data options
+def _add_data_options(cmd: argparse.ArgumentParser) -> None:
+    """The options that say how to read ``DATA`` (:data:`DATA_OPTIONS`)."""
+    data = cmd.add_argument_group("data options (files only; see bayesirt.load_responses)")
+    data.add_argument("--format", choices=list(FORMATS), help="layout (default: inferred)")
+    data.add_argument("--subject", metavar="COL", help="subject column (default: subject)")
+    data.add_argument("--item", metavar="COL", help="item column of a long table (default: item)")
+    data.add_argument(
+        "--response", metavar="COL", help="response column of a long table (default: response)"
+    )
+    data.add_argument(
+        "--threshold",
+        type=_finite_float,
+        metavar="X",
+        help="binarise graded scores: correct if score >= X",
+    )
+    data.add_argument(
+        "--duplicates",
+        choices=list(DUPLICATE_RULES),
+        help="rule for repeated (subject, item) pairs (default: error)",
+    )
+    data.add_argument(
+        "--item-meta",
+        metavar="FILE",
+        help="table of item metadata, key column 'item' (CSV, TSV, text or parquet)",
+    )
+    data.add_argument(
+        "--subject-meta",
+        metavar="FILE",
+        help="table of subject metadata, key column 'subject' (CSV, TSV, text or parquet)",
+    )
+    data.add_argument(
+        "--drop-constant",
+        action="store_true",
+        default=None,
+        help="drop items that every subject answered the same way",
+    )
+    data.add_argument(
+        "--sep",
+        type=_separator,
+        metavar="CHAR",
+        help="delimiter of a CSV / TSV / text table, '\\t' or 'tab' for a tab (default: tab "
+        "for .tsv, else sniffed among comma, semicolon and tab)",
+    )
+    data.add_argument(
+        "--sample-filter",
+        type=_keyed_value,
+        action="append",
+        metavar="[TASK=]FILTER",
+        help="lm-eval, leaderboard-details: the filter whose scores are used, for every task "
+        "or, repeated, per task (default: strict-match, else none, else the first by name)",
+    )
+    data.add_argument(
+        "--metric",
+        type=_keyed_value,
+        action="append",
+        metavar="[TASK=]METRIC",
+        help="harness output: the per-sample metric used (inspect: the scorer; helm: the "
+        "stat), for every task or, repeated, per task (lm-eval default: acc, else acc_norm, "
+        "else exact_match, else the first by name; see bayesirt.load_responses for the others)",
+    )
+    data.add_argument(
+        "--model-name",
+        type=_keyed_value,
+        action="append",
+        metavar="[RUN=]LABEL",
+        help="harness output: the subject label of every run or, repeated, of each run RUN "
+        "(lm-eval and leaderboard-details: a run folder; inspect and helm: a model; default: "
+        "the model the output names, else the lm-eval run folder's name)",
+    )
+
+
+def _read_data(args: argparse.Namespace) -> Responses:
+    """The responses named by ``DATA``."""
+    options = {key: getattr(args, key) for key in DATA_OPTIONS if getattr(args, key) is not None}
+    source: str = args.data
+    if is_shipped(source) and options:
+        flags = ", ".join(_flag(key) for key in options)
+        raise UsageError(f"{flags}: only for results files, not for {source!r}")
+    for key in KEYED_DATA_OPTIONS.keys() & options.keys():
+        options[key] = _per_key(key, options[key])
+    return load_source(source, **options)
+
+
+def _keyed_value(text: str) -> tuple[str | None, str]:
+    """An argument of a keyed data option: ``KEY=VALUE`` as (KEY, VALUE), else (None, text).
+
+    Split at the last ``=``: keys may hold one (HELM run names such as
+    ``mmlu:subject=anatomy``), values (filters, metrics, labels) do not."""
+    key, equals, value = text.rpartition("=")
+    if not equals:
+        return None, text
+    if not key or not value:
+        raise argparse.ArgumentTypeError(f"expected VALUE or KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _per_key(dest: str, given: list[tuple[str | None, str]]) -> str | dict[str, str]:
+    """A keyed data option as :func:`load_responses` takes it: one value, or a dict."""
+    keys = [key for key, _ in given]
+    if keys == [None]:
+        return given[0][1]
+    what = KEYED_DATA_OPTIONS[dest]
+    if None in keys:
+        raise UsageError(
+            f"{_flag(dest)}: give either one value for every {what} or KEY=VALUE for each {what}"
+        )
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise UsageError(f"{_flag(dest)}: {what} {repeated[0]!r} given more than once")
+    return dict(given)
+
+
+def _separator(text: str) -> str:
+    """The delimiter of ``--sep``: one character, or a tab written ``\\t`` or ``tab``."""
+    sep = "\t" if text in ("\\t", "tab") else text
+    if len(sep) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character, '\\t' or 'tab', got {text!r}")
+    return sep
+
+
+# ---------------------------------------------------------------------- model options
+@dataclasses.dataclass(frozen=True)
+class ModelOption:
+    """One option of the model from the command line: its name, its value and, for the
+    messages, the words that gave it (``--model-option cluster_by=category``)."""
+
+    key: str
+    value: Any
+    given: str
+    flag: str = MODEL_OPTION
+
+
+def _model_option(text: str) -> ModelOption:
+    """An argument of ``--model-option``: ``KEY=VALUE``, VALUE read as JSON when it parses
+    (numbers, lists, objects, ``true``/``false``, ``null``) and as a string otherwise."""
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    with contextlib.suppress(ValueError):
+        value = json.loads(value)
+    return ModelOption(key, value, f"{MODEL_OPTION} {text}")
+
+
+def _option_flag(key: str) -> Callable[[str], ModelOption]:
+    """The argument type of the flag that stands for the model option ``key``."""
+    flag = MODEL_OPTION_FLAGS[key][0]
+    return lambda text: ModelOption(key, text, f"{flag} {text}", flag)
+
+
+def _model_options_help() -> str:
+    """The options each registered model declares, for ``--help``."""
+    declared = [f"{name}: {', '.join(cls.model_options)}" for name, cls in MODELS.items()]
+    return "; ".join(d for d in declared if not d.endswith(": "))
+
+
+def _chosen_model(args: argparse.Namespace) -> tuple[str, list[ModelOption]]:
+    """The model to fit and the options given for it, checked against the options the model
+    declares (``model_options``) before any data is read: an unknown option, one given twice,
+    a value of another type than its constructor declares, or a required option missing is
+    an error (exit status 2). A flag that stands for a model option
+    (:data:`MODEL_OPTION_FLAGS`) picks the model that has it."""
+    model, given = args.model, list(args.model_option or ())
+    for option in given:
+        if option.flag != MODEL_OPTION:
+            flag, owner, base = MODEL_OPTION_FLAGS[option.key]
+            if model not in (base, owner):
+                raise UsageError(f"{flag}: only for --model {base}, got {model}")
+            model = owner
+    declared = MODELS[model].model_options
+    declared_types = _declared_types(MODELS[model])
+    keys = [option.key for option in given]
+    for option in given:
+        if option.key not in declared:
+            known = f"its options: {', '.join(declared)}" if declared else "it has none"
+            raise UsageError(
+                f"{option.given}: --model {model} has no option {option.key!r} ({known})"
+            )
+        if keys.count(option.key) > 1:
+            raise UsageError(f"{option.given}: option {option.key!r} given more than once")
+        _check_type(option, declared_types.get(option.key, Any))
+    parameters = inspect.signature(MODELS[model]).parameters
+    for key in declared:
+        if key not in keys and parameters[key].default is inspect.Parameter.empty:
+            flag = MODEL_OPTION_FLAGS.get(key, (f"{MODEL_OPTION} {key}=VALUE",))[0]
+            raise UsageError(f"--model {model} needs {flag}")
+    return model, given
+
+
+#: What a value of each type is called on the command line (JSON), for messages.
+_JSON_NAMES = {
+    str: "a string",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+    Mapping: "an object",
+    type(None): "null",
+}
+
+
+def _declared_types(cls: type) -> dict[str, Any]:
+    """The types the constructor of a model declares for its arguments."""
+    try:
+        return typing.get_type_hints(cls.__init__)
+    except NameError:  # an annotation only for type checkers: the model checks the value
+        return {}
+
+
+def _check_type(option: ModelOption, annotation: Any) -> None:
+    """A value of the type the model's constructor declares for the option (or, for an option
+    with a reader, a string), else an error before the data is read (exit status 2)."""
+    kinds = [typing.get_origin(kind) or kind for kind in _union(annotation)]
+    if option.key in _OPTION_READERS:
+        kinds.append(str)
+    value = option.value
+    if Any in kinds or any(_is_a(value, kind) for kind in kinds):
+        return
+    names = list(dict.fromkeys(_JSON_NAMES[kind] for kind in kinds if kind in _JSON_NAMES))
+    expected = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    expected = expected or str(annotation)
+    raise UsageError(f"{option.given}: {option.key} takes {expected}, got {json.dumps(value)}")
+
+
+def _union(annotation: Any) -> tuple:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _is_a(value: Any, kind: Any) -> bool:
+    if not isinstance(kind, type):  # not a class (e.g. a Literal): the model checks the value
+        return True
+    if isinstance(value, bool) and kind in (int, float):
+        return False
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _model_option_values(given: list[ModelOption], responses: Responses) -> dict[str, Any]:
+    """The options of the model as it takes them: a value the command line can only name (a
+    table as a file or a column) is read by its reader in :data:`_OPTION_READERS`."""
+    return {
+        option.key: _OPTION_READERS[option.key](option, responses)
+        if option.key in _OPTION_READERS and isinstance(option.value, str)
+        else option.value
+        for option in given
+    }
+
+
+def _item_features(option: ModelOption, responses: Responses) -> pd.DataFrame:
+    """``item_features`` of the explanatory 2PL named on the command line: a CSV (an ``item``
+    column and numeric feature columns), or ``text[:COL]``, TF-IDF + SVD features of the item
+    metadata text column COL (default: ``text``)."""
+    spec = option.value
+    if spec == "text" or spec.startswith("text:"):
+        column = spec.partition(":")[2] or "text"
+        if column not in responses.item_meta.columns:
+            raise UsageError(
+                f"{option.given}: no item metadata column {column!r} (give the texts "
+                "with --item-meta and name their column with text:COL)"
+            )
+        return text_features(responses.item_meta[column])
+    return read_item_features(spec)
+
+
+#: Model options whose string value names what the model takes: name -> reader.
+_OPTION_READERS: dict[str, Callable[[ModelOption, Responses], Any]] = {
+    "item_features": _item_features
+}
+
+
+# ---------------------------------------------------------------------- fit settings and files
+def _check_settings(method: str, settings: dict) -> None:
+    """The fit settings' ranges, checked before the data is read (exit status 2)."""
+    checked = {k: v for k, v in settings.items() if k not in ("log_likelihood", "progressbar")}
+    try:
+        check_fit_settings(method=method, **checked)
+    except SettingError as err:
+        flag = {"random_seed": "--seed"}.get(err.setting, _flag(err.setting))
+        raise UsageError(f"{flag} {err.detail}") from None
+
+
+def _fit_path(path: Path, overwrite: bool) -> Path:
+    """Check the output path before a long fit rather than after it (exit status 2)."""
+    try:
+        return check_fit_path(path, overwrite=overwrite)
+    except FitFileError as err:
+        hint = "" if overwrite else " (--overwrite replaces it)"
+        raise UsageError(f"--out: {err}{hint if path.exists() else ''}") from None
+
+
+def _save(idata: az.InferenceData, out: Path, *, overwrite: bool) -> None:
+    path = save_fit(idata, out, overwrite=overwrite)
+    print(f"fit written to {path}")
+    print(f"card written to {card_path(path)}")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+# ------------------------------------------------------------------------ formatting
+def _print_diagnostics(idata: az.InferenceData) -> None:
+    info = fit_info(idata)
+    settings, diag = info["inference"], info["diagnostics"]
+    print(f"inference: {_method_label(settings['method'], settings)}", end="")
+    print(f", {settings['seconds']:.1f} s" if "seconds" in settings else "")
+    if settings["method"] == "advi":
+        details = ", ".join(f"{k}={v}" for k, v in settings.items() if k.startswith("advi_"))
+        print(f"  {details}")
+        print("  (R-hat, ESS and divergences do not apply to ADVI; its intervals are too narrow)")
+    else:
+        rows = (
+            ("max R-hat", _fmt(diag["max_rhat"], ".3f"), f"<= {RHAT_MAX}"),
+            ("min bulk ESS", _fmt(diag["min_ess_bulk"], ".0f"), f">= {ESS_MIN}"),
+            ("min tail ESS", _fmt(diag["min_ess_tail"], ".0f"), f">= {ESS_MIN}"),
+            ("divergences", str(diag["divergences"]), "0"),
+            ("min E-BFMI", _fmt(diag["min_bfmi"], ".2f"), f">= {BFMI_MIN}"),
+        )
+        for label, value, target in rows:
+            print(f"  {label:<13} {value:>8}   (target {target})")
+    verdict = "yes" if diag.get("converged") else "NO: " + "; ".join(diag.get("problems", []))
+    print(f"  converged: {verdict}")
+
+
+def _format_ranking(result: xr.Dataset, table: pd.DataFrame) -> str:
+    """The ranking as aligned text: rank and value intervals, tiers, the leaderboard."""
+    by = result.attrs["by"]
+    pct = f"{result.attrs['interval']:.0%}"
+    shown = pd.DataFrame({"#": range(1, len(table) + 1), "subject": table.index})
+    shown["tier"] = table["tier"].to_numpy()
+    shown["mean rank"] = [f"{x:.1f}" for x in table["mean_rank"]]
+    rank_bounds = zip(table["rank_lo"], table["rank_hi"], strict=True)
+    shown[f"rank {pct}"] = [f"{lo}-{hi}" for lo, hi in rank_bounds]
+    shown[by] = [f"{x:.2f}" for x in table[by]]
+    shown[f"{by} {pct}"] = [
+        f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(table[f"{by}_lo"], table[f"{by}_hi"], strict=True)
+    ]
+    for column in table.columns:
+        if column.startswith("p_top"):
+            shown[f"P(top {column.removeprefix('p_top')})"] = [f"{x:.2f}" for x in table[column]]
+    shown["accuracy"] = [_fmt(x, ".3f") for x in table["accuracy"]]
+    shown["acc. rank"] = [_fmt(x, "g") for x in table["accuracy_rank"]]
+    tiers = result.attrs["tiers"]
+    notes = [
+        f"{len(tiers)} tier(s): subjects within a tier are not separated at posterior "
+        f"probability {result.attrs['level']:g}",
+        f"adjacent pairs separated: {result.attrs['n_separated']} of "
+        f"{result.attrs['n_adjacent']}; accuracy leaderboard vs posterior order: Kendall tau "
+        f"{_fmt(result.attrs['kendall_tau'], '.3f')}, {result.attrs['n_reordered_pairs']} "
+        "pair(s) reordered",
+    ]
+    header = f"ranking by {by}, best first ({pct} intervals):"
+    return "\n".join([header, shown.to_string(index=False), *notes])
+
+
+def _method_label(method: str, settings: dict) -> str:
+    if method == "advi":
+        return "ADVI"
+    draws = settings.get("draws")
+    if settings.get("adaptive"):
+        run = f"{draws} draws (sampled until converged"
+        run += ", budget ran out)" if settings.get("budget_exhausted") else ")"
+    elif draws is None and settings["sampler"] == "nutpie":
+        run = f"draws until converged (at most {settings['max_draws']})"
+    else:
+        run = f"{draws if draws is not None else FIXED_DRAWS} draws"
+    return (
+        f"NUTS ({settings['sampler']}, {settings['chains']} chains × {run} after "
+        f"{settings['tune']} tuning steps)"
+    )
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return format(value, spec)
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+# ---------------------------------------------------------------------- messages
+@contextlib.contextmanager
+def _user_facing_warnings(*, data_options: bool = False) -> Iterator[None]:
+    """Show the package's warnings as ``bayesirt: warning: ...`` lines; hide BLAS noise.
+
+    Every :class:`ConvergenceWarning` is shown, even one repeated from the same place. With
+    ``data_options`` (a command that reads data with the data options of ``fit``), a
+    :class:`ResponsesWarning` names those options rather than Python arguments.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=BLAS_WARNING, category=UserWarning, module=r"pytensor\."
+        )
+        warnings.simplefilter("always", ConvergenceWarning)
+        default_show: Callable[..., None] = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, (ConvergenceWarning, ResponsesWarning)):
+                text = _one_line(message)
+                if data_options and issubclass(category, ResponsesWarning):
+                    text = _as_options(text)
+                print(f"bayesirt: warning: {text}", file=sys.stderr)
+            else:
+                default_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def _print_error(err: BaseException, *, data_options: bool = False) -> None:
+    """Print ``err`` as one line; with ``data_options``, see :func:`_user_facing_warnings`."""
+    text = _one_line(err)
+    if data_options and isinstance(err, ResponsesError):
+        text = _as_options(text)
+    print(f"bayesirt: error: {text}", file=sys.stderr)
+
+
+def _as_options(message: str) -> str:
+    """A data reader's message with the arguments of :func:`bayesirt.load_responses` it names
+    written as the options of ``fit`` that set them: ``threshold=`` → ``--threshold``,
+    ``drop_constant=True`` → ``--drop-constant``, ``metric={'arc': 'acc'}`` → ``--metric
+    arc=acc``, ``duplicates='mean'`` → ``--duplicates 'mean'``."""
+
+    def option(match: re.Match) -> str:
+        flag = _flag(match["name"])
+        if match["key"] is not None:
+            return f"{flag} {match['key']}={match['value']}"
+        return flag if match["value_follows"] is None else f"{flag} "
+
+    return _ARGUMENT_IN_MESSAGE.sub(option, message)
+
+
+def _one_line(message: object) -> str:
+    text = " ".join(str(message).split())
+    return text or type(message).__name__
