@@ -1,37 +1,22 @@
 """The ``bayesirt`` command line: a thin layer over the public API.
 
-Subcommands
------------
-``fit DATA``
-    Read benchmark results (:func:`bayesirt.load_responses`, the shipped example, or a public
-    dataset), fit a model (:func:`bayesirt.inference.fit`), print its diagnostics and save it
-    with its card (:func:`bayesirt.inference.save_fit`).
-``score FIT DATA``
-    New subjects' results scored against a saved fit (:func:`bayesirt.score_new`): ability,
-    rank among the fitted subjects and P(beats) the nearest, as text, JSON or CSV.
-``summary FIT``
-    Abilities (best first) with intervals, item parameters and diagnostics of a saved fit
-    (:func:`bayesirt.summarize_fit`), as text or JSON.
-``rank FIT``
-    The uncertainty-aware ranking of a saved fit (:func:`bayesirt.rank`), as a table, JSON
-    or CSV.
-``robustness FIT``
-    Local dependence between questions (Yen's Q3), its tests, clusters of questions and the
-    ranking under other distributions of interest
-    (:func:`bayesirt.analysis.robustness.assess_robustness`).
+Subcommands (each described in its module)
+------------------------------------------
+``fit DATA``, ``score FIT DATA``, ``demo``
+    Fit a model to benchmark results and save it, score new subjects against a saved fit,
+    or fit the shipped example (:mod:`bayesirt.cli.fit`).
+``summary FIT``, ``rank FIT``, ``robustness FIT``
+    Analyses of a saved fit (:mod:`bayesirt.cli.analysis`).
 ``select FIT``, ``evaluate-subsets SOURCE``
     Tiny benchmarks (:mod:`bayesirt.cli.subsets`).
 ``report FIT ...``
     The HTML diagnostics report of saved fits (:mod:`bayesirt.cli.report`).
 ``sweep SPEC``
     A grid of fits and ranking analyses (:mod:`bayesirt.cli.sweep`).
-``demo``
-    Fit the 2PL by NUTS to the shipped example leaderboard, print its ranking and save it.
 
-Each subcommand module adds its commands through ``add_command(commands)`` (the subparsers
-object): :mod:`~bayesirt.cli.fit` (fit, score, demo), :mod:`~bayesirt.cli.analysis` (summary,
-rank, robustness of a saved fit), :mod:`~bayesirt.cli.subsets`, :mod:`~bayesirt.cli.report`
-and :mod:`~bayesirt.cli.sweep`; what they share is in :mod:`bayesirt.cli._common`.
+Each of these modules adds its commands to the subparsers object, through
+``add_command(commands)`` (:mod:`~bayesirt.cli.fit`: one ``add_..._command`` per command, see
+:data:`COMMANDS`); what they share is in :mod:`bayesirt.cli._common`.
 
 Choices offered on the command line (models and their options, methods, samplers, formats,
 ...) are read from the package's registries, and numeric defaults from the signatures of the
@@ -136,4 +121,3 @@ def build_parser() -> argparse.ArgumentParser:
     for add_command in COMMANDS:
         add_command(commands)
     return parser
-

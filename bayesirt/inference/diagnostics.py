@@ -51,7 +51,10 @@ from dataclasses import asdict, dataclass, field
 
 import arviz as az
 import numpy as np
+import xarray as xr
 from scipy import fft, special
+
+from bayesirt.models.derived import DERIVED_VARIABLES
 
 __all__ = [
     "BFMI_MIN",
@@ -61,8 +64,10 @@ __all__ = [
     "Diagnostics",
     "check_convergence",
     "convergence_statistics",
+    "fit_statistics",
     "parameter_names",
     "parameter_statistics",
+    "statistics_dataset",
     "summarise_statistics",
     "warn_if_not_converged",
 ]
@@ -153,6 +158,61 @@ def parameter_statistics(
             elements = np.asarray(subset[name], dtype=int)
             values = values[:, :, elements]
         out[name] = (*convergence_statistics(values), elements)
+    return out
+
+
+#: Name of the fit's group that holds the R-hat and ESS of every parameter element as computed
+#: on the draws in memory when the fit was made (the stored draws are rounded; see
+#: :mod:`bayesirt.inference.io`).
+STATISTICS_GROUP = "convergence"
+_STATISTICS = ("r_hat", "ess_bulk", "ess_tail")
+
+
+def statistics_dataset(posterior, statistics: ParameterStatistics) -> xr.Dataset:
+    """The :func:`parameter_statistics` of every element of every parameter as a dataset:
+    one variable per parameter, dims ``statistic`` (``r_hat``, ``ess_bulk``, ``ess_tail``) and
+    the parameter's own, with the chains and draws they were computed on as attributes."""
+    data = {}
+    for name, (rhat, bulk, tail, elements) in statistics.items():
+        var = posterior[name]
+        dims = [dim for dim in var.dims if dim not in ("chain", "draw")]
+        shape = [var.sizes[dim] for dim in dims]
+        values = np.full((3, int(np.prod(shape, dtype=int))), np.nan)
+        values[:, elements] = np.stack([rhat, bulk, tail])
+        data[name] = xr.DataArray(
+            values.reshape(3, *shape),
+            dims=("statistic", *dims),
+            coords={dim: var[dim].values for dim in dims if dim in var.coords},
+        )
+    return xr.Dataset(
+        data,
+        coords={"statistic": list(_STATISTICS)},
+        attrs={"chains": posterior.sizes["chain"], "draws": posterior.sizes["draw"]},
+    )
+
+
+def fit_statistics(idata) -> ParameterStatistics:
+    """R-hat, bulk and tail ESS of every parameter element of a fit, as its convergence check
+    saw them: those computed when it was made (its :data:`STATISTICS_GROUP`, exact although
+    the stored draws are rounded) when they belong to these draws, else computed from the
+    posterior. Derived variables (``b``) are left out, as in the check."""
+    posterior = idata.posterior.drop_vars(
+        [name for name in DERIVED_VARIABLES if name in idata.posterior]
+    )
+    stored = idata[STATISTICS_GROUP] if STATISTICS_GROUP in idata.groups() else None
+    names = parameter_names(posterior)
+    same_draws = stored is not None and (
+        stored.attrs.get("chains"),
+        stored.attrs.get("draws"),
+    ) == (posterior.sizes["chain"], posterior.sizes["draw"])
+    if not same_draws or set(stored.data_vars) != set(names):
+        return parameter_statistics(posterior)
+    out = {}
+    for name in names:
+        values = stored[name].values.reshape(3, -1)
+        if values.shape[1] != posterior[name].isel(chain=0, draw=0).size:
+            return parameter_statistics(posterior)
+        out[name] = (values[0], values[1], values[2], np.arange(values.shape[1]))
     return out
 
 

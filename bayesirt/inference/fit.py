@@ -33,9 +33,12 @@ import pymc as pm
 import xarray as xr
 
 from bayesirt.inference.diagnostics import (
+    STATISTICS_GROUP,
     ConvergenceWarning,
     Diagnostics,
-    check_convergence,
+    parameter_statistics,
+    statistics_dataset,
+    summarise_statistics,
     warn_if_not_converged,
 )
 from bayesirt.inference.nuts import sample_until_converged
@@ -269,10 +272,11 @@ def fit_model(
         if method == "nuts":
             # An adaptive run that passed has just checked exactly these draws in full.
             if run is not None and run.diagnostics is not None:
-                diagnostics = run.diagnostics
+                diagnostics, statistics = run.diagnostics, run.statistics
             else:
-                diagnostics = check_convergence(
-                    az.InferenceData(posterior=posterior, **stats), warn=False
+                statistics = parameter_statistics(posterior)
+                diagnostics = summarise_statistics(
+                    az.InferenceData(posterior=posterior, **stats), statistics, warn=False
                 )
             if settings.get("budget_exhausted"):
                 diagnostics.problems.append(
@@ -283,6 +287,8 @@ def fit_model(
             diagnostics = _advi_diagnostics(settings, posterior)
         idata = az.InferenceData(posterior=posterior.assign(derived_variables(posterior)), **stats)
         idata.add_groups(constant_data=irt_model.responses.to_xarray())
+        if method == "nuts":
+            idata.add_groups({STATISTICS_GROUP: statistics_dataset(posterior, statistics)})
         _stamp(idata, irt_model, settings, diagnostics)
         if log_likelihood:
             idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))

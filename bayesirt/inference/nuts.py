@@ -77,8 +77,10 @@ class RunLength:
     check_seconds: float
     budget_exhausted: bool
     #: The full check that passed the kept draws (``None`` when none did): the fit's
-    #: diagnostics, so that they are not computed twice.
+    #: diagnostics and the statistics of every parameter behind them, so that they are not
+    #: computed twice.
     diagnostics: Diagnostics | None = None
+    statistics: ParameterStatistics | None = None
 
 
 def sample_until_converged(
@@ -154,12 +156,12 @@ def sample_until_converged(
                 inspect_cost = time.perf_counter() - look_started
                 n_drawn = _common_draws(trace)
                 report.tuning_or_drawing(n_drawn, elapsed)
-                diagnostics = None
+                diagnostics = statistics = None
                 if n_drawn >= target or finished or out_of_time:
                     kept = _first_draws(trace, n_drawn, var_names)
                     if n_drawn:
                         checks += 1
-                        diagnostics, watch = _check(kept, watch)
+                        diagnostics, watch, statistics = _check(kept, watch)
                         report.checked(n_drawn, diagnostics)
                 look_cost = time.perf_counter() - look_started
                 paused_seconds += look_cost
@@ -205,13 +207,15 @@ def sample_until_converged(
             check_seconds=round(check_seconds, 2),
             budget_exhausted=budget_exhausted,
             diagnostics=None if budget_exhausted else diagnostics,
+            statistics=None if budget_exhausted else statistics,
         )
 
 
 def _check(
     kept: az.InferenceData, watch: dict[str, np.ndarray] | None
-) -> tuple[Diagnostics, dict[str, np.ndarray] | None]:
-    """Diagnostics of the draws so far, and the parameters to watch next time.
+) -> tuple[Diagnostics, dict[str, np.ndarray] | None, ParameterStatistics | None]:
+    """Diagnostics of the draws so far, the parameters to watch next time, and the statistics
+    of every parameter (``None`` after a screen that failed).
 
     When the last check left a watch list (the parameters close to failing, and every
     scalar), those are screened first: if one of them still fails, that verdict stands and
@@ -221,10 +225,10 @@ def _check(
     if watch is not None:
         screened = check_convergence(kept, warn=False, subset=watch)
         if not screened.converged:
-            return screened, watch
+            return screened, watch, None
     statistics = parameter_statistics(kept.posterior)
     diagnostics = summarise_statistics(kept, statistics, warn=False)
-    return diagnostics, _near_misses(statistics)
+    return diagnostics, _near_misses(statistics), statistics
 
 
 def _near_misses(statistics: ParameterStatistics) -> dict[str, np.ndarray]:

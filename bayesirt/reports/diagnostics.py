@@ -22,8 +22,8 @@ from bayesirt.inference.diagnostics import (
     ESS_MIN,
     RHAT_MAX,
     Diagnostics,
+    fit_statistics,
     parameter_names,
-    parameter_statistics,
 )
 from bayesirt.inference.fit import ADVI_WINDOW, fit_model
 
@@ -163,7 +163,8 @@ def hyperparameter_names(idata) -> list[str]:
 def worst_parameters(idata, *, n: int = 4) -> pd.DataFrame:
     """The ``n`` parameter elements with the largest R-hat (ties: smallest bulk ESS).
 
-    Over every parameter of :func:`~bayesirt.inference.diagnostics.parameter_names`. Columns
+    Over every parameter the convergence check judged, with the statistics it saw
+    (:func:`~bayesirt.inference.diagnostics.fit_statistics`). Columns
     ``variable``, ``selection`` (a dict of coordinates), ``label``, ``r_hat``, ``ess_bulk``,
     ``ess_tail``. With one chain R-hat is undefined and the order is by bulk ESS alone.
     """
@@ -171,7 +172,7 @@ def worst_parameters(idata, *, n: int = 4) -> pd.DataFrame:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     posterior = idata.posterior
     rows = []
-    for name, (flat_r, flat_b, flat_t, _) in parameter_statistics(posterior).items():
+    for name, (flat_r, flat_b, flat_t, _) in fit_statistics(idata).items():
         var = posterior[name]
         dims = [dim for dim in var.dims if dim not in ("chain", "draw")]
         shape = [var.sizes[dim] for dim in dims]

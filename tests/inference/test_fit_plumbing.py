@@ -23,6 +23,11 @@ from bayesirt.inference import (
     model_from_fit,
     save_fit,
 )
+from bayesirt.inference.diagnostics import (
+    STATISTICS_GROUP,
+    fit_statistics,
+    parameter_statistics,
+)
 from bayesirt.models import Prior, TwoPL, get_model, icc, model_from_config
 
 
@@ -171,6 +176,27 @@ def test_save_load_round_trip_keeps_every_summary(tmp_path, simulated_2pl, nuts_
     assert rebuilt.responses.equals(responses) and rebuilt.config() == json.loads(
         nuts_2pl.attrs["bayesirt_config"]
     )
+
+
+def test_fit_file_keeps_the_convergence_statistics_the_fit_saw(tmp_path, nuts_2pl):
+    """R-hat and ESS of every parameter element as computed on the draws in memory come back
+    exactly from the file, whose draws are rounded; for other draws they are computed anew."""
+    in_memory = parameter_statistics(nuts_2pl.posterior.drop_vars("b"))
+    loaded = load_fit(save_fit(nuts_2pl, tmp_path / "sim.nc"))
+    assert STATISTICS_GROUP in loaded.groups()
+    stored = fit_statistics(loaded)
+    assert set(stored) == set(in_memory)
+    assert {"theta", "a", "intercept", "sigma_log_a", "log_a_mean"} <= set(stored)
+    for name, (rhat, bulk, tail, _) in in_memory.items():
+        np.testing.assert_array_equal(stored[name][0], rhat)
+        np.testing.assert_array_equal(stored[name][1], bulk)
+        np.testing.assert_array_equal(stored[name][2], tail)
+    thinned = az.InferenceData(
+        posterior=loaded.posterior.isel(draw=slice(None, None, 2)),
+        **{STATISTICS_GROUP: loaded[STATISTICS_GROUP]},
+    )
+    again = parameter_statistics(thinned.posterior.drop_vars("b"))
+    np.testing.assert_array_equal(fit_statistics(thinned)["a"][1], again["a"][1])
 
 
 def test_fit_file_stores_no_derived_variable_and_compact_draws(tmp_path, nuts_2pl):

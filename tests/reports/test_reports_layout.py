@@ -127,14 +127,15 @@ def test_wright_map_on_given_small_axes():
 
 
 def _long_named_fit(n_items: int = 6):
-    """Two chains that disagree, on items with long labels (long rank-plot titles)."""
+    """Two chains that disagree, on items with long labels (long rank-plot titles); the item
+    parameter is the intercept (``b`` is derived, and the convergence check leaves it out)."""
     rng = np.random.default_rng(3)
     items = [f"mmlu_professional_law/question_{k:06d}_long_label" for k in range(n_items)]
     draws = rng.normal(size=(2, 100, n_items)) + np.array([0.0, 0.8])[:, None, None]
     return az.from_dict(
-        posterior={"b": draws, "sigma": rng.gamma(2.0, size=(2, 100))},
+        posterior={"intercept": draws, "sigma": rng.gamma(2.0, size=(2, 100))},
         coords={"item": items},
-        dims={"b": ["item"]},
+        dims={"intercept": ["item"]},
     )
 
 
@@ -157,4 +158,4 @@ def test_rank_plot_titles_do_not_overlap(n):
             if j != k:
                 assert not _overlap(title, other.get_tightbbox(renderer)), (k, j)
         # a shortened title keeps the start and the end of the parameter's name
-        assert ax.get_title().startswith("b[") or ax.get_title().startswith("sigma")
+        assert ax.get_title().startswith("intercept[") or ax.get_title().startswith("sigma")
