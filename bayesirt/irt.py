@@ -20,6 +20,7 @@ import pandas as pd
 from scipy.special import expit, log_expit, logsumexp
 
 __all__ = [
+    "finite_item_information",
     "icc",
     "irt_from_slope_intercept",
     "item_information",
@@ -59,6 +60,18 @@ def item_information(theta, a, b, c=0.0, d=1.0):
     """
     p = icc(theta, a, b, c, d)
     return a**2 * (p - c) ** 2 * (d - p) ** 2 / ((d - c) ** 2 * p * (1.0 - p))
+
+
+def finite_item_information(theta, a, b, c=0.0, d=1.0) -> np.ndarray:
+    """:func:`item_information` with its limit 0 where P rounds to 0 or 1.
+
+    Far from an item's difficulty the curve is 0 or 1 in floating point and the formula
+    gives 0/0; the information there tends to 0. Used by the quality summaries
+    (:mod:`bayesirt.analysis.quality`) and the tiny-benchmark designs and adaptive tests
+    (:mod:`bayesirt.tinybench`).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(item_information(theta, a, b, c, d), nan=0.0)
 
 
 def test_information(theta, a, b, c=0.0, d=1.0):

@@ -767,6 +767,7 @@ def _progress_counts(idata, spec: dict) -> dict:
 def run_package(spec: dict, data: dict, progress: Progress) -> dict:
     """``bayesirt.inference.fit`` with PyMC's or numpyro's NUTS, or ADVI."""
     from bayesirt.inference import fit
+    from bayesirt.inference.io import fit_settings
 
     method = "advi" if spec["method"] == "advi" else "nuts"
     responses = _responses(data)
@@ -789,7 +790,7 @@ def run_package(spec: dict, data: dict, progress: Progress) -> dict:
         )
     total = time.perf_counter() - t0
     progress("fitted")
-    inference = json.loads(idata.attrs["bayesirt_inference"])
+    inference = fit_settings(idata)
     out: dict = {"total_s": total, "package_seconds": inference.get("seconds")}
     if method == "advi":
         out["advi_converged"] = inference.get("advi_converged")

@@ -94,6 +94,7 @@ def write_sparse(case: dict, workdir: Path, block: int = 250) -> None:
 
 def fit_case(name: str, batch_size: int, draws: int, workdir: Path) -> dict:
     import bayesirt
+    from bayesirt.inference.io import fit_settings
 
     case = CASES[name]
     started_cpu, started = time.process_time(), time.perf_counter()
@@ -113,7 +114,7 @@ def fit_case(name: str, batch_size: int, draws: int, workdir: Path) -> dict:
         random_seed=1,
         progressbar=False,
     )
-    info = json.loads(idata.attrs["bayesirt_inference"])
+    info = fit_settings(idata)
     post = idata.posterior
     theta = post["theta"].mean(("chain", "draw")).to_series()
     b = post["b"].mean(("chain", "draw")).to_series()

@@ -22,7 +22,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = '''\
+SETUP = """\
 import os
 import time
 import warnings
@@ -46,7 +46,7 @@ pd.set_option("display.width", 120, "display.max_columns", 20, "display.precisio
 plt.rcParams["figure.dpi"] = 72  # modest PNGs: the notebooks are committed with outputs
 STARTED = time.perf_counter()
 print(f"bayesirt {bayesirt.__version__}, QUICK={QUICK}")
-'''
+"""
 
 
 def write(name: str, cells: list[tuple[str, str]]) -> Path:
@@ -76,7 +76,10 @@ def execute(path: Path) -> None:
     timings, which change on every run, are not kept)."""
     import nbclient
 
-    os.environ.pop("BAYESIRT_NOTEBOOK_QUICK", None)  # the kernel inherits the environment
+    # The kernel inherits the environment: full size, and Jupyter's inline figures (a
+    # non-interactive MPLBACKEND such as Agg would leave the notebook without plots).
+    os.environ.pop("BAYESIRT_NOTEBOOK_QUICK", None)
+    os.environ.pop("MPLBACKEND", None)
     nb = nbformat.read(path, 4)
     client = nbclient.NotebookClient(
         nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}

@@ -23,7 +23,7 @@ from bayesirt.cli import main
 from bayesirt.cli._common import _model_option
 from bayesirt.inference import fit_info, load_fit
 from bayesirt.inference.diagnostics import Diagnostics
-from bayesirt.inference.fit import _stamp
+from bayesirt.inference.io import stamp_fit as _stamp
 from bayesirt.models import MODELS
 
 

@@ -61,7 +61,7 @@ import xarray as xr
 from scipy import sparse
 from scipy.special import logsumexp
 
-from bayesirt.analysis._posterior import fitted_responses
+from bayesirt.analysis.posterior import fitted_responses
 from bayesirt.data.validation import describe_values
 from bayesirt.inference.fit import pointwise_log_likelihood
 

@@ -55,7 +55,6 @@ Every statistic is computed on the same replications: one :math:`y^{rep}` per us
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -63,7 +62,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS, fitted_responses
 from bayesirt.analysis.dependence.q3 import (
     MeanAbsQ3,
     ObservedTable,
@@ -72,7 +70,8 @@ from bayesirt.analysis.dependence.q3 import (
     screen_pairs,
     standardized,
 )
-from bayesirt.models import get_model
+from bayesirt.analysis.posterior import CHUNK_ELEMENTS, draw_sample, fitted_responses
+from bayesirt.inference.io import CONFIG_ATTR, fitted_model_class
 
 __all__ = [
     "DEFAULT_STATISTICS",
@@ -105,21 +104,11 @@ P_BINS = 1000
 _HISTOGRAMS = ("total_score", "item_accuracy")
 
 
-def fitted_model_class(idata):
-    """The model class named in the fit's ``bayesirt_config`` attribute.
-
-    Raises
-    ------
-    ValueError
-        If the fit has no configuration (not made by :func:`bayesirt.fit`).
-    """
-    config = getattr(idata, "attrs", {}).get("bayesirt_config")
-    if config is None:
-        raise ValueError(
-            "the InferenceData has no 'bayesirt_config' attribute naming its model; "
-            "posterior predictive checks need a fit made by bayesirt.fit"
-        )
-    return get_model(json.loads(config)["model"])
+#: Why a posterior predictive check cannot use an InferenceData without a configuration.
+_NO_MODEL = (
+    f"the InferenceData has no {CONFIG_ATTR!r} attribute naming its model; "
+    "posterior predictive checks need a fit made by bayesirt.fit"
+)
 
 
 # --------------------------------------------------------------------------- data
@@ -180,9 +169,7 @@ def _chosen_draws(posterior, n_draws: int | None, rng: np.random.Generator) -> n
     total = posterior.sizes["chain"] * posterior.sizes["draw"]
     if n_draws is not None and (int(n_draws) != n_draws or n_draws < 1):
         raise ValueError(f"n_draws must be a positive integer or None, got {n_draws!r}")
-    if n_draws is None or n_draws >= total:
-        return np.arange(total)
-    return np.sort(rng.choice(total, size=int(n_draws), replace=False))
+    return draw_sample(total, None if n_draws is None else int(n_draws), rng)
 
 
 def _draw_subset(posterior: xr.Dataset, samples: np.ndarray) -> xr.Dataset:
@@ -199,7 +186,7 @@ def _probabilities(
     idata, observed: _Observed, samples: np.ndarray, max_elements: int
 ) -> Iterator[np.ndarray]:
     """:math:`P_k^{(s)}` at the observed pairs, one array per used draw, in blocks."""
-    model_cls = fitted_model_class(idata)
+    model_cls = fitted_model_class(idata, missing=_NO_MODEL)
     n_obs = len(observed.y)
     step = max(1, max_elements // max(n_obs, 1))
     for start in range(0, len(samples), step):
@@ -537,7 +524,7 @@ def ppc(
     for name, value in (("n_bins", n_bins), ("top", top)):
         if value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    model_cls = fitted_model_class(idata)
+    model_cls = fitted_model_class(idata, missing=_NO_MODEL)
     observed = _observed(idata)
     rng = np.random.default_rng(random_seed)
     samples = _chosen_draws(idata.posterior, n_draws, rng)

@@ -38,10 +38,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.analysis._posterior import fitted_responses
+from bayesirt.analysis.posterior import fitted_responses
 from bayesirt.data import Responses
 from bayesirt.data.features import read_item_features
 from bayesirt.data.validation import describe_values
+from bayesirt.inference.io import CONFIG_ATTR, fit_config
 from bayesirt.models import ExplanatoryTwoPL, model_from_config
 
 __all__ = ["predict_items"]
@@ -95,7 +96,7 @@ def predict_items(
     """
     if not 0 < interval < 1:
         raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
-    config = json.loads(idata.attrs.get("bayesirt_config", "{}"))
+    config = fit_config(idata) or {}
     if config.get("model") != ExplanatoryTwoPL.name:
         raise ValueError(
             f"predict_items needs a fit of the {ExplanatoryTwoPL.name!r} model (item "
@@ -156,7 +157,7 @@ def predict_items(
     )
     out.attrs.update(
         {
-            "bayesirt_config": idata.attrs["bayesirt_config"],
+            CONFIG_ATTR: json.dumps(config),
             "bayesirt_predicted_items": json.dumps(
                 {"items": list(features.index), "interval": interval, "random_seed": random_seed}
             ),

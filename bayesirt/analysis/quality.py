@@ -35,12 +35,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.analysis._information import information as _item_information
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS, fitted_responses, posterior_draws
-from bayesirt.analysis._ranks import PROB_TOL
+from bayesirt.analysis.posterior import (
+    CHUNK_ELEMENTS,
+    draw_sample,
+    fitted_responses,
+    posterior_draws,
+)
 from bayesirt.analysis.ppc import ppc
 from bayesirt.analysis.ranking import rank, rank_table
-from bayesirt.analysis.robustness import AUTO_GROUP_COLUMNS
+from bayesirt.analysis.ranks import PROB_TOL
+from bayesirt.data.groups import default_group_column
+from bayesirt.irt import finite_item_information
 
 __all__ = [
     "DEFAULT_THETA_GRID",
@@ -68,11 +73,11 @@ FLAGS = {
 
 def _groups(idata, by: str | None) -> pd.Series | None:
     """Each item's group label from item metadata column ``by`` (``"auto"``: the first of
-    :data:`~bayesirt.analysis.robustness.AUTO_GROUP_COLUMNS` with two or more labels)."""
+    :data:`~bayesirt.data.groups.ITEM_GROUP_COLUMNS` with two or more labels)."""
     meta = fitted_responses(idata).item_meta
     meta.index = meta.index.astype(str)
     if by == "auto":
-        by = next((c for c in AUTO_GROUP_COLUMNS if c in meta and meta[c].nunique() >= 2), None)
+        by = default_group_column(meta)
     if by is None:
         return None
     if by not in meta.columns:
@@ -206,10 +211,7 @@ def information(
     rng = np.random.default_rng(random_seed)
     if n_draws is not None and n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer or None, got {n_draws!r}")
-    if n_draws is None or n_draws >= draws.n_samples:
-        samples = np.arange(draws.n_samples)
-    else:
-        samples = np.sort(rng.choice(draws.n_samples, size=n_draws, replace=False))
+    samples = draw_sample(draws.n_samples, n_draws, rng)
 
     n_items = len(draws.items)
     step = max(1, max_elements // len(grid))
@@ -218,7 +220,7 @@ def information(
     for row, s in enumerate(samples):
         for first in range(0, n_items, step):
             cols = slice(first, first + step)
-            info = _item_information(
+            info = finite_item_information(
                 grid[:, None], *(getattr(draws, p)[s, cols] for p in ("a", "b", "c", "d"))
             )
             test[row] += info.sum(axis=1)

@@ -14,7 +14,7 @@ Ranks are taken draw by draw on a quantity :math:`v_j^{(s)}` (higher is better):
   d_i^{(s)})`, which averages over every item of the set whether the subject answered it or
   not.
 
-Rank 1 is the best. Ties within a draw are split evenly (see :mod:`bayesirt.analysis._ranks`):
+Rank 1 is the best. Ties within a draw are split evenly (see :mod:`bayesirt.analysis.ranks`):
 a subject tied with :math:`m - 1` others on positions :math:`r..r+m-1` holds each with
 probability :math:`1/m` and has rank :math:`r + (m - 1)/2` in that draw; in pairwise
 comparisons a tie counts half a win.
@@ -31,14 +31,14 @@ import xarray as xr
 from scipy import sparse
 from scipy.stats import kendalltau
 
-from bayesirt.analysis._posterior import (
+from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     expected_scores,
     fitted_responses,
     item_weights,
     posterior_draws,
 )
-from bayesirt.analysis._ranks import PROB_TOL, rank_bounds, rank_probabilities, rank_quantile
+from bayesirt.analysis.ranks import PROB_TOL, rank_bounds, rank_probabilities, rank_quantile
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
 

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.analysis._posterior import fitted_responses, posterior_draws
 from bayesirt.analysis.dependence.clusters import (
     Clusters,
     embedding_clusters,
@@ -42,10 +41,11 @@ from bayesirt.analysis.dependence.local import (
     interval_summary,
     local_dependence,
 )
+from bayesirt.analysis.posterior import fitted_responses, posterior_draws
 from bayesirt.analysis.scenarios import RANK_BASES, order_flips, rank_stability, scenario_rankings
+from bayesirt.data.groups import default_group_column
 
 __all__ = [
-    "AUTO_GROUP_COLUMNS",
     "AUTO_TEXT_COLUMNS",
     "JSON_FLIPS",
     "Robustness",
@@ -53,8 +53,6 @@ __all__ = [
     "robustness_to_json",
 ]
 
-#: Metadata columns tried, in order, by ``groups="auto"`` of :func:`assess_robustness`.
-AUTO_GROUP_COLUMNS = ("cluster", "category", "benchmark", "subject_area", "task")
 #: Item metadata columns tried, in order, by ``text="auto"`` of :func:`assess_robustness`.
 AUTO_TEXT_COLUMNS = ("text", "instruction", "question", "prompt")
 #: Most order flips :func:`robustness_to_json` lists.
@@ -131,7 +129,8 @@ def assess_robustness(
     idata : arviz.InferenceData
     groups : str, Series, sequence, "auto" or None
         Item groups from metadata. ``"auto"`` takes the first column of
-        :data:`AUTO_GROUP_COLUMNS` with at least two labels. Without groups the residual
+        :data:`~bayesirt.data.groups.ITEM_GROUP_COLUMNS` with at least two labels. Without
+        groups the residual
         clusters take their place (and there is no permutation test).
     text : str, "auto" or None
         Item metadata column with the item text, clustered by :func:`text_clusters`.
@@ -170,7 +169,7 @@ def assess_robustness(
     meta.index = meta.index.astype(str)
     items = posterior_draws(idata).items
     if isinstance(groups, str) and groups == "auto":
-        groups = next((c for c in AUTO_GROUP_COLUMNS if c in meta and meta[c].nunique() >= 2), None)
+        groups = default_group_column(meta)
     residual = residual_clusters(idata, k=k, n_draws=n_draws, random_seed=random_seed)
     partitions = {"residual": residual["cluster"].reindex(items)}
     lap("residual_clusters")

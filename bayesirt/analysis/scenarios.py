@@ -27,16 +27,16 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import kendalltau, rankdata
 
-from bayesirt.analysis._posterior import (
+from bayesirt.analysis.dependence.clusters import Clusters, item_partition
+from bayesirt.analysis.dependence.q3 import ObservedTable, cluster_indicator, observed_table
+from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     PosteriorDraws,
     expected_scores,
     posterior_draws,
 )
-from bayesirt.analysis._ranks import rank_bounds, rank_probabilities, rank_quantile
-from bayesirt.analysis.dependence.clusters import Clusters, item_partition
-from bayesirt.analysis.dependence.q3 import ObservedTable, cluster_indicator, observed_table
 from bayesirt.analysis.ranking import _beat_probabilities, rank
+from bayesirt.analysis.ranks import rank_bounds, rank_probabilities, rank_quantile
 
 __all__ = [
     "RANK_BASES",

@@ -25,8 +25,8 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, softmax
 
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS, PosteriorDraws, posterior_draws
-from bayesirt.analysis._ranks import rank_probabilities, rank_quantile
+from bayesirt.analysis.posterior import CHUNK_ELEMENTS, PosteriorDraws, posterior_draws
+from bayesirt.analysis.ranks import rank_probabilities, rank_quantile
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
 from bayesirt.irt import quadrature

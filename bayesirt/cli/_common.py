@@ -1,6 +1,9 @@
-"""What the subcommands of ``bayesirt`` share: reading ``DATA`` with the data options, the
-options of the model (``--model-option``), checking fit settings and output paths, printing
-diagnostics and rankings, and turning errors and warnings into one-line messages.
+"""What the subcommands of ``bayesirt`` share: the options several of them take (``FIT``,
+``--json``, ``--csv``, ``--out``, ``--seed``, ``--progress``, and options whose default is that
+of the function they set), reading ``DATA`` with the data options, the options of the model
+(``--model-option``), the fit settings of the inference options and their checks, output
+paths and CSV tables, printing diagnostics and rankings, and turning errors and warnings into
+one-line messages.
 
 Every module of :mod:`bayesirt.cli` imports from here; this module imports no other of them.
 """
@@ -79,16 +82,78 @@ MODEL_OPTION_FLAGS = {
     "item_features": ("--item-features", ExplanatoryTwoPL.name, TwoPL.name),
 }
 
-_FIT_DEFAULTS = {
-    name: parameter.default
-    for function in (fit, fit_model)
-    for name, parameter in inspect.signature(function).parameters.items()
-    if parameter.default is not inspect.Parameter.empty
-}
+
+def _defaults(*functions: Callable) -> dict[str, Any]:
+    """The keyword defaults of the functions a command wraps (a later function's win), so
+    that the command line shows and uses the library's own."""
+    return {
+        name: parameter.default
+        for function in functions
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+
+
+_FIT_DEFAULTS = _defaults(fit, fit_model)
 
 
 class UsageError(Exception):
     """A command line that the parser rejects; the message says what is wrong."""
+
+
+# ---------------------------------------------------------------------- shared options
+def _add_defaulted(
+    group: argparse._ActionsContainer, flag: str, default: Any, help: str, **kwargs: Any
+) -> None:
+    """An option whose default (that of the function it sets) its help ends with."""
+    group.add_argument(flag, default=default, help=f"{help} (default: %(default)s)", **kwargs)
+
+
+def _command(commands: Any, name: str, run: Any, summary: str, description: str):
+    """Add the subcommand ``name`` to ``commands``; ``run(args)`` carries it out, ``summary``
+    is its line in ``bayesirt --help`` and ``description`` heads its own ``--help``. Returns
+    its parser, for its arguments."""
+    cmd = commands.add_parser(name, help=summary, description=description)
+    cmd.set_defaults(run=run)
+    return cmd
+
+
+def _add_fit_argument(
+    cmd: argparse.ArgumentParser, help: str = "a .nc file written by 'bayesirt fit'"
+) -> None:
+    """The saved fit a command reads, ``FIT``."""
+    cmd.add_argument("fit", type=Path, metavar="FIT", help=help)
+
+
+def _add_json_option(
+    group: argparse._ActionsContainer, help: str = "print JSON instead of a table"
+) -> None:
+    group.add_argument("--json", action="store_true", help=help)
+
+
+def _add_csv_option(
+    group: argparse._ActionsContainer, help: str = "also write the table as CSV"
+) -> None:
+    group.add_argument("--csv", type=Path, metavar="PATH", help=help)
+
+
+def _add_out_option(group: argparse._ActionsContainer, help: str, **kwargs: Any) -> None:
+    group.add_argument("--out", type=Path, metavar="PATH", help=help, **kwargs)
+
+
+def _add_seed_option(
+    group: argparse._ActionsContainer, default: int, what: str = "random seed"
+) -> None:
+    _add_defaulted(group, "--seed", default, what, type=int)
+
+
+def _add_progress_option(group: argparse._ActionsContainer, what: str = "progress bars") -> None:
+    """``--progress`` / ``--no-progress``, read by :func:`_progress`."""
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help=f"show {what} (default: when stderr is a terminal)",
+    )
 
 
 # ---------------------------------------------------------------------- data options
@@ -393,6 +458,57 @@ def _save(idata: az.InferenceData, out: Path, *, overwrite: bool) -> None:
 
 def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+def _fit_settings(args: argparse.Namespace, **settings: Any) -> dict[str, Any]:
+    """The settings of :func:`bayesirt.inference.fit` that the inference options of ``fit``
+    give, ``settings`` among them, with the defaults of the chosen method's own options; an
+    option of the other method is an error. :func:`_check_settings` checks their ranges."""
+    other = {"nuts": "advi", "advi": "nuts"}[args.method]
+    options = {"nuts": NUTS_OPTIONS, "advi": ADVI_OPTIONS}
+    given = [_flag(name) for name in options[other] if getattr(args, name) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: only for --method {other}")
+    settings = {
+        "draws": args.draws,
+        "chains": args.chains,
+        "random_seed": args.seed,
+        **settings,
+        "progressbar": _progress(args),
+    }
+    for option in options[args.method]:
+        value = getattr(args, option)
+        settings[option] = _FIT_DEFAULTS[option] if value is None else value
+    return settings
+
+
+def _model_arguments(
+    args: argparse.Namespace, responses: Responses, chosen: tuple[str, list[ModelOption]]
+) -> dict[str, Any]:
+    """The arguments of :func:`bayesirt.inference.fit` that name the model chosen on the
+    command line (:func:`_chosen_model`), its options read for ``responses``, and the method;
+    :func:`_fit_settings` gives the others."""
+    model, options = chosen
+    return {
+        "model": model,
+        "pool_by": args.pool_by,
+        "method": args.method,
+        **_model_option_values(options, responses),
+    }
+
+
+def _write_csv(table: pd.DataFrame, path: Path | None, *, index: bool = False) -> None:
+    """``table`` as CSV at ``path``, its folder made, when a path is given."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=index)
+
+
+def _note_written(as_json: bool, **written: Path | None) -> None:
+    """``WHAT written to PATH`` for each file written; on stderr when stdout holds JSON."""
+    for what, path in written.items():
+        if path is not None:
+            print(f"{what} written to {path}", file=sys.stderr if as_json else sys.stdout)
 
 
 # ------------------------------------------------------------------------ formatting

@@ -15,10 +15,7 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -27,12 +24,26 @@ from bayesirt.analysis import rank, rank_table, rank_to_json
 from bayesirt.analysis.ranking import RANK_BY
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.analysis.summary import DEFAULT_INTERVAL, NON_DISCRIMINATING_A, summarize_fit
-from bayesirt.cli._common import _format_ranking, _positive_int, _print_diagnostics
+from bayesirt.cli._common import (
+    _add_csv_option,
+    _add_defaulted,
+    _add_fit_argument,
+    _add_json_option,
+    _add_seed_option,
+    _command,
+    _defaults,
+    _format_ranking,
+    _note_written,
+    _positive_int,
+    _print_diagnostics,
+    _write_csv,
+)
 from bayesirt.inference import fit_info, load_fit
 
 __all__ = ["add_command"]
 
-_RANK_TOP_K = tuple(inspect.signature(rank).parameters["top_k"].default)
+_RANK_DEFAULTS = _defaults(rank)
+_RANK_TOP_K = tuple(_RANK_DEFAULTS["top_k"])
 
 
 def add_command(commands: Any) -> None:
@@ -43,21 +54,22 @@ def add_command(commands: Any) -> None:
 
 
 def _add_summary_command(commands: Any) -> None:
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "summary",
-        help="abilities, item parameters and diagnostics of a saved fit",
-        description=f"Abilities (best first) with posterior mean, sd and {DEFAULT_INTERVAL:.0%} "
+        _run_summary,
+        "abilities, item parameters and diagnostics of a saved fit",
+        f"Abilities (best first) with posterior mean, sd and {DEFAULT_INTERVAL:.0%} "
         "interval, item parameters and convergence diagnostics of a saved fit.",
     )
-    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
-    cmd.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_fit_argument(cmd)
+    _add_json_option(cmd, "print JSON instead of tables")
     cmd.add_argument(
         "--top",
         type=_positive_int,
         metavar="K",
         help="show only the K best subjects and the K most discriminating items",
     )
-    cmd.set_defaults(run=_run_summary)
 
 
 def _run_summary(args: argparse.Namespace) -> None:
@@ -97,18 +109,21 @@ def _run_summary(args: argparse.Namespace) -> None:
 
 
 def _add_rank_command(commands: Any) -> None:
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "rank",
-        help="uncertainty-aware ranking of the subjects of a saved fit",
-        description="Rank the subjects of a saved fit with rank intervals, tiers of subjects "
+        _run_rank,
+        "uncertainty-aware ranking of the subjects of a saved fit",
+        "Rank the subjects of a saved fit with rank intervals, tiers of subjects "
         "the data cannot tell apart, and the accuracy leaderboard for comparison.",
     )
-    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
-    cmd.add_argument(
+    _add_fit_argument(cmd)
+    _add_defaulted(
+        cmd,
         "--by",
+        _RANK_DEFAULTS["by"],
+        "rank by ability, or by expected accuracy on all items",
         choices=list(RANK_BY),
-        default=inspect.signature(rank).parameters["by"].default,
-        help="rank by ability, or by expected accuracy on all items (default: %(default)s)",
     )
     cmd.add_argument(
         "--top",
@@ -116,9 +131,8 @@ def _add_rank_command(commands: Any) -> None:
         metavar="K",
         help="show only the K best subjects, and add P(rank <= K)",
     )
-    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    cmd.add_argument("--csv", type=Path, metavar="PATH", help="also write the table as CSV")
-    cmd.set_defaults(run=_run_rank)
+    _add_json_option(cmd)
+    _add_csv_option(cmd)
 
 
 def _run_rank(args: argparse.Namespace) -> None:
@@ -126,9 +140,7 @@ def _run_rank(args: argparse.Namespace) -> None:
     top_k = sorted({*_RANK_TOP_K, *([args.top] if args.top else [])})
     result = rank(idata, by=args.by, top_k=top_k)
     table = rank_table(result).head(args.top)
-    if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv)
+    _write_csv(table, args.csv, index=True)
     if args.json:
         payload = rank_to_json(result)
         if args.top:
@@ -136,8 +148,7 @@ def _run_rank(args: argparse.Namespace) -> None:
         print(json.dumps(payload, indent=2, allow_nan=False))
     else:
         print(_format_ranking(result, table))
-    if args.csv is not None:
-        print(f"table written to {args.csv}", file=sys.stderr if args.json else sys.stdout)
+    _note_written(args.json, table=args.csv)
 
 
 def _first_subjects(payload: dict, k: int) -> dict:
@@ -156,14 +167,16 @@ def _first_subjects(payload: dict, k: int) -> dict:
 
 
 def _add_robustness_command(commands: Any) -> None:
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "robustness",
-        help="local dependence between questions and the stability of the ranking",
-        description="Yen's Q3 over posterior draws, tests of non-random dependence, clusters "
+        _run_robustness,
+        "local dependence between questions and the stability of the ranking",
+        "Yen's Q3 over posterior draws, tests of non-random dependence, clusters "
         "of questions, and the ranking under other distributions of interest (uniform, "
         "cluster-balanced, random use cases) with its stability summary.",
     )
-    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
+    _add_fit_argument(cmd)
     cmd.add_argument(
         "--groups",
         metavar="COLUMN",
@@ -171,9 +184,8 @@ def _add_robustness_command(commands: Any) -> None:
         help="item metadata column of the question groups (default: the first of category, "
         "benchmark, ... that the data have)",
     )
-    cmd.add_argument("--json", action="store_true", help="print the full result as JSON")
-    cmd.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    cmd.set_defaults(run=_run_robustness)
+    _add_json_option(cmd, "print the full result as JSON")
+    _add_seed_option(cmd, 0)
 
 
 def _run_robustness(args: argparse.Namespace) -> None:

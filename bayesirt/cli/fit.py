@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -29,25 +28,32 @@ from bayesirt.analysis.scoring import score_to_json
 from bayesirt.analysis.summary import DEFAULT_INTERVAL
 from bayesirt.cli._common import (
     _FIT_DEFAULTS,
-    ADVI_OPTIONS,
     MODEL_OPTION_FLAGS,
-    NUTS_OPTIONS,
-    UsageError,
+    _add_csv_option,
     _add_data_options,
+    _add_defaulted,
+    _add_fit_argument,
+    _add_json_option,
+    _add_out_option,
+    _add_progress_option,
+    _add_seed_option,
     _check_settings,
     _chosen_model,
+    _command,
     _fit_path,
-    _flag,
+    _fit_settings,
     _format_ranking,
     _method_label,
+    _model_arguments,
     _model_option,
-    _model_option_values,
     _model_options_help,
+    _note_written,
     _option_flag,
     _print_diagnostics,
     _progress,
     _read_data,
     _save,
+    _write_csv,
 )
 from bayesirt.data import FORMATS, datasets, load_example
 from bayesirt.data.example import EXAMPLE_SETTINGS
@@ -69,10 +75,12 @@ DEMO_FIT = DEFAULT_FIT_DIR / "demo.nc"
 # ------------------------------------------------------------------------------- fit
 def add_fit_command(commands: Any) -> None:
     """Add ``fit`` to the subcommands of ``bayesirt``."""
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "fit",
-        help="fit a model to benchmark results and save it",
-        description="Fit an IRT model to benchmark results; print its diagnostics; save the "
+        _run_fit,
+        "fit a model to benchmark results and save it",
+        "Fit an IRT model to benchmark results; print its diagnostics; save the "
         "fit (netCDF) and its card (Markdown) beside it.",
     )
     cmd.add_argument(
@@ -85,12 +93,8 @@ def add_fit_command(commands: Any) -> None:
     _add_data_options(cmd)
 
     model = cmd.add_argument_group("model")
-    model.add_argument(
-        "--model",
-        type=str.lower,
-        choices=list(MODELS),
-        default=_FIT_DEFAULTS["model"],
-        help="IRT model (default: %(default)s)",
+    _add_defaulted(
+        model, "--model", _FIT_DEFAULTS["model"], "IRT model", type=str.lower, choices=list(MODELS)
     )
     model.add_argument(
         "--pool-by",
@@ -119,11 +123,12 @@ def add_fit_command(commands: Any) -> None:
     )
 
     inference = cmd.add_argument_group("inference")
-    inference.add_argument(
+    _add_defaulted(
+        inference,
         "--method",
+        _FIT_DEFAULTS["method"],
+        "NUTS sampling or ADVI approximation",
         choices=list(METHODS),
-        default=_FIT_DEFAULTS["method"],
-        help="NUTS sampling or ADVI approximation (default: %(default)s)",
     )
     inference.add_argument(
         "--sampler",
@@ -150,12 +155,7 @@ def add_fit_command(commands: Any) -> None:
         help="most seconds of sampling, tuning included, of a run that samples until "
         "converged (default: no limit)",
     )
-    inference.add_argument(
-        "--chains",
-        type=int,
-        default=_FIT_DEFAULTS["chains"],
-        help="number of chains (default: %(default)s)",
-    )
+    _add_defaulted(inference, "--chains", _FIT_DEFAULTS["chains"], "number of chains", type=int)
     inference.add_argument(
         "--tune",
         type=int,
@@ -178,38 +178,22 @@ def add_fit_command(commands: Any) -> None:
         action="store_true",
         help="store the pointwise log-likelihood (for LOO)",
     )
-    _add_seed_and_progress(inference)
-    cmd.add_argument(
-        "--out",
-        type=Path,
-        metavar="PATH",
-        help=f"fit file to write, ending in .nc (default: {DEFAULT_FIT_DIR}/DATA-MODEL.nc)",
+    _add_seed_option(inference, _FIT_DEFAULTS["random_seed"])
+    _add_progress_option(inference)
+    _add_out_option(
+        cmd, f"fit file to write, ending in .nc (default: {DEFAULT_FIT_DIR}/DATA-MODEL.nc)"
     )
     cmd.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an existing fit at --out (default: keep it and stop)",
     )
-    cmd.set_defaults(run=_run_fit)
 
 
 def _run_fit(args: argparse.Namespace) -> None:
-    other = {"nuts": "advi", "advi": "nuts"}[args.method]
-    options = {"nuts": NUTS_OPTIONS, "advi": ADVI_OPTIONS}
-    given = [_flag(name) for name in options[other] if getattr(args, name) is not None]
-    if given:
-        raise UsageError(f"{', '.join(given)}: only for --method {other}")
-    model, model_options = _chosen_model(args)
-    settings = {
-        "draws": args.draws,
-        "chains": args.chains,
-        "random_seed": args.seed,
-        "log_likelihood": args.log_likelihood,
-        "progressbar": _progress(args),
-    }
-    for option in options[args.method]:
-        value = getattr(args, option)
-        settings[option] = _FIT_DEFAULTS[option] if value is None else value
+    settings = _fit_settings(args, log_likelihood=args.log_likelihood)
+    chosen = _chosen_model(args)
+    model = chosen[0]
     _check_settings(args.method, settings)
     name = source_name(args.data)
     # Named by the model fitted (--item-features makes the 2PL the explanatory 2PL).
@@ -219,14 +203,7 @@ def _run_fit(args: argparse.Namespace) -> None:
         f"fitting the {model.upper()} by {_method_label(args.method, settings)} "
         f"to {name}: {responses!r}"
     )
-    idata = fit(
-        responses,
-        model=model,
-        pool_by=args.pool_by,
-        method=args.method,
-        **_model_option_values(model_options, responses),
-        **settings,
-    )
+    idata = fit(responses, **_model_arguments(args, responses, chosen), **settings)
     _print_diagnostics(idata)
     _save(idata, out, overwrite=args.overwrite)
 
@@ -234,28 +211,27 @@ def _run_fit(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- score
 def add_score_command(commands: Any) -> None:
     """Add ``score`` to the subcommands of ``bayesirt``."""
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "score",
-        help="score new models' results against a saved fit",
-        description="Score every subject of DATA against a saved fit, its items held at their "
+        _run_score,
+        "score new models' results against a saved fit",
+        "Score every subject of DATA against a saved fit, its items held at their "
         "posterior (a cut posterior: the fit is not changed): ability θ with its interval, "
         "rank interval among the fitted subjects, and the probability of beating the nearest "
         "fitted subjects. One subject is enough. Items the fit does not know are reported "
         "and ignored; a subject already in the fit is scored as 'NAME (new)'.",
     )
-    cmd.add_argument("fit", type=Path, metavar="FIT", help="fit file written by 'bayesirt fit'")
+    _add_fit_argument(cmd, "fit file written by 'bayesirt fit'")
     cmd.add_argument(
         "data",
         metavar="DATA",
         help=f"results file or folder of the subjects to score (formats: {', '.join(FORMATS)})",
     )
     _add_data_options(cmd)
-    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    cmd.add_argument("--csv", type=Path, metavar="PATH", help="also write the table as CSV")
-    cmd.add_argument(
-        "--seed", type=int, default=0, help="seed of the ability draws (default: %(default)s)"
-    )
-    cmd.set_defaults(run=_run_score)
+    _add_json_option(cmd)
+    _add_csv_option(cmd)
+    _add_seed_option(cmd, 0, "seed of the ability draws")
 
 
 def _run_score(args: argparse.Namespace) -> None:
@@ -302,9 +278,7 @@ def _run_score(args: argparse.Namespace) -> None:
             for record in payload["subjects"]
         ]
     )
-    if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+    _write_csv(table, args.csv)
     if args.json:
         print(json.dumps(payload, indent=2, allow_nan=False))
     else:
@@ -317,29 +291,24 @@ def _run_score(args: argparse.Namespace) -> None:
         )
         shown = table.rename(columns={"p_beats": "P(beats)"})
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    if args.csv is not None:
-        print(f"table written to {args.csv}", file=sys.stderr if args.json else sys.stdout)
+    _note_written(args.json, table=args.csv)
 
 
 # ------------------------------------------------------------------------------ demo
 def add_demo_command(commands: Any) -> None:
     """Add ``demo`` to the subcommands of ``bayesirt``."""
     settings = ", ".join(f"{k} {v}" for k, v in DEMO_SETTINGS.items())
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "demo",
-        help="fit the 2PL to the shipped example leaderboard and rank its models",
-        description=f"Fit the 2PL by NUTS ({settings}) to the example leaderboard shipped "
+        _run_demo,
+        "fit the 2PL to the shipped example leaderboard and rank its models",
+        f"Fit the 2PL by NUTS ({settings}) to the example leaderboard shipped "
         f"with bayesirt ({EXAMPLE_SETTINGS['n_subjects']} models × "
         f"{EXAMPLE_SETTINGS['n_items']} questions), print the ranking with intervals and "
         "tiers, and save the fit.",
     )
-    cmd.add_argument(
-        "--out",
-        type=Path,
-        default=DEMO_FIT,
-        metavar="PATH",
-        help="fit file to write (default: %(default)s)",
-    )
+    _add_out_option(cmd, "fit file to write (default: %(default)s)", default=DEMO_FIT)
     cmd.add_argument(
         "--quick",
         action="store_true",
@@ -347,14 +316,11 @@ def add_demo_command(commands: Any) -> None:
         + ", ".join(f"{k} {v}" for k, v in QUICK_DEMO_SETTINGS.items())
         + "); expect convergence warnings",
     )
-    cmd.add_argument(
-        "--sampler",
-        choices=list(SAMPLERS),
-        default=_FIT_DEFAULTS["sampler"],
-        help="NUTS implementation (default: %(default)s)",
+    _add_defaulted(
+        cmd, "--sampler", _FIT_DEFAULTS["sampler"], "NUTS implementation", choices=list(SAMPLERS)
     )
-    _add_seed_and_progress(cmd)
-    cmd.set_defaults(run=_run_demo)
+    _add_seed_option(cmd, _FIT_DEFAULTS["random_seed"])
+    _add_progress_option(cmd)
 
 
 def _run_demo(args: argparse.Namespace) -> None:
@@ -376,17 +342,3 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 def _demo_defaults() -> dict[str, Any]:
     return {key: _FIT_DEFAULTS[key] for key in ("draws", "tune", "chains", "max_draws")}
-
-
-def _add_seed_and_progress(group: argparse._ActionsContainer) -> None:
-    group.add_argument(
-        "--seed",
-        type=int,
-        default=_FIT_DEFAULTS["random_seed"],
-        help="random seed (default: %(default)s)",
-    )
-    group.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        help="show progress bars (default: when stderr is a terminal)",
-    )

@@ -9,32 +9,37 @@ the convergence diagnostics of every fit.
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bayesirt.cli._common import UsageError, _print_diagnostics
+from bayesirt.cli._common import (
+    UsageError,
+    _add_defaulted,
+    _add_out_option,
+    _add_seed_option,
+    _command,
+    _defaults,
+    _print_diagnostics,
+)
 from bayesirt.data.filters import REMOVED_COLUMNS
 from bayesirt.inference import load_fit
 from bayesirt.reports.report import build_report
 
 __all__ = ["add_command"]
 
-_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(build_report).parameters.items()
-    if parameter.default is not inspect.Parameter.empty
-}
+_DEFAULTS = _defaults(build_report)
 
 
 def add_command(commands: Any) -> None:
     """Add ``report`` to the subcommands of ``bayesirt``."""
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "report",
-        help="self-contained HTML diagnostics report of one or several saved fits",
-        description="Write an HTML report (no network needed to view it) on saved fits: "
+        _run_report,
+        "self-contained HTML diagnostics report of one or several saved fits",
+        "Write an HTML report (no network needed to view it) on saved fits: "
         "data, convergence (with a banner when a fit failed its checks), posterior "
         "predictive checks, flagged items, benchmark quality, ranking with uncertainty, and "
         "a LOO comparison when several fits of the same data are given. The first fit is "
@@ -43,9 +48,7 @@ def add_command(commands: Any) -> None:
     cmd.add_argument(
         "fits", type=Path, nargs="+", metavar="FIT", help=".nc files written by 'bayesirt fit'"
     )
-    cmd.add_argument(
-        "--out", type=Path, required=True, metavar="PATH", help="HTML file to write (.html)"
-    )
+    _add_out_option(cmd, "HTML file to write (.html)", required=True)
     cmd.add_argument("--title", default=_DEFAULTS["title"], help="heading of the report")
     cmd.add_argument(
         "--filters",
@@ -54,30 +57,30 @@ def add_command(commands: Any) -> None:
         help="removal record of the filters applied before fitting (columns "
         f"{', '.join(REMOVED_COLUMNS)}), shown in the data section",
     )
-    cmd.add_argument(
+    _add_defaulted(
+        cmd,
         "--se-max",
+        _DEFAULTS["se_max"],
+        "largest standard error that counts as precise measurement",
         type=float,
-        default=_DEFAULTS["se_max"],
         metavar="SE",
-        help="largest standard error that counts as precise measurement (default: %(default)s)",
     )
-    cmd.add_argument(
+    _add_defaulted(
+        cmd,
         "--alpha",
+        _DEFAULTS["alpha"],
+        "level of the item-fit p-value that flags an item",
         type=float,
-        default=_DEFAULTS["alpha"],
-        help="level of the item-fit p-value that flags an item (default: %(default)s)",
     )
-    cmd.add_argument(
+    _add_defaulted(
+        cmd,
         "--draws",
+        _DEFAULTS["n_draws"],
+        "posterior draws of the predictive checks",
         type=int,
-        default=_DEFAULTS["n_draws"],
         metavar="N",
-        help="posterior draws of the predictive checks (default: %(default)s)",
     )
-    cmd.add_argument(
-        "--seed", type=int, default=_DEFAULTS["random_seed"], help="seed (default: %(default)s)"
-    )
-    cmd.set_defaults(run=_run_report)
+    _add_seed_option(cmd, _DEFAULTS["random_seed"], "seed")
 
 
 def _run_report(args: argparse.Namespace) -> None:

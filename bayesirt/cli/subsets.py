@@ -28,23 +28,32 @@ from pathlib import Path
 from typing import Any
 
 from bayesirt.cli._common import (
-    _FIT_DEFAULTS,
     ADVI_OPTIONS,
     DATA_OPTIONS,
     NUTS_OPTIONS,
     ModelOption,
     UsageError,
+    _add_csv_option,
+    _add_defaulted,
+    _add_fit_argument,
+    _add_json_option,
+    _add_out_option,
+    _add_seed_option,
     _check_settings,
     _chosen_model,
+    _command,
+    _defaults,
     _fit_path,
+    _fit_settings,
     _flag,
     _method_label,
-    _model_option_values,
+    _model_arguments,
+    _note_written,
     _positive_int,
     _print_diagnostics,
-    _progress,
     _read_data,
     _save,
+    _write_csv,
 )
 from bayesirt.data import Responses
 from bayesirt.inference import fit, load_fit
@@ -59,22 +68,8 @@ from bayesirt.tinybench import (
 
 __all__ = ["add_command"]
 
-#: Options of ``bayesirt fit`` that ``evaluate-subsets`` takes over unchanged (the data read
-#: and the fit of the training subjects).
-FIT_OPTIONS = (
-    *DATA_OPTIONS,
-    "model",
-    "model_option",
-    "pool_by",
-    "method",
-    *NUTS_OPTIONS,
-    *ADVI_OPTIONS,
-    "draws",
-    "chains",
-    "seed",
-    "progress",
-)
-#: The inference options among them, which a saved fit makes meaningless.
+#: The inference options of ``bayesirt fit`` that ``evaluate-subsets`` takes over unchanged
+#: for the fit of the training subjects, which a saved fit makes meaningless.
 INFERENCE_OPTIONS = (
     "model",
     "model_option",
@@ -86,16 +81,11 @@ INFERENCE_OPTIONS = (
     "chains",
     "seed",
 )
-_SELECT_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(select_items).parameters.items()
-    if p.default is not inspect.Parameter.empty
-}
-_EVALUATE_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(evaluate_subsets).parameters.items()
-    if p.default is not inspect.Parameter.empty
-}
+#: All the options of ``bayesirt fit`` that ``evaluate-subsets`` takes over: the data read
+#: and the fit of the training subjects.
+FIT_OPTIONS = (*DATA_OPTIONS, *INFERENCE_OPTIONS, "progress")
+_SELECT_DEFAULTS = _defaults(select_items)
+_EVALUATE_DEFAULTS = _defaults(evaluate_subsets)
 
 
 def _listed(name: str) -> str:
@@ -160,32 +150,29 @@ def _given_method_options(args: argparse.Namespace, methods: list[str]) -> dict[
 
 # ------------------------------------------------------------------------ select
 def _add_select_command(commands: Any) -> None:
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "select",
-        help="choose a few items of a saved fit to stand for the whole benchmark",
-        description="Choose --budget items of a saved fit with a selection method; print them "
+        _run_select,
+        "choose a few items of a saved fit to stand for the whole benchmark",
+        "Choose --budget items of a saved fit with a selection method; print them "
         "with their weights (the weighted mean of the answers stands for the full accuracy).",
     )
-    cmd.add_argument("fit", type=Path, metavar="FIT", help="a .nc file written by 'bayesirt fit'")
-    cmd.add_argument(
+    _add_fit_argument(cmd)
+    _add_defaulted(
+        cmd,
         "--method",
+        _SELECT_DEFAULTS["method"],
+        "selection method",
         choices=list(SELECTION_METHODS),
-        default=_SELECT_DEFAULTS["method"],
-        help="selection method (default: %(default)s)",
     )
     cmd.add_argument(
         "--budget", type=_positive_int, required=True, metavar="K", help="number of items"
     )
-    cmd.add_argument(
-        "--seed",
-        type=int,
-        default=_SELECT_DEFAULTS["seed"],
-        help="random seed (default: %(default)s)",
-    )
-    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    cmd.add_argument("--csv", type=Path, metavar="PATH", help="also write the items as CSV")
+    _add_seed_option(cmd, _SELECT_DEFAULTS["seed"])
+    _add_json_option(cmd)
+    _add_csv_option(cmd, "also write the items as CSV")
     _add_method_options(cmd)
-    cmd.set_defaults(run=_run_select)
 
 
 def _run_select(args: argparse.Namespace) -> None:
@@ -195,9 +182,7 @@ def _run_select(args: argparse.Namespace) -> None:
         idata, method=args.method, budget=args.budget, seed=args.seed, **options
     )
     table = selection.to_frame()
-    if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+    _write_csv(table, args.csv)
     if args.json:
         print(json.dumps(selection.to_dict(), indent=2, allow_nan=False))
     else:
@@ -213,21 +198,23 @@ def _run_select(args: argparse.Namespace) -> None:
         ]
         if scalars:
             print("; ".join(scalars))
-    if args.csv is not None:
-        print(f"items written to {args.csv}", file=sys.stderr if args.json else sys.stdout)
+    _note_written(args.json, items=args.csv)
 
 
 # --------------------------------------------------------------- evaluate-subsets
 def _add_evaluate_command(commands: Any) -> None:
-    cmd = commands.add_parser(
+    fit_parser = commands.choices["fit"]
+    defaults = {name: fit_parser.get_default(name) for name in INFERENCE_OPTIONS}
+    cmd = _command(
+        commands,
         "evaluate-subsets",
-        help="how well do tiny benchmarks recover the full scores of held-out subjects",
-        description="Hold out subjects, fit the others (or take a saved fit), choose items "
+        functools.partial(_run_evaluate, fit_defaults=defaults),
+        "how well do tiny benchmarks recover the full scores of held-out subjects",
+        "Hold out subjects, fit the others (or take a saved fit), choose items "
         "with every method at every budget and seed, estimate the held-out subjects' full "
         "accuracy with every estimator, and print the mean absolute error, Kendall's tau and "
         "the coverage of the Bayesian intervals against the budget.",
     )
-    fit_parser = commands.choices["fit"]
     cmd.add_argument(
         "data",
         metavar="SOURCE",
@@ -275,12 +262,13 @@ def _add_evaluate_command(commands: Any) -> None:
         metavar="S",
         help=f"selection seeds (default: {_listed('seeds')})",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--split",
+        _EVALUATE_DEFAULTS["split"],
+        "share of the subjects held out for testing",
         type=float,
-        default=_EVALUATE_DEFAULTS["split"],
         metavar="SHARE",
-        help="share of the subjects held out for testing (default: %(default)s)",
     )
     harness.add_argument(
         "--split-by",
@@ -288,59 +276,60 @@ def _add_evaluate_command(commands: Any) -> None:
         help="hold out the last subjects in the order of this subject metadata column (e.g. "
         "a release date) instead of a random share",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--split-seed",
+        _EVALUATE_DEFAULTS["split_seed"],
+        "seed of the random split and subsamples",
         type=int,
-        default=_EVALUATE_DEFAULTS["split_seed"],
-        help="seed of the random split and subsamples (default: %(default)s)",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--calibration-share",
+        _EVALUATE_DEFAULTS["calibration_share"],
+        "share of the training subjects kept out of the fit to calibrate the Bayesian "
+        "intervals; 0 for the model's own intervals",
         type=float,
-        default=_EVALUATE_DEFAULTS["calibration_share"],
         metavar="SHARE",
-        help="share of the training subjects kept out of the fit to calibrate the Bayesian "
-        "intervals; 0 for the model's own intervals (default: %(default)s)",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--max-test",
+        _EVALUATE_DEFAULTS["max_test_subjects"],
+        "at most N test (and N calibration) subjects; 0 for all",
         type=int,
-        default=_EVALUATE_DEFAULTS["max_test_subjects"],
         metavar="N",
-        help="at most N test (and N calibration) subjects; 0 for all (default: %(default)s)",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--bayes-draws",
+        _EVALUATE_DEFAULTS["bayes_draws"],
+        "posterior draws used by the estimators",
         type=_positive_int,
-        default=_EVALUATE_DEFAULTS["bayes_draws"],
         metavar="N",
-        help="posterior draws used by the estimators (default: %(default)s)",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--interval",
+        _EVALUATE_DEFAULTS["interval"],
+        "mass of the Bayesian credible intervals",
         type=float,
-        default=_EVALUATE_DEFAULTS["interval"],
         metavar="MASS",
-        help="mass of the Bayesian credible intervals (default: %(default)s)",
     )
-    harness.add_argument(
+    _add_defaulted(
+        harness,
         "--adaptive-selector",
+        _EVALUATE_DEFAULTS["adaptive_selector"],
+        "next-item rule of the adaptive tests",
         choices=list(SELECTORS),
-        default=_EVALUATE_DEFAULTS["adaptive_selector"],
-        help="next-item rule of the adaptive tests (default: %(default)s)",
     )
     output = cmd.add_argument_group("output")
-    output.add_argument("--json", action="store_true", help="print the full result as JSON")
-    output.add_argument("--csv", type=Path, metavar="PATH", help="write the per-seed table as CSV")
+    _add_json_option(output, "print the full result as JSON")
+    _add_csv_option(output, "write the per-seed table as CSV")
     output.add_argument(
         "--plot", type=Path, metavar="PATH", help="draw the MAE against the budget to PATH"
     )
-    output.add_argument(
-        "--out",
-        type=Path,
-        metavar="PATH",
-        help="also save the fit of the training subjects here (.nc)",
-    )
+    _add_out_option(output, "also save the fit of the training subjects here (.nc)")
     _add_method_options(cmd)
     # The data and inference options are those of `bayesirt fit`: the same argparse actions,
     # added to this parser as argparse's own `parents=` mechanism does.
@@ -352,8 +341,6 @@ def _add_evaluate_command(commands: Any) -> None:
         if action.dest in FIT_OPTIONS:
             group = data_group if action.dest in DATA_OPTIONS else fit_group
             group._add_action(action)
-    defaults = {name: fit_parser.get_default(name) for name in INFERENCE_OPTIONS}
-    cmd.set_defaults(run=functools.partial(_run_evaluate, fit_defaults=defaults))
 
 
 def _run_evaluate(args: argparse.Namespace, *, fit_defaults: dict[str, Any]) -> None:
@@ -406,9 +393,7 @@ def _run_evaluate(args: argparse.Namespace, *, fit_defaults: dict[str, Any]) -> 
             method_options=method_options,
             adaptive_selector=args.adaptive_selector,
         )
-    if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        result.table.to_csv(args.csv, index=False)
+    _write_csv(result.table, args.csv)
     if args.plot is not None:
         ax = plot_subset_errors(result)
         args.plot.parent.mkdir(parents=True, exist_ok=True)
@@ -417,9 +402,7 @@ def _run_evaluate(args: argparse.Namespace, *, fit_defaults: dict[str, Any]) -> 
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
         print(_format_evaluation(result))
-    for label, path in (("table", args.csv), ("plot", args.plot)):
-        if path is not None:
-            print(f"{label} written to {path}", file=info)
+    _note_written(args.json, table=args.csv, plot=args.plot)
 
 
 def _given_fit(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[Any, Responses, int]:
@@ -441,20 +424,7 @@ def _given_fit(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[Any,
 def _training_fit(args: argparse.Namespace, model: tuple[str, list[ModelOption]], info) -> Any:
     """``fit(training_responses)`` with the options of ``bayesirt fit``; ``model``: the model
     and its options (:func:`~bayesirt.cli._common._chosen_model`)."""
-    other = {"nuts": "advi", "advi": "nuts"}[args.method]
-    options = {"nuts": NUTS_OPTIONS, "advi": ADVI_OPTIONS}
-    given = [_flag(name) for name in options[other] if getattr(args, name) is not None]
-    if given:
-        raise UsageError(f"{', '.join(given)}: only for --method {other}")
-    settings = {
-        "draws": args.draws,
-        "chains": args.chains,
-        "random_seed": args.seed,
-        "progressbar": _progress(args),
-    }
-    for option in options[args.method]:
-        value = getattr(args, option)
-        settings[option] = _FIT_DEFAULTS[option] if value is None else value
+    settings = _fit_settings(args)
     _check_settings(args.method, settings)
 
     def fit_training(training: Responses):
@@ -463,14 +433,7 @@ def _training_fit(args: argparse.Namespace, model: tuple[str, list[ModelOption]]
             f"training subjects: {training!r}",
             file=info,
         )
-        idata = fit(
-            training,
-            model=model[0],
-            pool_by=args.pool_by,
-            method=args.method,
-            **_model_option_values(model[1], training),
-            **settings,
-        )
+        idata = fit(training, **_model_arguments(args, training, model), **settings)
         with contextlib.redirect_stdout(info):
             _print_diagnostics(idata)
             if args.out is not None:

@@ -8,14 +8,22 @@ pairs against the first fit) and writes the gathered results as netCDF with ``--
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bayesirt.analysis.scenarios import rank_stability
-from bayesirt.cli._common import UsageError, _print_error, _progress
+from bayesirt.cli._common import (
+    UsageError,
+    _add_defaulted,
+    _add_out_option,
+    _add_progress_option,
+    _command,
+    _defaults,
+    _print_error,
+    _progress,
+)
 from bayesirt.sweep import DEFAULT_CACHE_DIR, ENGINES, SweepError, sweep, sweep_scenarios
 
 __all__ = ["add_command"]
@@ -26,20 +34,23 @@ TOP_SHOWN = 3
 
 def add_command(commands: Any) -> None:
     """Add ``sweep`` to the subcommands of ``bayesirt``."""
-    cmd = commands.add_parser(
+    cmd = _command(
+        commands,
         "sweep",
-        help="run a grid of fits and ranking analyses, cached, on a process pool or Dask",
-        description="Fit every point of the grid declared in a TOML spec (data sources, item "
+        _run_sweep,
+        "run a grid of fits and ranking analyses, cached, on a process pool or Dask",
+        "Fit every point of the grid declared in a TOML spec (data sources, item "
         "subsets and bootstrap replicates, models, priors, seeds), rank the subjects of each "
         "fit under the spec's scenarios, and gather the results; finished points are cached, "
         "so an interrupted sweep resumes where it stopped.",
     )
     cmd.add_argument("spec", type=Path, metavar="SPEC", help="the sweep spec (.toml)")
-    cmd.add_argument(
+    _add_defaulted(
+        cmd,
         "--engine",
+        _defaults(sweep)["engine"],
+        "local process pool or Dask distributed",
         choices=list(ENGINES),
-        default=inspect.signature(sweep).parameters["engine"].default,
-        help="local process pool or Dask distributed (default: %(default)s)",
     )
     cmd.add_argument(
         "--address",
@@ -53,22 +64,16 @@ def add_command(commands: Any) -> None:
         metavar="N",
         help="worker processes of the pool or local cluster (default: the CPU count)",
     )
-    cmd.add_argument(
+    _add_defaulted(
+        cmd,
         "--cache-dir",
+        DEFAULT_CACHE_DIR,
+        "where fits and results are cached",
         type=Path,
-        default=DEFAULT_CACHE_DIR,
         metavar="DIR",
-        help="where fits and results are cached (default: %(default)s)",
     )
-    cmd.add_argument(
-        "--out", type=Path, metavar="PATH", help="write the gathered results here (.nc)"
-    )
-    cmd.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        help="show the progress bar (default: when stderr is a terminal)",
-    )
-    cmd.set_defaults(run=_run_sweep)
+    _add_out_option(cmd, "write the gathered results here (.nc)")
+    _add_progress_option(cmd, "the progress bar")
 
 
 def _run_sweep(args: argparse.Namespace) -> None:

@@ -5,18 +5,28 @@ the registry (:data:`DATASETS`), pinned to a commit, is checked against its sha2
 the cache directory: ``$BAYESIRT_DATA_CACHE`` if set, else ``~/.cache/bayesirt``. A cached file
 is used as is (no network) once its checksum matches; one that does not match is refused rather
 than silently replaced.
+
+The download itself is `pooch <https://www.fatiando.org/pooch>`_'s: the registry is handed to
+it in its own format (file name → ``sha256:<hash>``, with the pinned URL of each file), and it
+streams to a temporary file in the cache folder, checks the hash, moves the file into place
+only when it matches, retries a failed or corrupted download (:data:`DOWNLOAD_RETRIES`) and
+shows a progress bar while it downloads. Two things stay here because pooch does them
+differently: the cache folder (pooch's default is per-OS, e.g. ``~/Library/Caches`` on macOS;
+this package promises ``~/.cache/bayesirt`` everywhere) and the cached file whose checksum does
+not match, which pooch would download again over the old one; here it is refused with an error
+that says what to do, and pooch is told ``allow_updates=False`` so that it never replaces it.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import os
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pooch
 
 from bayesirt.data.responses import Responses
 
@@ -34,7 +44,10 @@ __all__ = [
 #: Environment variable naming the cache directory.
 CACHE_ENV = "BAYESIRT_DATA_CACHE"
 
+#: Seconds without an answer from the server before a download attempt is given up.
 DOWNLOAD_TIMEOUT_S = 60
+#: Further attempts after a failed or corrupted download (pooch waits 1 s, 2 s, ... between).
+DOWNLOAD_RETRIES = 2
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -136,14 +149,15 @@ def fetch(name: str) -> Path:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     info = DATASETS[name]
     path = cache_directory() / info.filename
-    if not path.is_file():
+    if path.is_file():
+        digest = pooch.file_hash(str(path), alg="sha256")
+        if digest != info.sha256:
+            raise DatasetUnavailableError(
+                f"cached file {str(path)!r} of dataset {name!r} is corrupted: sha256 {digest} "
+                f"instead of {info.sha256}. Delete it to download it again from {info.url}"
+            )
+    else:
         _download_verified(info, path)
-    digest = _sha256(path)
-    if digest != info.sha256:
-        raise DatasetUnavailableError(
-            f"cached file {str(path)!r} of dataset {name!r} is corrupted: sha256 {digest} "
-            f"instead of {info.sha256}. Delete it to download it again from {info.url}"
-        )
     return path
 
 
@@ -153,42 +167,35 @@ def load(name: str) -> Responses:
     return DATASETS[name].read(path)
 
 
+def _registry() -> pooch.Pooch:
+    """The registry in pooch's terms, kept in :func:`cache_directory` (read when called)."""
+    return pooch.create(
+        path=cache_directory(),
+        base_url="",  # unused: every file has its own pinned URL
+        registry={info.filename: f"sha256:{info.sha256}" for info in DATASETS.values()},
+        urls={info.filename: info.url for info in DATASETS.values()},
+        retry_if_failed=DOWNLOAD_RETRIES,
+        allow_updates=False,
+    )
+
+
 def _download_verified(info: DatasetInfo, path: Path) -> None:
-    """Download to a temporary name, check the checksum, then move into place."""
-    partial = path.with_name(path.name + ".part")
+    """Have pooch download ``info`` into ``path``: via a temporary file, checked, retried."""
+    downloader = pooch.HTTPDownloader(
+        # tqdm comes with pooch[progress]; without it, no bar rather than an error
+        progressbar=importlib.util.find_spec("tqdm") is not None,
+        timeout=DOWNLOAD_TIMEOUT_S,
+    )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _download(info.url, partial)
-    except OSError as err:  # URLError, timeouts and unwritable caches are all OSErrors
-        partial.unlink(missing_ok=True)
+        _registry().fetch(info.filename, downloader=downloader)
+    except OSError as err:  # requests' errors and unwritable caches are all OSErrors
         raise DatasetUnavailableError(
             f"dataset {info.name!r} is not cached at {str(path)!r} and could not be downloaded "
             f"from {info.url} ({err}). Connect to the internet, or put {info.filename!r} "
             f"(sha256 {info.sha256}) in a folder and set {CACHE_ENV} to it"
         ) from None
-    digest = _sha256(partial)
-    if digest != info.sha256:
-        partial.unlink()
+    except ValueError as err:  # pooch's hash mismatch; it has deleted the download
         raise DatasetUnavailableError(
-            f"download of dataset {info.name!r} from {info.url} has sha256 {digest}, expected "
-            f"{info.sha256}; the file was discarded"
-        )
-    partial.replace(path)
-
-
-def _download(url: str, destination: Path) -> None:
-    """Write the body of ``url`` to ``destination``."""
-    with (
-        urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
-        destination.open("wb") as out,
-    ):
-        while chunk := response.read(1 << 16):
-            out.write(chunk)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+            f"download of dataset {info.name!r} from {info.url} does not have sha256 "
+            f"{info.sha256}; the file was discarded ({err})"
+        ) from None

@@ -125,7 +125,8 @@ LMEVAL_SAMPLE_KEYS = frozenset(
 # ------------------------------------------------------------------ choices
 @dataclass
 class _Choices:
-    """The value of one option (scorer, metric, filter) used for each task over the files read.
+    """The value of one option (scorer, metric, filter) used for each task over the files read
+    (the harness readers here and the lm-eval reader).
 
     Attributes
     ----------
@@ -135,11 +136,20 @@ class _Choices:
         The noun of the value in messages (``"scorer"``, ``"metric"``, ``"filter"``).
     default : str
         How a default is taken, as the warning words it.
+    listed : int
+        How many of the values a task logs the messages list.
+    sources : str
+        What is read, in messages: the ``"files"`` or the ``"runs"`` of a task.
+    in_read_order : bool
+        Warn about the tasks in the order they were read, rather than by name.
     """
 
     argument: str
     what: str
     default: str
+    listed: int = 8
+    sources: str = "files"
+    in_read_order: bool = False
     logged: dict[str, set[str]] = field(default_factory=dict)
     used: dict[str, set[str]] = field(default_factory=dict)
     defaulted: set[str] = field(default_factory=set)
@@ -168,8 +178,8 @@ class _Choices:
             known = sorted({*candidates, *nameable})
             if given not in known:
                 raise ResponsesError(
-                    f"{where} logs no {self.what} {given!r}; it logs {describe_values(known, 8)} "
-                    f"(name one for this task with {hint})"
+                    f"{where} logs no {self.what} {given!r}; it logs "
+                    f"{describe_values(known, self.listed)} (name one for this task with {hint})"
                 )
             value = given
         else:
@@ -180,8 +190,8 @@ class _Choices:
                 logged = sorted(nameable) or sorted(candidates)
                 raise ResponsesError(
                     f"{where} logs none of the {self.what}s used by default "
-                    f"({', '.join(preference)}); it logs {describe_values(logged, 8)}: name one "
-                    f"with {hint}"
+                    f"({', '.join(preference)}); it logs "
+                    f"{describe_values(logged, self.listed)}: name one with {hint}"
                 )
             if len(candidates) > 1:
                 self.defaulted.add(task)
@@ -191,14 +201,17 @@ class _Choices:
 
     def warn(self, *, stacklevel: int) -> None:
         """One :class:`ResponsesWarning` per task for which a default was taken."""
-        for task in sorted(self.defaulted):
+        tasks = sorted(self.defaulted)
+        if self.in_read_order:
+            tasks = [task for task in self.used if task in self.defaulted]
+        for task in tasks:
             used = describe_values(sorted(self.used[task]))
             if len(self.used[task]) > 1:
-                used += f" (its files log different {self.what}s)"
+                used += f" (its {self.sources} log different {self.what}s)"
             warnings.warn(
                 f"task {task!r} logs several {self.what}s, "
-                f"{describe_values(sorted(self.logged[task]), 8)}, and none was chosen: used "
-                f"{used}, the default ({self.default}); choose with "
+                f"{describe_values(sorted(self.logged[task]), self.listed)}, and none was chosen: "
+                f"used {used}, the default ({self.default}); choose with "
                 f"{self.argument}={{{task!r}: '<{self.what}>'}}",
                 ResponsesWarning,
                 stacklevel=stacklevel + 1,

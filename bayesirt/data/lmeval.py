@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +22,14 @@ from bayesirt.data.harnesses import (
     LMEVAL_FILTER_PREFERENCE,
     LMEVAL_METRIC_PREFERENCE,
     _check_keys,
+    _Choices,
     _for_key,
     _jsonl_records,
+    _long_responses,
     harness_files,
 )
 from bayesirt.data.responses import Responses
-from bayesirt.data.validation import ResponsesError, ResponsesWarning, describe_values
+from bayesirt.data.validation import ResponsesError, ResponsesWarning
 
 __all__ = ["LMEVAL_CHOICES", "LMEVAL_MODEL_KEYS", "read_lmeval"]
 
@@ -62,7 +63,17 @@ def read_lmeval(
     """
     runs: dict[tuple[Path, str], str] = {}
     wanted = {"sample_filter": sample_filter, "metric": metric}
-    choices: dict[str, dict[str, _Choice]] = {argument: {} for argument in LMEVAL_CHOICES}
+    choices = {
+        argument: _Choices(
+            argument,
+            what,
+            f"the first logged of {', '.join(preference)}, else the first by name",
+            listed=5,
+            sources="runs",
+            in_read_order=True,
+        )
+        for argument, (what, preference) in LMEVAL_CHOICES.items()
+    }
     frames = []
     for path in _lmeval_sample_files(source):
         task, timestamp = _lmeval_task(path)
@@ -75,58 +86,18 @@ def read_lmeval(
             _lmeval_samples(path, task=task, subject=runs[run], wanted=wanted, choices=choices)
         )
     _check_keys(model_name, "model_name", "run folder", {folder.name for folder, _ in runs})
-    for argument, by_task in choices.items():
-        _check_keys(wanted[argument], argument, "task", set(by_task))
-        for task, choice in by_task.items():
-            if choice.defaulted:
-                warnings.warn(choice.message(task, argument), ResponsesWarning, stacklevel=3)
-    resp = Responses.from_long(
-        pd.concat(frames, ignore_index=True),
-        threshold=threshold,
-        duplicates=duplicates,
-        item_meta_columns=["benchmark"],
+    for argument, choice in choices.items():
+        _check_keys(wanted[argument], argument, "task", choice.used)
+        choice.warn(stacklevel=3)
+    resp = _long_responses(
+        frames, threshold=threshold, duplicates=duplicates, what="lm-eval samples"
     )
-    record = {
-        argument: {task: choice.recorded() for task, choice in by_task.items()}
-        for argument, by_task in choices.items()
-    }
+    record = {argument: choice.recorded() for argument, choice in choices.items()}
     record["model_name"] = {folder.name: label for (folder, _), label in runs.items()}
     return resp.with_source(record)
 
 
 # ------------------------------------------------------------ lm-eval output
-@dataclass
-class _Choice:
-    """The filter (or metric) used for one lm-eval task over the runs read."""
-
-    logged: set[str] = field(default_factory=set)
-    used: set[str] = field(default_factory=set)
-    #: Whether some run logged several and none was named, so a default was taken.
-    defaulted: bool = False
-
-    def add(self, available: list[str], used: str, *, defaulted: bool) -> None:
-        self.logged.update(available)
-        self.used.add(used)
-        self.defaulted |= defaulted
-
-    def recorded(self) -> str | list[str]:
-        """The value used, or the values if runs logged different ones."""
-        return next(iter(self.used)) if len(self.used) == 1 else sorted(self.used)
-
-    def message(self, task: str, argument: str) -> str:
-        """The warning that a default was used for ``task``."""
-        what, preference = LMEVAL_CHOICES[argument]
-        used = describe_values(sorted(self.used))
-        if len(self.used) > 1:
-            used += f" (its runs log different {what}s)"
-        return (
-            f"task {task!r} logs several {what}s, {describe_values(sorted(self.logged))}, and "
-            f"none was chosen: used {used}, the default (the first logged of "
-            f"{', '.join(preference)}, else the first by name); choose with "
-            f"{argument}={{{task!r}: '<{what}>'}}"
-        )
-
-
 def _lmeval_sample_files(source) -> list[Path]:
     """Every ``samples_*.jsonl`` under the given folders / files, sorted."""
     return harness_files(
@@ -156,12 +127,12 @@ def _lmeval_samples(
     task: str,
     subject: str,
     wanted: dict[str, str | Mapping[str, str] | None],
-    choices: dict[str, dict[str, _Choice]],
+    choices: dict[str, _Choices],
 ) -> pd.DataFrame:
     """The long table of one samples file: subject, item = ``<task>/<doc_id>``, benchmark.
 
-    ``wanted`` holds the ``sample_filter`` and ``metric`` options; the values used are added
-    to ``choices`` (option → task → :class:`_Choice`).
+    ``wanted`` holds the ``sample_filter`` and ``metric`` options; the values used are noted
+    in ``choices`` (option → :class:`~bayesirt.data.harnesses._Choices`).
     """
     records = [record for _, record in _jsonl_records(path)]
     if not records:
@@ -210,7 +181,7 @@ def _choose(
     task: str,
     argument: str,
     wanted: dict[str, str | Mapping[str, str] | None],
-    choices: dict[str, dict[str, _Choice]],
+    choices: dict[str, _Choices],
 ) -> str:
     """The filter (``argument="sample_filter"``) or metric of a task to use, noted in
     ``choices``.
@@ -219,20 +190,13 @@ def _choose(
     the only value logged, else the first logged of the preference of
     :data:`LMEVAL_CHOICES`, else the first of ``available`` (sorted): a default.
     """
-    what, preference = LMEVAL_CHOICES[argument]
-    given = _for_key(wanted[argument], task)
-    if given is not None and given not in available:
-        raise ResponsesError(
-            f"task {task!r} logs no {what} {given!r}; it logs {describe_values(available)} "
-            f"(name one for this task with {argument}={{{task!r}: '<{what}>'}})"
-        )
-    if given is None:
-        given = next((value for value in preference if value in available), available[0])
-        defaulted = len(available) > 1
-    else:
-        defaulted = False
-    choices[argument].setdefault(task, _Choice()).add(available, given, defaulted=defaulted)
-    return given
+    return choices[argument].pick(
+        task,
+        available,
+        given=_for_key(wanted[argument], task),
+        where=f"task {task!r}",
+        preference=LMEVAL_CHOICES[argument][1],
+    )
 
 
 def _lmeval_model_name(folder: Path, *, timestamp: str, samples: Path) -> str:

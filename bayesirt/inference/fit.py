@@ -17,7 +17,6 @@ Every method returns an :class:`arviz.InferenceData` in the same layout:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import signal
@@ -41,6 +40,7 @@ from bayesirt.inference.diagnostics import (
     summarise_statistics,
     warn_if_not_converged,
 )
+from bayesirt.inference.io import fitted_model_class, stamp_fit
 from bayesirt.inference.nuts import sample_until_converged
 from bayesirt.inference.settings import METHODS, SAMPLERS, check_fit_settings
 from bayesirt.models.derived import derived_variables
@@ -289,7 +289,7 @@ def fit_model(
         idata.add_groups(constant_data=irt_model.responses.to_xarray())
         if method == "nuts":
             idata.add_groups({STATISTICS_GROUP: statistics_dataset(posterior, statistics)})
-        _stamp(idata, irt_model, settings, diagnostics)
+        stamp_fit(idata, irt_model, settings, diagnostics)
         if log_likelihood:
             idata.add_groups(log_likelihood=pointwise_log_likelihood(idata))
     return idata
@@ -349,7 +349,7 @@ def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
     Computed from the posterior and the stored responses by the fitted model's
     :meth:`~bayesirt.models.base.IRTModel.pointwise_log_likelihood`, one chain at a time.
     """
-    model_cls = get_model(json.loads(idata.attrs["bayesirt_config"])["model"])
+    model_cls = fitted_model_class(idata)
     data = idata.constant_data
     s, i, y = (data[k].values for k in ("subject_index", "item_index", "response"))
     post = idata.posterior
@@ -496,20 +496,6 @@ def _advi_diagnostics(settings: dict, posterior) -> Diagnostics:
             stacklevel=3,
         )
     return diag
-
-
-def _stamp(idata, irt_model, settings: dict, diagnostics: Diagnostics) -> None:
-    from bayesirt.inference.io import package_versions
-
-    idata.attrs.update(
-        {
-            "bayesirt_config": json.dumps(irt_model.config()),
-            "bayesirt_inference": json.dumps(settings),
-            "bayesirt_diagnostics": json.dumps(diagnostics.to_dict()),
-            "bayesirt_data_fingerprint": irt_model.responses.fingerprint(),
-            "bayesirt_versions": json.dumps(package_versions()),
-        }
-    )
 
 
 def _jax_device() -> str:

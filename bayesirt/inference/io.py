@@ -6,6 +6,13 @@ settings, the diagnostics, the data fingerprint and the package versions: everyt
 to rebuild the model (:func:`model_from_fit`). The card (``NAME.card.md``) repeats the
 essentials for a human reader.
 
+This module owns the attributes: their names (:data:`CONFIG_ATTR`, :data:`INFERENCE_ATTR`,
+:data:`DIAGNOSTICS_ATTR`, :data:`FINGERPRINT_ATTR`, :data:`VERSIONS_ATTR`), the one writer
+(:func:`stamp_fit`, called by :func:`bayesirt.fit`) and the readers (:func:`fit_config`,
+:func:`fit_settings`, :func:`fit_diagnostics`, :func:`data_fingerprint`,
+:func:`fit_versions`, :func:`fitted_model_class`, :func:`fit_info`); no other module reads
+them by name.
+
 What is stored is what cannot be derived, at the precision the draws carry:
 
 * derived variables (the difficulty ``b``; :func:`~bayesirt.models.derived.derived_variables`)
@@ -42,6 +49,7 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -50,18 +58,33 @@ import xarray as xr
 from bayesirt.data import Responses
 from bayesirt.inference.diagnostics import Diagnostics
 from bayesirt.models.derived import DERIVED_VARIABLES, derived_variables
-from bayesirt.models.registry import model_from_config
+from bayesirt.models.registry import get_model, model_from_config
+
+if TYPE_CHECKING:
+    from bayesirt.models.base import IRTModel
 
 __all__ = [
+    "CONFIG_ATTR",
+    "DIAGNOSTICS_ATTR",
+    "FINGERPRINT_ATTR",
+    "INFERENCE_ATTR",
+    "VERSIONS_ATTR",
     "FitFileError",
     "card_path",
     "check_fit_path",
+    "data_fingerprint",
+    "fit_config",
+    "fit_diagnostics",
     "fit_info",
+    "fit_settings",
+    "fit_versions",
+    "fitted_model_class",
     "load_fit",
     "model_from_fit",
     "package_versions",
     "responses_from_fit",
     "save_fit",
+    "stamp_fit",
 ]
 
 DEFAULT_FIT_DIR = Path("models")
@@ -72,7 +95,18 @@ STORED_BITS = 16
 _EXACT_DIMS = ("subject",)
 #: Groups whose draws are stored rounded (see the module docstring).
 _ROUNDED_GROUPS = ("posterior", "log_likelihood", "posterior_predictive", "prior")
-_REQUIRED_ATTRS = ("bayesirt_config", "bayesirt_inference", "bayesirt_data_fingerprint")
+
+#: The fit's attributes: the model configuration (:meth:`~bayesirt.models.base.IRTModel.config`,
+#: JSON), the inference settings (JSON), the diagnostics
+#: (:meth:`~bayesirt.inference.diagnostics.Diagnostics.to_dict`, JSON), the sha256 fingerprint
+#: of the responses (:meth:`~bayesirt.data.Responses.fingerprint`, text) and the package
+#: versions (JSON).
+CONFIG_ATTR = "bayesirt_config"
+INFERENCE_ATTR = "bayesirt_inference"
+DIAGNOSTICS_ATTR = "bayesirt_diagnostics"
+FINGERPRINT_ATTR = "bayesirt_data_fingerprint"
+VERSIONS_ATTR = "bayesirt_versions"
+_REQUIRED_ATTRS = (CONFIG_ATTR, INFERENCE_ATTR, FINGERPRINT_ATTR)
 
 
 class FitFileError(ValueError):
@@ -88,6 +122,81 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def stamp_fit(
+    idata: az.InferenceData, irt_model: IRTModel, settings: dict, diagnostics: Diagnostics
+) -> None:
+    """Write the fit's attributes: the configuration of ``irt_model``, the inference
+    ``settings``, the ``diagnostics``, the fingerprint of the fitted responses and the
+    package versions."""
+    idata.attrs.update(
+        {
+            CONFIG_ATTR: json.dumps(irt_model.config()),
+            INFERENCE_ATTR: json.dumps(settings),
+            DIAGNOSTICS_ATTR: json.dumps(diagnostics.to_dict()),
+            FINGERPRINT_ATTR: irt_model.responses.fingerprint(),
+            VERSIONS_ATTR: json.dumps(package_versions()),
+        }
+    )
+
+
+def _attr(idata, name: str) -> Any:
+    """The attribute ``name`` of ``idata`` (None when absent or ``idata`` has no attrs)."""
+    return (getattr(idata, "attrs", None) or {}).get(name)
+
+
+def _json_attr(idata, name: str) -> Any:
+    """The JSON attribute ``name`` of ``idata``, decoded; None when absent."""
+    text = _attr(idata, name)
+    return None if text is None else json.loads(text)
+
+
+def fit_config(idata) -> dict | None:
+    """The fitted model's configuration (:meth:`~bayesirt.models.base.IRTModel.config`), or
+    None for an InferenceData not made by :func:`bayesirt.fit`."""
+    return _json_attr(idata, CONFIG_ATTR)
+
+
+def fit_settings(idata) -> dict | None:
+    """The inference settings of the fit (method, sampler, draws, ...), or None."""
+    return _json_attr(idata, INFERENCE_ATTR)
+
+
+def fit_diagnostics(idata) -> dict | None:
+    """The fit's convergence diagnostics as stored
+    (:meth:`~bayesirt.inference.diagnostics.Diagnostics.to_dict`), or None."""
+    return _json_attr(idata, DIAGNOSTICS_ATTR)
+
+
+def data_fingerprint(idata) -> str | None:
+    """The fingerprint of the responses the fit was made on, as recorded at fit time, or
+    None."""
+    return _attr(idata, FINGERPRINT_ATTR)
+
+
+def fit_versions(idata) -> dict | None:
+    """The versions of the packages the fit was made with, or None."""
+    return _json_attr(idata, VERSIONS_ATTR)
+
+
+def fitted_model_class(idata, *, missing: str | None = None) -> type[IRTModel]:
+    """The model class named in the fit's configuration.
+
+    Raises
+    ------
+    FitFileError
+        A :class:`ValueError` with the message ``missing`` (or a general one) if the fit has
+        no configuration (it was not made by :func:`bayesirt.fit`).
+    """
+    config = fit_config(idata)
+    if config is None:
+        raise FitFileError(
+            missing
+            or f"the InferenceData has no {CONFIG_ATTR!r} attribute naming its model; it was "
+            "not made by bayesirt.fit"
+        )
+    return get_model(config["model"])
 
 
 def card_path(path: str | Path) -> Path:
@@ -219,7 +328,7 @@ def load_fit(path: str | Path, *, responses: Responses | None = None) -> az.Infe
     _check_attrs(idata, repr(str(path)))
     idata = _restored(idata)
     stored = responses_from_fit(idata).fingerprint()
-    recorded = idata.attrs["bayesirt_data_fingerprint"]
+    recorded = data_fingerprint(idata)
     if stored != recorded:
         raise FitFileError(
             f"{str(path)!r}: the responses stored in the file (fingerprint {stored[:12]}) do not "
@@ -233,28 +342,37 @@ def load_fit(path: str | Path, *, responses: Responses | None = None) -> az.Infe
     return idata
 
 
-def responses_from_fit(idata: az.InferenceData) -> Responses:
-    """The responses a fit was made on."""
-    if "constant_data" not in idata or "response" not in idata.constant_data:
-        raise FitFileError("the InferenceData holds no bayesirt responses (constant_data)")
-    return Responses.from_xarray(idata.constant_data)
+def responses_from_fit(idata: az.InferenceData, *, missing: str | None = None) -> Responses:
+    """The responses a fit was made on, rebuilt from its ``constant_data``.
+
+    Raises
+    ------
+    FitFileError
+        With the message ``missing`` (or a general one) if ``idata`` holds no responses.
+    """
+    data = getattr(idata, "constant_data", None)
+    if data is None or "response" not in data:
+        raise FitFileError(
+            missing or "the InferenceData holds no bayesirt responses (constant_data)"
+        )
+    return Responses.from_xarray(data)
 
 
 def model_from_fit(idata: az.InferenceData):
     """Rebuild the :class:`~bayesirt.models.IRTModel` (data and priors) behind a fit."""
     _check_attrs(idata, "the fit")
-    return model_from_config(idata.attrs["bayesirt_config"], responses_from_fit(idata))
+    return model_from_config(fit_config(idata), responses_from_fit(idata))
 
 
 def fit_info(idata: az.InferenceData) -> dict:
     """Model configuration, inference settings, diagnostics and versions of a fit."""
     _check_attrs(idata, "the fit")
     return {
-        "config": json.loads(idata.attrs["bayesirt_config"]),
-        "inference": json.loads(idata.attrs["bayesirt_inference"]),
-        "diagnostics": json.loads(idata.attrs.get("bayesirt_diagnostics", "{}")),
-        "data_fingerprint": idata.attrs["bayesirt_data_fingerprint"],
-        "versions": json.loads(idata.attrs.get("bayesirt_versions", "{}")),
+        "config": fit_config(idata),
+        "inference": fit_settings(idata),
+        "diagnostics": fit_diagnostics(idata) or {},
+        "data_fingerprint": data_fingerprint(idata),
+        "versions": fit_versions(idata) or {},
     }
 
 

@@ -113,6 +113,7 @@ import xarray as xr
 from scipy import stats
 
 from bayesirt.data import Responses
+from bayesirt.data.groups import ITEM_GROUP_COLUMNS, default_group_column
 from bayesirt.data.validation import describe_values
 from bayesirt.irt import icc, log_likelihood
 from bayesirt.models.base import IRTModel
@@ -125,29 +126,24 @@ from bayesirt.models.unidimensional import (
 )
 
 __all__ = [
-    "CLUSTER_COLUMNS",
     "Bifactor",
     "MultidimensionalTwoPL",
     "Testlet",
     "align_traits",
 ]
 
-#: Item metadata columns tried, in order, when a clustered model is given no ``cluster_by``.
-CLUSTER_COLUMNS = ("cluster", "category", "benchmark")
-
 
 def _item_clusters(responses: Responses, column: str | None) -> tuple[str, np.ndarray, pd.Index]:
     """The cluster column used, each item's cluster code (-1: none) and the cluster labels."""
     meta = responses.item_meta
     if column is None:
-        found = [c for c in CLUSTER_COLUMNS if c in meta.columns]
-        if not found:
+        column = default_group_column(meta)
+        if column is None:
             raise ValueError(
                 "no cluster column: pass cluster_by=<item metadata column>; the item metadata "
                 f"has {describe_values(meta.columns) or 'no columns'} and none of the default "
-                f"columns {', '.join(CLUSTER_COLUMNS)}"
+                f"columns {', '.join(ITEM_GROUP_COLUMNS)} with two or more labels"
             )
-        column = found[0]
     if column not in meta.columns:
         raise ValueError(
             f"cluster_by={column!r} is not an item metadata column; available: "
@@ -208,6 +204,19 @@ def _standardised_rows(z):
     return z / pt.sqrt(pt.mean(z**2, axis=-1, keepdims=True))
 
 
+class _LogitPairs:
+    """The pointwise quantities of a model whose logit at the (subject, item) pairs, in every
+    draw, its classmethod ``_logit(posterior, subject_index, item_index)`` gives."""
+
+    @classmethod
+    def pointwise_log_likelihood(cls, posterior, subject_index, item_index, y):
+        return log_likelihood(y, cls._logit(posterior, subject_index, item_index), 1.0, 0.0)
+
+    @classmethod
+    def observation_probability(cls, posterior, subject_index, item_index):
+        return icc(cls._logit(posterior, subject_index, item_index), 1.0, 0.0)
+
+
 class _Clustered(_Logistic):
     """Shared set-up of the testlet and bifactor models: the item clusters."""
 
@@ -257,7 +266,8 @@ class Testlet(_Clustered):
         As in the 2PL.
     cluster_by : str, optional
         Item metadata column of the clusters; items with a missing label have no testlet
-        effect. Default: the first of :data:`CLUSTER_COLUMNS` present.
+        effect. Default: the first of :data:`~bayesirt.data.groups.ITEM_GROUP_COLUMNS`
+        with two or more labels.
     """
 
     name = "testlet"
@@ -323,7 +333,7 @@ class Testlet(_Clustered):
         return icc(theta, a, b)
 
 
-class Bifactor(_Clustered):
+class Bifactor(_LogitPairs, _Clustered):
     r"""Bifactor model: :math:`\operatorname{logit} P = a_i(\theta_j - b_i) + s_i\eta_{jk(i)}`.
 
     See the module docstring for the priors. Item parameters :math:`a, b` as in the 2PL.
@@ -340,7 +350,7 @@ class Bifactor(_Clustered):
     cluster_by : str, optional
         Item metadata column of the clusters (one specific trait each); items with a
         missing label load on the general trait only. Default: the first of
-        :data:`CLUSTER_COLUMNS` present.
+        :data:`~bayesirt.data.groups.ITEM_GROUP_COLUMNS` with two or more labels.
     """
 
     name = "bifactor"
@@ -399,14 +409,6 @@ class Bifactor(_Clustered):
         a, b, s = (posterior[k].values[:, :, item_index] for k in ("a", "b", "a_specific"))
         theta = posterior["theta"].values[:, :, subject_index]
         return a * (theta - b) + s * eta[:, :, subject_index, cluster]
-
-    @classmethod
-    def pointwise_log_likelihood(cls, posterior, subject_index, item_index, y):
-        return log_likelihood(y, cls._logit(posterior, subject_index, item_index), 1.0, 0.0)
-
-    @classmethod
-    def observation_probability(cls, posterior, subject_index, item_index):
-        return icc(cls._logit(posterior, subject_index, item_index), 1.0, 0.0)
 
 
 # ------------------------------------------------------------------ multidimensional
@@ -470,7 +472,7 @@ def _cpc_pairs(n: int) -> list[tuple[int, int]]:
     return [(i, j) for j in range(n - 1) for i in range(j + 1, n)]
 
 
-class MultidimensionalTwoPL(_Logistic):
+class MultidimensionalTwoPL(_LogitPairs, _Logistic):
     r"""Multidimensional 2PL: :math:`\operatorname{logit} P = \mathbf a_i^\top
     \boldsymbol\theta_j - \lVert\mathbf a_i\rVert b_i`, exploratory or confirmatory.
 
@@ -679,14 +681,6 @@ class MultidimensionalTwoPL(_Logistic):
         for t in range(a.shape[-1]):
             logit += a[:, :, item_index, t] * theta[:, :, subject_index, t]
         return logit
-
-    @classmethod
-    def pointwise_log_likelihood(cls, posterior, subject_index, item_index, y):
-        return log_likelihood(y, cls._logit(posterior, subject_index, item_index), 1.0, 0.0)
-
-    @classmethod
-    def observation_probability(cls, posterior, subject_index, item_index):
-        return icc(cls._logit(posterior, subject_index, item_index), 1.0, 0.0)
 
 
 def align_traits(idata, target, *, by: str = "draw") -> xr.Dataset:

@@ -1,15 +1,15 @@
 """Convergence diagnostics of a fit as tables and ArviZ plots.
 
 The numbers come from the diagnostics stored with every fit
-(:mod:`bayesirt.inference.diagnostics`, ``idata.attrs["bayesirt_diagnostics"]``) and from
-ArviZ (:func:`arviz.rhat`, :func:`arviz.ess`); the plots are ArviZ's trace and rank plots.
+(:mod:`bayesirt.inference.diagnostics`, read by :func:`bayesirt.inference.io.fit_diagnostics`)
+and from ArviZ (:func:`arviz.rhat`, :func:`arviz.ess`); the plots are ArviZ's trace and rank
+plots.
 Plot functions return the array of Axes that ArviZ drew.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 
 import arviz as az
 import matplotlib.pyplot as plt
@@ -26,6 +26,8 @@ from bayesirt.inference.diagnostics import (
     parameter_names,
 )
 from bayesirt.inference.fit import ADVI_WINDOW, fit_model
+from bayesirt.inference.io import DIAGNOSTICS_ATTR, fit_settings
+from bayesirt.inference.io import fit_diagnostics as stored_diagnostics
 
 __all__ = [
     "advi_stopping_rule",
@@ -51,13 +53,13 @@ def fit_diagnostics(idata) -> Diagnostics:
     ValueError
         If the fit carries none (it was not made by :func:`bayesirt.fit`).
     """
-    stored = getattr(idata, "attrs", {}).get("bayesirt_diagnostics")
+    stored = stored_diagnostics(idata)
     if stored is None:
         raise ValueError(
-            "the fit has no 'bayesirt_diagnostics' attribute; fits made by bayesirt.fit carry "
+            f"the fit has no {DIAGNOSTICS_ATTR!r} attribute; fits made by bayesirt.fit carry "
             "their convergence diagnostics"
         )
-    return Diagnostics.from_dict(json.loads(stored))
+    return Diagnostics.from_dict(stored)
 
 
 def advi_stopping_rule(max_steps: int | None = None) -> str:
@@ -97,7 +99,7 @@ def convergence_table(idata) -> pd.DataFrame:
     diag = fit_diagnostics(idata)
     n_chains = idata.posterior.sizes["chain"]
     if diag.method == "advi":
-        settings = json.loads(getattr(idata, "attrs", {}).get("bayesirt_inference", "{}"))
+        settings = fit_settings(idata) or {}
         settled = bool(settings.get("advi_converged", not diag.problems))
         steps = settings.get("advi_steps")
         max_steps = settings.get("advi_iterations", _ADVI_MAX_STEPS)

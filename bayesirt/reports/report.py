@@ -38,11 +38,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bayesirt._version import __version__
-from bayesirt.analysis._posterior import fitted_responses
 from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
+from bayesirt.analysis.posterior import fitted_responses
 from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table, ppc_unit_table
 from bayesirt.analysis.quality import FLAGS, assess_quality
 from bayesirt.analysis.ranking import rank, rank_table
+from bayesirt.inference.io import CONFIG_ATTR, data_fingerprint, fit_config, fit_settings
 from bayesirt.reports.diagnostics import (
     advi_stopping_rule,
     convergence_table,
@@ -156,8 +157,8 @@ def _banner(names: list[str], fits: list) -> str:
 def _data_section(idata, filters: pd.DataFrame | None) -> str:
     responses = fitted_responses(idata)
     summary = responses.summary()
-    config = json.loads(idata.attrs["bayesirt_config"])
-    inference = json.loads(idata.attrs.get("bayesirt_inference", "{}"))
+    config = fit_config(idata)
+    inference = fit_settings(idata) or {}
     rows = {
         "subjects": summary["n_subjects"],
         "items": summary["n_items"],
@@ -170,7 +171,7 @@ def _data_section(idata, filters: pd.DataFrame | None) -> str:
         "model": config["model"]
         + (f" (pooled by {config['pool_by']})" if config.get("pool_by") else ""),
         "inference": ", ".join(f"{k}={v}" for k, v in inference.items()),
-        "data fingerprint": idata.attrs.get("bayesirt_data_fingerprint", "")[:16],
+        "data fingerprint": (data_fingerprint(idata) or "")[:16],
     }
     body = [_table(pd.DataFrame({"value": rows}).rename_axis(""))]
     if filters is None:
@@ -207,7 +208,7 @@ def _convergence_section(names: list[str], fits: list) -> str:
         table = convergence_table(idata)
         body.append(_table(table.assign(ok=table["ok"].map({True: "yes", False: "NO"}))))
         if diag.method == "advi":
-            settings = json.loads(idata.attrs.get("bayesirt_inference", "{}"))
+            settings = fit_settings(idata) or {}
             body.append(
                 '<p class="note">Fitted by ADVI: R-hat, ESS, divergences and E-BFMI do not '
                 "apply, and mean-field intervals are too narrow. Use NUTS before trusting the "
@@ -376,7 +377,7 @@ def _ranking_section(ranking, quality) -> str:
 
 
 def _comparison_section(names: list[str], fits: list) -> str:
-    prints = {idata.attrs.get("bayesirt_data_fingerprint") for idata in fits}
+    prints = {data_fingerprint(idata) for idata in fits}
     if len(prints) > 1:
         return _section(
             "comparison",
@@ -479,8 +480,8 @@ def build_report(
     if not fits:
         raise ValueError("build_report needs at least one fit")
     for name, idata in zip(names, fits, strict=True):
-        if "bayesirt_config" not in getattr(idata, "attrs", {}):
-            raise ValueError(f"{name} is not a bayesirt fit (no bayesirt_config attribute)")
+        if fit_config(idata) is None:
+            raise ValueError(f"{name} is not a bayesirt fit (no {CONFIG_ATTR} attribute)")
     primary = fits[0]
     started = time.perf_counter()
     say = _progress(progress)

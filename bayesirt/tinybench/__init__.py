@@ -30,23 +30,9 @@ The package sits one layer above :mod:`bayesirt.analysis`, whose fitted-model ke
 ``bayesirt.analysis`` still resolves the main names above, lazily.
 """
 
-from bayesirt.tinybench.adaptive import (
-    SELECTORS,
-    AdaptiveTestResult,
-    FisherSelector,
-    FixedSelector,
-    Initializer,
-    ItemBank,
-    PriorInitializer,
-    QuadratureEstimator,
-    RandomSelector,
-    SdOrBudgetStopper,
-    Selector,
-    Stopper,
-    UpdateRule,
-    VarianceSelector,
-    simulate_adaptive_test,
-)
+# adaptive and evaluate are offered whole (their __all__), design and estimators in part.
+from bayesirt.tinybench import adaptive, evaluate
+from bayesirt.tinybench.adaptive import *  # noqa: F403
 from bayesirt.tinybench.design import (
     RANDOM_DESIGNS,
     SELECTION_METHODS,
@@ -54,31 +40,15 @@ from bayesirt.tinybench.design import (
     select_items,
 )
 from bayesirt.tinybench.estimators import ESTIMATORS, estimate_scores
-from bayesirt.tinybench.evaluate import ADAPTIVE, SubsetEvaluation, evaluate_subsets
+from bayesirt.tinybench.evaluate import *  # noqa: F403
 
 __all__ = [
-    "ADAPTIVE",
-    "ESTIMATORS",
+    *adaptive.__all__,
     "RANDOM_DESIGNS",
     "SELECTION_METHODS",
-    "SELECTORS",
-    "AdaptiveTestResult",
-    "FisherSelector",
-    "FixedSelector",
-    "Initializer",
-    "ItemBank",
-    "PriorInitializer",
-    "QuadratureEstimator",
-    "RandomSelector",
-    "SdOrBudgetStopper",
-    "Selector",
-    "Stopper",
-    "SubsetEvaluation",
     "SubsetSelection",
-    "UpdateRule",
-    "VarianceSelector",
-    "estimate_scores",
-    "evaluate_subsets",
     "select_items",
-    "simulate_adaptive_test",
+    "ESTIMATORS",
+    "estimate_scores",
+    *evaluate.__all__,
 ]

@@ -40,11 +40,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_softmax, softmax
 
-from bayesirt.analysis._information import information
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS, posterior_draws
+from bayesirt.analysis.posterior import CHUNK_ELEMENTS, posterior_draws
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
-from bayesirt.irt import icc, log_likelihood, quadrature
+from bayesirt.irt import finite_item_information, icc, log_likelihood, quadrature
 
 __all__ = [
     "SELECTORS",
@@ -207,7 +206,7 @@ def _plugin_information(bank: ItemBank, log_post: np.ndarray, available: np.ndar
     """Fisher information of every item at each subject's posterior mean ability, with the
     posterior mean item parameters plugged in; ``-inf`` for the items no longer available."""
     mean, _ = bank.moments(log_post)
-    info = information(mean[:, None], *(p[None, :] for p in bank.mean_params))
+    info = finite_item_information(mean[:, None], *(p[None, :] for p in bank.mean_params))
     return np.where(available, info, -np.inf)
 
 

@@ -45,10 +45,9 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.vq import kmeans2
 
-from bayesirt.analysis._information import information
-from bayesirt.analysis._posterior import PosteriorDraws, fitted_responses, posterior_draws
+from bayesirt.analysis.posterior import PosteriorDraws, fitted_responses, posterior_draws
 from bayesirt.data import Responses
-from bayesirt.irt import icc
+from bayesirt.irt import finite_item_information, icc
 
 __all__ = [
     "RANDOM_DESIGNS",
@@ -342,7 +341,7 @@ def select_fisher(
     draws = data.require_draws("fisher")
     params = [p.mean(axis=0) for p in (draws.a, draws.b, draws.c, draws.d)]
     levels = np.quantile(draws.theta.mean(axis=0), (np.arange(budget) + 0.5) / budget)
-    info = information(levels[:, None], *params)
+    info = finite_item_information(levels[:, None], *params)
     taken = np.zeros(data.n_items, dtype=bool)
     chosen = np.empty(budget, dtype=int)
     for k in range(budget):
@@ -400,7 +399,7 @@ def select_bayesian(
     ]
     rows = rng.integers(draws.n_samples, size=n_samples)
     params = [p[rows] for p in (draws.a, draws.b, draws.c, draws.d)]
-    info = information(theta[:, None], *params)
+    info = finite_item_information(theta[:, None], *params)
     precision = np.full(n_samples, float(prior_precision))
     taken = np.zeros(data.n_items, dtype=bool)
     chosen = np.empty(budget, dtype=int)

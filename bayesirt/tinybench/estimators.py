@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesirt.analysis._posterior import (
+from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     PosteriorDraws,
     fitted_responses,

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from bayesirt.analysis._posterior import posterior_draws
+from bayesirt.analysis.posterior import posterior_draws
 from bayesirt.data import Responses
 from bayesirt.tinybench.adaptive import SdOrBudgetStopper, simulate_adaptive_test
 from bayesirt.tinybench.design import RANDOM_DESIGNS, SELECTION_METHODS, select_items

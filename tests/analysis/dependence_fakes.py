@@ -16,7 +16,7 @@ from analysis_fakes import make_idata
 from scipy.special import expit
 
 import bayesirt
-from bayesirt.analysis._posterior import posterior_draws
+from bayesirt.analysis.posterior import posterior_draws
 from bayesirt.data import Responses
 
 

@@ -6,7 +6,7 @@ import pytest
 from analysis_fakes import complete_responses, make_idata, simulated_fit
 from scipy.special import expit
 
-from bayesirt.analysis._posterior import (
+from bayesirt.analysis.posterior import (
     expected_scores,
     fitted_responses,
     item_weights,

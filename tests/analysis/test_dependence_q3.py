@@ -6,8 +6,8 @@ from analysis_fakes import complete_responses, make_idata
 from dependence_fakes import residual_frame
 from scipy.special import expit
 
-from bayesirt.analysis._posterior import posterior_draws
 from bayesirt.analysis.dependence import q3
+from bayesirt.analysis.posterior import posterior_draws
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ def test_bank_serves_score_new_selection_and_adaptive_tests(fit):
     bank = predict_items(fit, new, random_seed=7)
     assert list(bank.posterior["item"].values) == list(new.index)
     np.testing.assert_array_equal(bank.posterior["theta"], fit.posterior["theta"])
-    responses = bayesirt.analysis._posterior.fitted_responses(bank)
+    responses = bayesirt.analysis.posterior.fitted_responses(bank)
     assert list(responses.items[-150:]) == list(new.index)  # new items, no responses
     assert responses.n_observed == fit.constant_data.sizes["obs"]
 

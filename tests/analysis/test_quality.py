@@ -90,7 +90,7 @@ def test_information_with_asymptotes():
 def test_saturated_items(fake):
     *_, idata = fake
     table = saturated_items(idata, min_accuracy=0.1, max_accuracy=0.9)
-    accuracy = bayesirt.analysis._posterior.fitted_responses(idata).item_accuracy()
+    accuracy = bayesirt.analysis.posterior.fitted_responses(idata).item_accuracy()
     expected = set(accuracy.index[(accuracy <= 0.1) | (accuracy >= 0.9)].astype(str))
     assert set(table.index) == expected
     assert "i5" in expected

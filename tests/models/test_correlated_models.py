@@ -97,7 +97,8 @@ def test_config_round_trip_keeps_the_options(clustered):
         again = model_from_config(config, responses)
         assert type(again) is type(model)
         assert again.config() == model.config()
-    assert correlated.Testlet(responses).cluster_by == "cluster"  # first of CLUSTER_COLUMNS present
+    # the first of the default item-group columns with two or more labels
+    assert correlated.Testlet(responses).cluster_by == "cluster"
 
 
 def test_bad_options_name_the_bad_value(clustered):

@@ -26,7 +26,7 @@ from analysis_fakes import make_idata
 import bayesirt
 from bayesirt.inference import load_fit, model_from_fit, save_fit
 from bayesirt.inference.diagnostics import Diagnostics
-from bayesirt.inference.fit import _stamp
+from bayesirt.inference.io import stamp_fit as _stamp
 from bayesirt.models import MODELS, Prior, model_from_config
 
 #: Constructor arguments every model takes (``pool_by`` only where the model offers it).

@@ -7,7 +7,7 @@ import pytest
 from analysis_fakes import simulated_fit
 from tinybench_fakes import simulate_benchmark, truth_fit
 
-from bayesirt.analysis._posterior import posterior_draws
+from bayesirt.analysis.posterior import posterior_draws
 from bayesirt.tinybench import evaluate_subsets
 from bayesirt.tinybench.evaluate import _thinned
 

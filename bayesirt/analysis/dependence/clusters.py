@@ -48,7 +48,6 @@ import pandas as pd
 from scipy.cluster.vq import kmeans2
 from scipy.special import comb
 
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS, fitted_responses
 from bayesirt.analysis.dependence.q3 import (
     cluster_indicator,
     fit_residuals,
@@ -56,6 +55,7 @@ from bayesirt.analysis.dependence.q3 import (
     residuals,
     standardized,
 )
+from bayesirt.analysis.posterior import CHUNK_ELEMENTS, fitted_responses
 
 __all__ = [
     "CORE_Z",

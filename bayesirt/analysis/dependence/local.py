@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesirt.analysis._posterior import CHUNK_ELEMENTS
 from bayesirt.analysis.dependence.clusters import Clusters, adjusted_rand_index, item_partition
 from bayesirt.analysis.dependence.q3 import (
     MeanAbsQ3,
@@ -57,6 +56,7 @@ from bayesirt.analysis.dependence.q3 import (
     screen_pairs,
     standardized,
 )
+from bayesirt.analysis.posterior import CHUNK_ELEMENTS
 
 __all__ = [
     "DEPENDENCE_STATISTICS",

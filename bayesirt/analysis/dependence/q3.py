@@ -56,9 +56,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from bayesirt.analysis._posterior import (
+from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     PosteriorDraws,
+    draw_sample,
     fitted_responses,
     posterior_draws,
 )
@@ -183,10 +184,7 @@ def fit_residuals(idata, n_draws: int | None, rng: np.random.Generator) -> FitRe
     table = observed_table(idata, draws)
     if n_draws is not None and n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws}")
-    if n_draws is None or n_draws >= draws.n_samples:
-        samples = np.arange(draws.n_samples)
-    else:
-        samples = np.sort(rng.choice(draws.n_samples, size=n_draws, replace=False))
+    samples = draw_sample(draws.n_samples, n_draws, rng)
     return FitResiduals(draws=draws, table=table, samples=samples)
 
 

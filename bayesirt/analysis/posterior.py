@@ -26,7 +26,6 @@ an error that says so.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +36,8 @@ from scipy.special import expit
 
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
-from bayesirt.models import IRTModel, get_model
+from bayesirt.inference.io import fit_config, fitted_model_class, responses_from_fit
+from bayesirt.models import IRTModel
 
 __all__ = [
     "PosteriorDraws",
@@ -120,21 +120,10 @@ def posterior_draws(idata) -> PosteriorDraws:
     posterior = getattr(idata, "posterior", None)
     if posterior is None:
         raise ValueError("the InferenceData has no posterior group; pass a fitted model")
-    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     pair_probability = _pair_probability(idata, posterior)
     if "theta" in posterior and "trait" in posterior["theta"].dims:
-        return _TraitDraws(
-            theta=None,
-            a=None,
-            b=None,
-            c=None,
-            d=None,
-            subjects=pd.Index(posterior["subject"].values.astype(str), name="subject"),
-            items=pd.Index(posterior["item"].values.astype(str), name="item"),
-            n_chain=n_chain,
-            n_draw=n_draw,
-            pair_probability=pair_probability,
-        )
+        no_curves = dict.fromkeys(("theta", "a", "b", "c", "d"))
+        return _labelled(_TraitDraws, posterior, pair_probability, **no_curves)
     missing = [name for name in ("theta", "a", "b") if name not in posterior]
     if missing:
         raise ValueError(
@@ -148,14 +137,18 @@ def posterior_draws(idata) -> PosteriorDraws:
             params[name] = _stacked(posterior[name], "item")
         else:
             params[name] = np.full_like(params["a"], default)
-    return PosteriorDraws(
-        theta=theta,
+    return _labelled(PosteriorDraws, posterior, pair_probability, theta=theta, **params)
+
+
+def _labelled(cls: type[PosteriorDraws], posterior, pair_probability, **arrays) -> PosteriorDraws:
+    """``cls`` of the ``arrays`` with the labels and shape of the draws of ``posterior``."""
+    return cls(
         subjects=pd.Index(posterior["subject"].values.astype(str), name="subject"),
         items=pd.Index(posterior["item"].values.astype(str), name="item"),
-        n_chain=n_chain,
-        n_draw=n_draw,
+        n_chain=posterior.sizes["chain"],
+        n_draw=posterior.sizes["draw"],
         pair_probability=pair_probability,
-        **params,
+        **arrays,
     )
 
 
@@ -175,13 +168,21 @@ class _TraitDraws(PosteriorDraws):
         return f"_TraitDraws({len(self.subjects)} subjects, {len(self.items)} items)"
 
 
+def draw_sample(n_samples: int, n_draws: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of ``n_draws`` of ``n_samples`` stacked draws, chosen by ``rng`` without
+    replacement; all of them for ``None`` or at least ``n_samples`` (callers check
+    ``n_draws``)."""
+    if n_draws is None or n_draws >= n_samples:
+        return np.arange(n_samples)
+    return np.sort(rng.choice(n_samples, size=n_draws, replace=False))
+
+
 def _pair_probability(idata, posterior):
     """The fitted model's own P(correct) at index pairs, stacked over draws, when its class
     overrides :meth:`~bayesirt.models.base.IRTModel.observation_probability`; else None."""
-    config = getattr(idata, "attrs", {}).get("bayesirt_config")
-    if config is None:
+    if fit_config(idata) is None:
         return None
-    model_cls = get_model(json.loads(config)["model"])
+    model_cls = fitted_model_class(idata)
     if model_cls.observation_probability.__func__ is IRTModel.observation_probability.__func__:
         return None
 
@@ -193,14 +194,14 @@ def _pair_probability(idata, posterior):
 
 
 def fitted_responses(idata) -> Responses:
-    """The responses a model was fitted to, rebuilt from ``idata.constant_data``."""
-    data = getattr(idata, "constant_data", None)
-    if data is None or "response" not in data:
-        raise ValueError(
-            "the InferenceData has no constant_data with the fitted responses; models fitted "
-            "with bayesirt.fit store them there"
-        )
-    return Responses.from_xarray(data)
+    """The responses a model was fitted to, rebuilt from ``idata.constant_data``
+    (:func:`bayesirt.inference.io.responses_from_fit`; its :class:`ValueError` says how to get
+    a fit that has them)."""
+    return responses_from_fit(
+        idata,
+        missing="the InferenceData has no constant_data with the fitted responses; models "
+        "fitted with bayesirt.fit store them there",
+    )
 
 
 def item_weights(
