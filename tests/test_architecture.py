@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bayesirt"
 
 #: Lowest first. A module may import from its own layer and from those before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bayesirt._version", "bayesirt._validate", "bayesirt.irt"),
+    ("bayesirt._version", "bayesirt._validate", "bayesirt._json", "bayesirt.irt"),
     ("bayesirt.data",),
     ("bayesirt.models",),
     ("bayesirt.inference",),

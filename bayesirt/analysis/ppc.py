@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt._validate import check_positive_int, check_probability
 from bayesirt.analysis.dependence.q3 import (
     MeanAbsQ3,
     ObservedTable,
@@ -519,11 +520,9 @@ def ppc(
         raise ValueError(
             f"unknown statistic(s) {unknown or statistics!r}; choose from {', '.join(STATISTICS)}"
         )
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     for name, value in (("n_bins", n_bins), ("top", top)):
-        if value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
     model_cls = fitted_model_class(idata, missing=_NO_MODEL)
     observed = _observed(idata)
     rng = np.random.default_rng(random_seed)
@@ -600,8 +599,7 @@ def ppc_table(result: xr.Dataset, *, alpha: float = 0.05) -> pd.DataFrame:
     :math:`= \\alpha \\, n_\\text{units}`, what uniform p-values would give (posterior
     predictive p-values are conservative, so fewer are expected under a fitting model).
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    check_probability("alpha", alpha)
     tail = (1.0 - result.attrs["interval"]) / 2
     rows = {}
     for name in result.attrs["statistics"]:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt._validate import check_probability
 from bayesirt.analysis.posterior import fitted_responses
 from bayesirt.data import Responses
 from bayesirt.data.features import read_item_features
@@ -94,8 +95,7 @@ def predict_items(
         feature columns differ from the fitted ones (naming them) or a value is missing or
         not finite, or ``interval`` is outside (0, 1).
     """
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     config = fit_config(idata) or {}
     if config.get("model") != ExplanatoryTwoPL.name:
         raise ValueError(

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt._validate import check_positive, check_positive_int, check_probability
 from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     draw_sample,
@@ -120,8 +121,7 @@ def item_parameters(idata, *, by: str | None = "auto", interval: float = 0.9) ->
         metadata column) when there is one, and for each parameter ``p`` of the model
         ``p`` (posterior mean), ``p_sd``, ``p_lo``, ``p_hi``.
     """
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     draws = posterior_draws(idata)
     table = _item_counts(idata).reindex(draws.items)
     groups = _groups(idata, by)
@@ -198,10 +198,8 @@ def information(
         lies in a precise segment), ``n_subjects_below`` / ``n_subjects_above`` (below the
         lowest / above the highest precise point), ``n_draws``, ``interval``.
     """
-    if se_max <= 0:
-        raise ValueError(f"se_max must be positive, got {se_max!r}")
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_positive("se_max", se_max)
+    check_probability("interval", interval)
     grid = DEFAULT_THETA_GRID if theta is None else np.asarray(theta, dtype=float)
     if grid.ndim != 1 or grid.size < 2 or not np.all(np.isfinite(grid)):
         raise ValueError("theta must be a 1-D grid of at least 2 finite abilities")
@@ -209,8 +207,8 @@ def information(
         raise ValueError("theta must be strictly increasing")
     draws = posterior_draws(idata)
     rng = np.random.default_rng(random_seed)
-    if n_draws is not None and n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer or None, got {n_draws!r}")
+    if n_draws is not None:
+        check_positive_int("n_draws", n_draws, noun="integer or None")
     samples = draw_sample(draws.n_samples, n_draws, rng)
 
     n_items = len(draws.items)
@@ -380,10 +378,8 @@ def flag_items(
         ``reasons`` (the flags, ``"; "``-separated) and ``action``. ``attrs`` hold the
         thresholds, ``n_items`` and ``n_against_expected`` (see ``alpha``).
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    if a_min <= 0:
-        raise ValueError(f"a_min must be positive, got {a_min!r}")
+    check_probability("alpha", alpha)
+    check_positive("a_min", a_min)
     if item_fit is None:
         item_fit = ppc(idata, statistics=("item_fit",), n_draws=n_draws, random_seed=random_seed)
     elif "item_fit" not in item_fit.attrs.get("statistics", []):
@@ -510,8 +506,7 @@ def wright_map(idata, *, by: str | None = "auto", interval: float = 0.9) -> pd.D
         asymptotes): ``kind``, ``label``, ``location`` (posterior mean), ``lo``, ``hi``
         (central ``interval``) and ``group`` (item group, empty for subjects).
     """
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     draws = posterior_draws(idata)
     tail = (1.0 - interval) / 2
     groups = _groups(idata, by)

@@ -31,6 +31,8 @@ import xarray as xr
 from scipy import sparse
 from scipy.stats import kendalltau
 
+from bayesirt._json import json_number
+from bayesirt._validate import check_positive_int, check_probability
 from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     expected_scores,
@@ -155,11 +157,10 @@ def rank(
     """
     if by not in RANK_BY:
         raise ValueError(f"by must be one of {RANK_BY}, got {by!r}")
-    _check_probability("level", level, low=0.5)
-    _check_probability("interval", interval, low=0.0)
+    check_probability("level", level, low=0.5)
+    check_probability("interval", interval, low=0.0)
     ks = _check_top_k(top_k)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot}")
+    check_positive_int("n_boot", n_boot, show=str)
     if by == "theta" and (items is not None or weights is not None):
         raise ValueError("items and weights choose the item set of by='score'; use by='score'")
 
@@ -299,8 +300,8 @@ def rank_to_json(result: xr.Dataset) -> dict:
             "rank_hi": int(result["rank_hi"].values[j]),
             "p_top1": float(result["p_rank"].values[j, 0]),
             "tier": int(result["tier"].values[j]),
-            "accuracy": _json_float(result["accuracy"].values[j]),
-            "accuracy_rank": _json_float(result["accuracy_rank"].values[j]),
+            "accuracy": json_number(result["accuracy"].values[j]),
+            "accuracy_rank": json_number(result["accuracy_rank"].values[j]),
         }
         for j, label in enumerate(labels)
     ]
@@ -439,11 +440,6 @@ def _sorted(result: xr.Dataset) -> xr.Dataset:
     return result.isel(subject=order)
 
 
-def _check_probability(name: str, value: float, *, low: float) -> None:
-    if not low < value < 1:
-        raise ValueError(f"{name} must lie strictly between {low} and 1, got {value!r}")
-
-
 def _check_top_k(top_k: Iterable[int]) -> list[int]:
     ks = sorted({int(k) for k in top_k})
     if not ks or ks[0] < 1:
@@ -459,7 +455,3 @@ def _check_same_labels(posterior: pd.Index, data: pd.Index, name: str) -> None:
             f"constant_data: only in the posterior {describe_values(posterior.difference(data))}"
             f"; only in the data {describe_values(data.difference(posterior))}"
         )
-
-
-def _json_float(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt._json import json_number
 from bayesirt.analysis.dependence.clusters import (
     Clusters,
     embedding_clusters,
@@ -397,7 +398,7 @@ def _json_safe(value):
     if isinstance(value, np.integer | int):
         return int(value)
     if isinstance(value, np.floating | float):
-        return float(value) if np.isfinite(value) else None
+        return json_number(value)
     if value is None or isinstance(value, str):
         return value
     return str(value)

@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import kendalltau, rankdata
 
+from bayesirt._validate import check_probability
 from bayesirt.analysis.dependence.clusters import Clusters, item_partition
 from bayesirt.analysis.dependence.q3 import ObservedTable, cluster_indicator, observed_table
 from bayesirt.analysis.posterior import (
@@ -168,8 +169,7 @@ def scenario_rankings(
         ``"other_fit"``. ``attrs``: ``reference``, ``groups``, ``n_use_cases``,
         ``concentration``, ``interval``, ``random_seed``.
     """
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     if n_use_cases < 0 or concentration <= 0:
         raise ValueError("n_use_cases must be non-negative and concentration positive")
     draws = posterior_draws(idata)

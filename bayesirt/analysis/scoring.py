@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, softmax
 
+from bayesirt._validate import check_probability
 from bayesirt.analysis.posterior import CHUNK_ELEMENTS, PosteriorDraws, posterior_draws
 from bayesirt.analysis.ranks import rank_probabilities, rank_quantile
 from bayesirt.data import Responses
@@ -114,8 +115,7 @@ def score_new(
     TypeError
         If ``responses`` is not a :class:`~bayesirt.data.Responses`.
     """
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     if n_nodes < 2:
         raise ValueError(f"n_nodes must be at least 2, got {n_nodes}")
     if not bounds[0] < bounds[1]:

@@ -7,12 +7,13 @@ Every posterior summary is taken over all draws of all chains.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import arviz as az
 import numpy as np
 
+from bayesirt._json import json_number
+from bayesirt._validate import check_probability
 from bayesirt.inference import fit_info
 
 __all__ = ["DEFAULT_INTERVAL", "NON_DISCRIMINATING_A", "summarize_fit"]
@@ -72,8 +73,7 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
     ValueError
         ``interval`` is not strictly between 0 and 1.
     """
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     info = fit_info(idata)
     draws = az.extract(idata, group="posterior", combined=True)
     tail = (1 - interval) / 2
@@ -86,10 +86,10 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
     subjects = [
         {
             "subject": str(subject_labels[j]),
-            "theta_mean": _number(theta_mean[j]),
-            "theta_sd": _number(theta[j].std()),
-            "theta_lo": _number(theta_lo[j]),
-            "theta_hi": _number(theta_hi[j]),
+            "theta_mean": json_number(theta_mean[j]),
+            "theta_sd": json_number(theta[j].std()),
+            "theta_lo": json_number(theta_lo[j]),
+            "theta_hi": json_number(theta_hi[j]),
         }
         for j in order
     ]
@@ -100,19 +100,21 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
     for i, label in enumerate(draws["item"].values):
         record: dict[str, Any] = {"item": str(label)}
         for name in present:
-            record[f"{name}_mean"] = _number(values[name][i].mean())
-            record[f"{name}_sd"] = _number(values[name][i].std())
+            record[f"{name}_mean"] = json_number(values[name][i].mean())
+            record[f"{name}_sd"] = json_number(values[name][i].std())
             if name == "b":
                 median, lo, hi = np.quantile(values["b"][i], [0.5, tail, 1 - tail])
-                record.update(b_median=_number(median), b_lo=_number(lo), b_hi=_number(hi))
+                record.update(
+                    b_median=json_number(median), b_lo=json_number(lo), b_hi=json_number(hi)
+                )
         record["discriminating"] = bool(np.median(values["a"][i]) >= NON_DISCRIMINATING_A)
         items.append(record)
 
     recorded = info["diagnostics"]
     divergences = recorded.get("divergences") if recorded.get("method") == "nuts" else None
     diagnostics = {
-        "max_rhat": _number(recorded.get("max_rhat")),
-        "min_ess_bulk": _number(recorded.get("min_ess_bulk")),
+        "max_rhat": json_number(recorded.get("max_rhat")),
+        "min_ess_bulk": json_number(recorded.get("min_ess_bulk")),
         "divergences": None if divergences is None else int(divergences),
     }
     return {"subjects": subjects, "items": items, "diagnostics": diagnostics}
@@ -125,11 +127,3 @@ def _by_row(variable: Any, dim: str) -> np.ndarray:
     a fit in memory and the same fit read back from disk summarise to identical numbers.
     """
     return np.ascontiguousarray(variable.transpose(dim, "sample").values)
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a Python float, or ``None`` for a missing, NaN or infinite value."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None

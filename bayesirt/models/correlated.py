@@ -112,6 +112,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy import stats
 
+from bayesirt._validate import check_positive_int
 from bayesirt.data import Responses
 from bayesirt.data.groups import ITEM_GROUP_COLUMNS, default_group_column
 from bayesirt.data.validation import describe_values
@@ -423,9 +424,8 @@ def _reference_frame(responses: Responses, n_traits: int) -> tuple[np.ndarray, n
     mean loading), the other traits orthogonal to it (contrasts, summing to zero over the
     items) along their principal axes, largest spread first.
     """
+    check_positive_int("n_traits", n_traits, show=str)
     k = int(n_traits)
-    if k < 1:
-        raise ValueError(f"n_traits must be a positive integer, got {n_traits}")
     dense = responses.dense()
     if min(dense.shape) < k:
         raise ValueError(
@@ -537,8 +537,7 @@ class MultidimensionalTwoPL(_LogitPairs, _Logistic):
             n_traits = len(self._trait_labels)
         else:
             n_traits = 2 if n_traits is None else int(n_traits)
-            if n_traits < 1:
-                raise ValueError(f"n_traits must be a positive integer, got {n_traits}")
+            check_positive_int("n_traits", n_traits, show=str)
             self._trait_labels = pd.Index([f"trait_{k + 1}" for k in range(n_traits)])
             self._reference, self._scores = _reference_frame(responses, n_traits)
         self.n_traits = n_traits

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt._validate import check_positive_int
 from bayesirt.inference.diagnostics import (
     BFMI_MIN,
     ESS_MIN,
@@ -170,8 +171,7 @@ def worst_parameters(idata, *, n: int = 4) -> pd.DataFrame:
     ``variable``, ``selection`` (a dict of coordinates), ``label``, ``r_hat``, ``ess_bulk``,
     ``ess_tail``. With one chain R-hat is undefined and the order is by bulk ESS alone.
     """
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_positive_int("n", n)
     posterior = idata.posterior
     rows = []
     for name, (flat_r, flat_b, flat_t, _) in fit_statistics(idata).items():

@@ -13,6 +13,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba_array
 
+from bayesirt._validate import check_positive_int
 from bayesirt.analysis.ranking import rank_table
 
 __all__ = [
@@ -136,8 +137,8 @@ def plot_p_beats(
 
 def _prepare(result: xr.Dataset, top: int | None, ax: Axes | None) -> tuple[xr.Dataset, Axes]:
     """The result in posterior order (first ``top`` subjects) and an Axes to draw on."""
-    if top is not None and top < 1:
-        raise ValueError(f"top must be a positive number of subjects, got {top}")
+    if top is not None:
+        check_positive_int("top", top, noun="number of subjects", show=str)
     order = rank_table(result).index[:top]
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 1.5 + 0.25 * len(order)))

@@ -12,6 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.ticker import MaxNLocator
 
+from bayesirt._validate import check_positive_int
+
 __all__ = ["plot_cluster_q3", "plot_dependence_test", "plot_rank_bump"]
 
 _BASIS_VARS = {"posterior": "mean_rank", "accuracy": "accuracy_rank"}
@@ -33,8 +35,8 @@ def plot_rank_bump(
     """
     if basis not in _BASIS_VARS:
         raise ValueError(f"basis must be one of {tuple(_BASIS_VARS)}, got {basis!r}")
-    if top is not None and top < 1:
-        raise ValueError(f"top must be a positive number of subjects, got {top}")
+    if top is not None:
+        check_positive_int("top", top, noun="number of subjects", show=str)
     shown = scenarios.isel(subject=slice(None, top))
     ranks = shown[_BASIS_VARS[basis]].values
     names = [str(s) for s in shown["scenario"].values]

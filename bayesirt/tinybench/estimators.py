@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesirt._validate import check_probability
 from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     PosteriorDraws,
@@ -563,8 +564,7 @@ def run_estimator(
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
     if target not in ("realised", "expected"):
         raise ValueError(f"target must be 'realised' or 'expected', got {target!r}")
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
+    check_probability("interval", interval)
     data = EstimationData(
         subjects=subjects,
         items=items,

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from bayesirt._json import json_number
+from bayesirt._validate import check_probability
 from bayesirt.analysis.posterior import posterior_draws
 from bayesirt.data import Responses
 from bayesirt.tinybench.adaptive import SdOrBudgetStopper, simulate_adaptive_test
@@ -110,7 +112,7 @@ class SubsetEvaluation:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     return [
-        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        {k: (json_number(v) if isinstance(v, float) else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
     ]
 
@@ -348,8 +350,7 @@ def _split_and_fit(
         return fit, roles, {"split": "given fit", "n_train": len(training)}
     if not callable(fit):
         raise TypeError("fit must be an InferenceData or a callable Responses -> InferenceData")
-    if not 0 < split < 1:
-        raise ValueError(f"split (the test share) must lie strictly between 0 and 1, got {split}")
+    check_probability("split (the test share)", split, show=str)
     n_test = max(1, round(split * len(subjects)))
     n_cal = _n_calibration(calibration_share, len(subjects) - n_test, "training")
     if n_test + n_cal >= len(subjects) - 1:

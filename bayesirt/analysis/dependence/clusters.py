@@ -48,6 +48,7 @@ import pandas as pd
 from scipy.cluster.vq import kmeans2
 from scipy.special import comb
 
+from bayesirt._validate import check_positive_int
 from bayesirt.analysis.dependence.q3 import (
     cluster_indicator,
     fit_residuals,
@@ -399,8 +400,8 @@ def residual_clusters(
         ``core`` (``strength`` above 2). ``attrs``: ``k``, ``null_coherence`` (the
         threshold, NaN with ``k`` given).
     """
-    if k is not None and k < 1:
-        raise ValueError(f"k must be a positive number of clusters, got {k}")
+    if k is not None:
+        check_positive_int("k", k, noun="number of clusters", show=str)
     rng = np.random.default_rng(random_seed)
     setup = fit_residuals(idata, n_draws, rng)
     table, items = setup.table, setup.draws.items

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesirt._validate import check_positive_int, check_probability
 from bayesirt.analysis.dependence.clusters import Clusters, adjusted_rand_index, item_partition
 from bayesirt.analysis.dependence.q3 import (
     MeanAbsQ3,
@@ -92,11 +93,6 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
-
-
-def _check_interval(interval: float) -> None:
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must lie strictly between 0 and 1, got {interval!r}")
 
 
 # --------------------------------------------------------------------- Q3 summaries
@@ -174,9 +170,8 @@ def local_dependence(
         global summaries), ``n_items``, ``n_subjects``, ``n_draws``, ``partition``,
         ``interval``, ``missing`` (the rule for missing cells), ``random_seed``.
     """
-    _check_interval(interval)
-    if top < 1:
-        raise ValueError(f"top must be a positive number of pairs, got {top}")
+    check_probability("interval", interval)
+    check_positive_int("top", top, noun="number of pairs", show=str)
     rng = np.random.default_rng(random_seed)
     setup = fit_residuals(idata, n_draws, rng)
     table, items = setup.table, setup.draws.items
@@ -444,8 +439,7 @@ def dependence_test(
     """
     if statistic not in DEPENDENCE_STATISTICS:
         raise ValueError(f"statistic must be one of {DEPENDENCE_STATISTICS}, got {statistic!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    check_probability("alpha", alpha)
     if n_permutations < 0:
         raise ValueError(f"n_permutations must be non-negative, got {n_permutations}")
     rng = np.random.default_rng(random_seed)
@@ -592,7 +586,7 @@ def explain_dependence(
         (posterior mean), ``between_q3``, ``excess`` with ``excess_lo`` / ``excess_hi``,
         ``p_excess`` (posterior probability of a positive excess) and ``ari``.
     """
-    _check_interval(interval)
+    check_probability("interval", interval)
     if not partitions:
         raise ValueError("no partitions given")
     rng = np.random.default_rng(random_seed)

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from bayesirt._validate import check_positive_int
 from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     PosteriorDraws,
@@ -182,8 +183,8 @@ def fit_residuals(idata, n_draws: int | None, rng: np.random.Generator) -> FitRe
     replacement (``None``, or at least as many as there are: all)."""
     draws = posterior_draws(idata)
     table = observed_table(idata, draws)
-    if n_draws is not None and n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws}")
+    if n_draws is not None:
+        check_positive_int("n_draws", n_draws, show=str)
     samples = draw_sample(draws.n_samples, n_draws, rng)
     return FitResiduals(draws=draws, table=table, samples=samples)
 
