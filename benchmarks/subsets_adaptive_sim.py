@@ -9,7 +9,7 @@ complete answers of training and test subjects. The 2PL is fitted to the trainin
   their simulated responses), with the variance selector (item parameters integrated over
   their posterior) and with the classic Fisher selector;
 * fixed subsets of every selection method (:func:`bayesirt.analysis.select_items`), given in
-  the same machinery (:class:`~bayesirt.analysis.adaptive.FixedSelector`), so that every
+  the same machinery (:class:`~bayesirt.tinybench.adaptive.FixedSelector`), so that every
   posterior sd below is the same cut posterior on the same grid.
 
 Reported for each: the shortest length at which the mean posterior sd of θ over the test

@@ -9,8 +9,8 @@ Running a large model on a whole benchmark is expensive. If a fitted IRT model k
 difficult and how informative every question is, a few well-chosen questions may predict the
 full score almost as well, and a Bayesian fit can say *how* well for each new model: an
 interval, not just a number. This notebook follows the three steps of
-`bayesirt.analysis.subsets` — choose items, estimate full scores from them, evaluate the error
-against the budget — and ends with an adaptive test (`bayesirt.analysis.adaptive`) that picks
+`bayesirt.tinybench` — choose items, estimate full scores from them, evaluate the error
+against the budget — and ends with an adaptive test (`bayesirt.tinybench.adaptive`) that picks
 each next question from the answers so far.
 
 **Data.** The ARC items of metabench (Open LLM Leaderboard v1: 4,280 LLMs × 100 questions,
