@@ -54,7 +54,7 @@ import numpy as np
 import xarray as xr
 from scipy import fft, special
 
-from bayesirt.models.derived import DERIVED_VARIABLES
+from bayesirt.models.derived import CONSTANT_VARIABLES, DERIVED_VARIABLES
 
 __all__ = [
     "BFMI_MIN",
@@ -120,9 +120,13 @@ class Diagnostics:
 
 
 def parameter_names(posterior) -> list[str]:
-    """Posterior variables that are model parameters (not ``*_z`` auxiliaries)."""
+    """Posterior variables that are model parameters: not ``*_z`` auxiliaries, and not the
+    data some models keep in their posterior (:data:`~bayesirt.models.derived.CONSTANT_VARIABLES`,
+    constant by construction)."""
     return [
-        name for name in posterior.data_vars if not (name.endswith("_z") or name.endswith("__"))
+        name
+        for name in posterior.data_vars
+        if not (name.endswith("_z") or name.endswith("__") or name in CONSTANT_VARIABLES)
     ]
 
 

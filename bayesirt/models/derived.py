@@ -6,11 +6,15 @@ The pure item-response functions are in :mod:`bayesirt.irt`.
 
 from __future__ import annotations
 
-__all__ = ["DERIVED_VARIABLES", "derived_variables"]
+__all__ = ["CONSTANT_VARIABLES", "DERIVED_VARIABLES", "derived_variables"]
 
 
 #: Posterior variables computed from others after sampling: never sampled, stored or checked.
 DERIVED_VARIABLES = ("b",)
+#: Data that a model keeps in its posterior, the same in every draw: each item's cluster code in
+#: the clustered models (so that their pointwise functions need only the posterior). They are
+#: not parameters, and the convergence check leaves them out: their R-hat is 0/0.
+CONSTANT_VARIABLES = ("item_cluster",)
 
 
 def derived_variables(posterior) -> dict:

@@ -111,3 +111,15 @@ def test_chains_in_separate_modes_are_named():
         diag = check_convergence(_fake_fit({"slow": slow}, 4, 500, rng))
     assert diag.max_rhat > 1.01
     assert "separate regions" not in str(record[0].message)
+
+
+def test_cluster_codes_kept_in_the_posterior_are_not_judged():
+    """The clustered models keep each item's cluster code in the posterior, the same in every
+    draw; it is data, not a parameter, and must not fail the check (R-hat 0/0) as a stuck
+    parameter does."""
+    rng = np.random.default_rng(5)
+    codes = np.broadcast_to(np.array([0.0, 1.0, 1.0]), (4, 500, 3)).copy()
+    posterior = {"theta": rng.normal(size=(4, 500)), "item_cluster": codes}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_convergence(_fake_fit(posterior, 4, 500, rng)).converged
