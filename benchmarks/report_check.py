@@ -23,7 +23,8 @@ import numpy as np
 import bayesirt
 from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table
 from bayesirt.analysis.quality import assess_quality
-from bayesirt.reports.report import SECTIONS, build_report, check_rendering, find_chromium
+from bayesirt.reports.report import SECTIONS, build_report
+from bayesirt.testing import check_rendering, find_chromium
 
 
 def main() -> None:

@@ -141,7 +141,7 @@ and images the browser actually decoded. Where no Chromium is found this cell sa
 on.
 """),
     ("code", '''
-from bayesirt.reports.report import check_rendering, find_chromium
+from bayesirt.testing import check_rendering, find_chromium
 
 if find_chromium() is None:
     print("no Chromium found: rendering not checked")

@@ -28,6 +28,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bayesirt.reports",),
     ("bayesirt.sweep",),
     ("bayesirt.cli", "bayesirt.__main__"),
+    # helpers for testing code built on bayesirt (the headless-browser check of the report):
+    # alone on top, so that no module of the package imports it
+    ("bayesirt.testing",),
 )
 #: Imports against the order that are part of a public façade: ``bayesirt.analysis`` keeps the
 #: tiny-benchmark names importable (they moved up to ``bayesirt.tinybench``) by resolving them
@@ -101,6 +104,18 @@ def test_imports_follow_the_layer_order():
             elif _layer(target) > _layer(name) and (name, target) not in FACADE_EXCEPTIONS:
                 wrong.append(f"{name}:{line} imports {target}, a higher layer")
     assert not wrong, "\n".join(wrong)
+
+
+def test_nothing_imports_the_testing_helpers():
+    """``bayesirt.testing`` is the top layer, and not even the façade imports it: ``import
+    bayesirt`` does not load the test harness."""
+    importers = sorted(
+        f"{name}:{line}"
+        for name, imports in _graph().items()
+        for target, line in imports
+        if target == "bayesirt.testing"
+    )
+    assert not importers, importers
 
 
 def test_no_import_circle():

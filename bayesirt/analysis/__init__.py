@@ -21,6 +21,9 @@
 * :func:`assess_quality`: how well the benchmark measures (:mod:`bayesirt.analysis.quality`):
   item parameters by group, information and the ability range measured precisely, flagged
   items (:func:`flag_items`), separability of the top subjects, Wright map.
+* :mod:`bayesirt.analysis.report_inputs`: every analysis of the HTML diagnostics report
+  (:func:`~bayesirt.analysis.report_inputs.report_inputs`), which
+  :func:`bayesirt.reports.build_report` then draws.
 """
 
 from bayesirt.analysis.compare import compare

@@ -410,7 +410,7 @@ class _SkippedFusionFilter(logging.Filter):
     ``"Traceback:"`` and the traceback. The filter removes the first two when the rewriter is
     the fusion, and the third when it is that error; every other message passes.
 
-    With the partially centred items (:func:`bayesirt.models.base.partially_centred_normal`)
+    With the partially centred items (:func:`bayesirt.models._hierarchy.partially_centred_normal`)
     and PyTensor 2.38, the same fusion fails on the scalar conversion of one composite
     (``KeyError`` raised in ``elemwise_to_scalar``), logged as one ERROR record holding the
     whole traceback; that record is removed too (PyTensor skips the fusion it could not build

@@ -32,62 +32,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pymc as pm
-import pytensor.tensor as pt
 from scipy import stats
 
 from bayesirt.data import Responses
 from bayesirt.data.validation import require_fittable
 from bayesirt.irt import icc, log_likelihood
+from bayesirt.models._hierarchy import hierarchical_item_vector
 from bayesirt.models.priors import Prior, merge_priors
 
-__all__ = ["IRTModel", "partially_centred_normal"]
-
-
-def partially_centred_normal(
-    name: str,
-    loc,
-    sigma,
-    *,
-    information: np.ndarray,
-    start: np.ndarray,
-    sigma_start: float,
-):
-    r"""Vector :math:`x_i \sim N(\text{loc}_i, \sigma)`, sampled partially centred.
-
-    Hierarchical item parameters sit between two regimes. Where an item's answers pin
-    :math:`x_i`, the centred coordinates :math:`x_i` themselves sample well and the
-    non-centred :math:`z_i = (x_i - \text{loc}_i)/\sigma` couple every item to
-    :math:`\sigma`; where the answers say little (an item nobody solves, one that barely
-    discriminates), the centred coordinates form a funnel with :math:`\sigma`. Many items of
-    a leaderboard are in between. The partially non-centred parameterisation
-    (Papaspiliopoulos, Roberts & Sköld 2007; Gorinova, Moore & Hoffman 2020) samples
-
-    .. math::
-
-        \tilde x_i \sim N(\lambda_i\,\text{loc}_i,\; \sigma^{\lambda_i}), \qquad
-        x_i = \text{loc}_i + \sigma^{1 - \lambda_i}(\tilde x_i - \lambda_i\,\text{loc}_i),
-        \qquad
-        \lambda_i = \frac{\sigma^2 I_i}{\sigma^2 I_i + 1},
-
-        which is exactly :math:`x_i \sim N(\text{loc}_i, \sigma)` for any
-        :math:`\lambda_i \in [0, 1]` (:math:`\lambda = 1` centred, :math:`0` non-centred).
-        With a Gaussian likelihood of precision :math:`I_i` this weight — the share of the
-        posterior precision that comes from the data — makes :math:`\tilde x_i` and
-        :math:`\sigma` a posteriori uncorrelated. ``information`` is :math:`I_i`, estimated
-        from the data before sampling; :math:`\lambda_i` follows the current :math:`\sigma`.
-        ``start`` is an initial value of :math:`x - \text{loc}` and ``sigma_start`` a typical
-        :math:`\sigma`, used only for the initial point.
-    """
-    information = np.asarray(information, dtype=float)
-    log_sigma = pt.log(sigma)
-    weight = pm.math.sigmoid(2.0 * log_sigma + np.log(np.maximum(information, 1e-12)))
-    weight_start = sigma_start**2 * information / (sigma_start**2 * information + 1.0)
-    initval = np.asarray(start, dtype=float) / sigma_start ** (1.0 - weight_start)
-    shifted = weight * loc
-    tilde = pm.Normal(
-        name, shifted, pt.exp(weight * log_sigma), shape=information.size, initval=initval
-    )
-    return loc + pt.exp((1.0 - weight) * log_sigma) * (tilde - shifted)
+__all__ = ["IRTModel"]
 
 
 class IRTModel:
@@ -235,99 +188,27 @@ class IRTModel:
         self, key: str, *, information: np.ndarray, start: np.ndarray | None = None
     ):
         r"""Hierarchical item parameter :math:`x_i \sim N(\mu_{g(i)}, \sigma)` (``key`` names
-        it and its priors ``mu_<key>``, ``sigma_<key>``, ``tau_<key>``), sampled as its
-        group means plus zero-sum deviations.
+        it and its priors ``mu_<key>``, ``sigma_<key>``, ``tau_<key>``), with groups :math:`g`
+        of ``pool_by`` (one group without it), sampled as its group sample means plus
+        partially centred zero-sum deviations: the model and its coordinates are those of
+        :func:`~bayesirt.models._hierarchy.hierarchical_item_vector`.
 
-        The model, with groups :math:`g` of ``pool_by`` (one group without it):
-
-        .. math::
-
-            \mu \sim N(m_0, s_0), \quad \mu_g = \mu + \tau z_g, \quad z_g \sim N(0, 1),
-            \quad x_i = \mu_{g(i)} + \sigma\varepsilon_i, \quad \varepsilon_i \sim N(0, 1).
-
-        Sampled in other coordinates with exactly the same joint distribution. With many items
-        the data pin the *sample* mean :math:`\bar x_g` of each group tightly, and the usual
-        coordinates turn that into a ridge: :math:`\mu_g` can only move together with all
-        :math:`n_g` of its items (measured on ChemBench: min bulk ESS 27 of 1,000 draws for
-        :math:`\mu_{\log a}`). Here the sample mean is itself a coordinate. For Gaussians
-        the sample mean is independent of the deviations from it, so
-
-        .. math::
-
-            \bar x_g = \mu + \sqrt{\tau^2 + \sigma^2 / n_g}\; u_g, \qquad
-            x_i - \bar x_{g(i)} = e_i - \bar e_{g(i)},
-
-        with :math:`u_g \sim N(0, 1)` and :math:`e_i \sim N(0, \sigma)` i.i.d. (the group
-        means of :math:`e` do not enter the likelihood and keep their prior). Without
-        ``pool_by``, :math:`\mu` is integrated out as well,
-        :math:`\bar x \sim N(m_0, \sqrt{s_0^2 + \sigma^2 / n})`, which requires a Normal
-        prior on ``mu_<key>``. The population means are restored exactly from their
-        conditional distribution given the sample means (a Normal, drawn with one auxiliary
-        standard normal each), so the posterior holds ``mu_<key>`` (and ``mu_<key>_group``)
-        as usual, plus the sample mean(s) ``<key>_mean``.
-
-        Each :math:`e_i` is partially centred (:func:`partially_centred_normal`) by
-        ``information``, the precision that the item's own answers carry about :math:`x_i`.
-        ``start`` is an initial value of :math:`x` (default: the prior mean of ``mu_<key>``).
+        ``information`` is the precision that each item's own answers carry about
+        :math:`x_i`; ``start`` is an initial value of :math:`x` (default: the prior mean of
+        ``mu_<key>``).
         """
         n_items = self.responses.n_items
-        if self.pool_by is None:
-            codes, n_groups = np.zeros(n_items, dtype=int), 1
-        else:
-            codes, n_groups = self._group_codes, len(self._group_labels)
-        counts = np.bincount(codes, minlength=n_groups).astype(float)
         if start is None:  # the prior mean of mu_<key> (e.g. c near 0.12 for the 3PL)
             start = np.full(n_items, float(self.priors[f"mu_{key}"].params.get("mu", 0.0)))
-        start = np.asarray(start, dtype=float)
-        start_means = np.bincount(codes, weights=start, minlength=n_groups) / counts
-
-        sigma = self._prior(f"sigma_{key}")
-        raw = partially_centred_normal(
-            f"{key}_pc",
-            0.0,
-            sigma,
+        items = hierarchical_item_vector(
+            key,
+            priors=self.priors,
             information=information,
-            start=start - start_means[codes],
-            sigma_start=self.priors[f"sigma_{key}"].typical_value(),
+            start=start,
+            codes=np.zeros(n_items, dtype=int) if self.pool_by is None else self._group_codes,
+            dims=self.pool_by,
         )
-        group_sums = pt.inc_subtensor(pt.zeros(n_groups)[codes], raw)
-        deviations = raw - (group_sums / counts)[codes]
-
-        mean_dims = self.pool_by if self.pool_by is not None else None
-        mu_prior = self.priors[f"mu_{key}"]
-        if self.pool_by is None:
-            if mu_prior.distribution != "Normal":
-                raise ValueError(
-                    f"prior mu_{key} must be Normal (the mean is integrated analytically), "
-                    f"got {mu_prior!r}"
-                )
-            m0, s0 = float(mu_prior.params.get("mu", 0.0)), float(mu_prior.params["sigma"])
-            noise = sigma**2 / counts[0]
-            sample_mean = pm.Normal(
-                f"{key}_mean", m0, pt.sqrt(s0**2 + noise), initval=start_means[0]
-            )
-            shrink = s0**2 / (s0**2 + noise)
-            w = pm.Normal(f"mu_{key}_z", 0.0, 1.0)
-            pm.Deterministic(
-                f"mu_{key}",
-                m0 + shrink * (sample_mean - m0) + pt.sqrt(shrink * noise) * w,
-            )
-            return sample_mean + deviations
-        mu = self._prior(f"mu_{key}")
-        tau = self._prior(f"tau_{key}")
-        noise = sigma**2 / counts
-        u = pm.Normal(f"{key}_mean_z", 0.0, 1.0, dims=mean_dims)
-        sample_means = pm.Deterministic(
-            f"{key}_mean", mu + pt.sqrt(tau**2 + noise) * u, dims=mean_dims
-        )
-        shrink = tau**2 / (tau**2 + noise)
-        w = pm.Normal(f"mu_{key}_group_z", 0.0, 1.0, dims=mean_dims)
-        pm.Deterministic(
-            f"mu_{key}_group",
-            mu + shrink * (sample_means - mu) + pt.sqrt(shrink * noise) * w,
-            dims=mean_dims,
-        )
-        return sample_means[codes] + deviations
+        return items.value
 
     # ------------------------------------------------------- pointwise quantities
     @classmethod

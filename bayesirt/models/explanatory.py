@@ -40,11 +40,12 @@ Sampling geometry (exactly the same model, other coordinates):
   :math:`\gamma \sim N(R^* m, s_\beta^2 R^* R^{*\top})` (a linear map, constant Jacobian).
 * **The regression in the location.** Each item is sampled partially centred around its
   regression prediction, :math:`e_i \sim N(z_i^\top\beta, \sigma)` through
-  :func:`~bayesirt.models.base.partially_centred_normal`, not as a residual added to the
-  regression: otherwise every move of :math:`\beta` would have to be undone by all
-  :math:`n` well-answered residuals at once, a ridge. As in
-  :meth:`~bayesirt.models.base.IRTModel._item_parameter`, the sample mean of the
-  parameter is its own coordinate: since :math:`\sum_i z_i = 0`,
+  :func:`~bayesirt.models._hierarchy.partially_centred_normal`, not as a residual added to
+  the regression: otherwise every move of :math:`\beta` would have to be undone by all
+  :math:`n` well-answered residuals at once, a ridge. As for every hierarchical item
+  parameter (:func:`~bayesirt.models._hierarchy.hierarchical_item_vector`, with the
+  regression as its location), the sample mean of the parameter is its own coordinate:
+  since :math:`\sum_i z_i = 0`,
   :math:`\bar\alpha = \mu_\alpha + \sigma\bar\varepsilon \sim N(m_0, \sqrt{s_0^2 +
   \sigma^2/n})` is independent of the deviations :math:`\alpha_i - \bar\alpha = e_i -
   \bar e`, and :math:`\mu_\alpha` is drawn from its conditional distribution given
@@ -70,7 +71,7 @@ import pytensor.tensor as pt
 
 from bayesirt.data import Responses
 from bayesirt.data.features import check_item_features
-from bayesirt.models.base import partially_centred_normal
+from bayesirt.models._hierarchy import hierarchical_item_vector
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import TwoPL
 
@@ -256,7 +257,6 @@ class ExplanatoryTwoPL(TwoPL):
         ``<key>_mean`` and ``mu_<key>`` to the posterior and returns :math:`x`."""
         design = self.design
         n_items = self.responses.n_items
-        start = np.zeros(n_items) if start is None else np.asarray(start, dtype=float)
         beta_prior = self.priors[f"beta_{key}"].params
         m_beta = float(beta_prior.get("mu", 0.0)) * np.ones(len(design.columns))
         s_beta = float(beta_prior["sigma"])
@@ -271,29 +271,16 @@ class ExplanatoryTwoPL(TwoPL):
         )
         fitted = pt.as_tensor(design.q) @ gamma
 
-        sigma = self._prior(f"sigma_{key}")
-        raw = partially_centred_normal(
-            f"{key}_pc",
-            fitted,
-            sigma,
+        items = hierarchical_item_vector(
+            key,
+            priors=self.priors,
             information=information,
-            start=start - start.mean(),
-            sigma_start=self.priors[f"sigma_{key}"].typical_value(),
+            start=np.zeros(n_items) if start is None else start,
+            loc=fitted,
         )
-        deviations = raw - raw.mean()
-
-        mu_prior = self.priors[f"mu_{key}"].params
-        m0, s0 = float(mu_prior.get("mu", 0.0)), float(mu_prior["sigma"])
-        noise = sigma**2 / n_items
-        sample_mean = pm.Normal(f"{key}_mean", m0, pt.sqrt(s0**2 + noise), initval=start.mean())
-        shrink = s0**2 / (s0**2 + noise)
-        w = pm.Normal(f"mu_{key}_z", 0.0, 1.0)
-        pm.Deterministic(
-            f"mu_{key}", m0 + shrink * (sample_mean - m0) + pt.sqrt(shrink * noise) * w
-        )
-        residual = deviations - fitted
+        residual = items.deviations - fitted
         explained = pt.mean(fitted**2)
         pm.Deterministic(
             f"r2_{key}", explained / (explained + pt.mean((residual - residual.mean()) ** 2))
         )
-        return sample_mean + deviations
+        return items.value

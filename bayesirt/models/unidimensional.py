@@ -29,15 +29,17 @@ Why slope–intercept: with abilities centred and scaled, the likelihood of an i
 ability range; and a change in the spread of the abilities moves every :math:`b_i` but no
 :math:`\alpha_i`. Measured on ChemBench (22 × 2,854, nutpie, 500 + 500 draws): min bulk ESS
 26 (θ, :math:`\sigma_b`) and E-BFMI 0.26 with :math:`b`; min ESS 210 and E-BFMI 0.75 with the
-intercept and the sample-mean coordinates of :meth:`~bayesirt.models.base.IRTModel._item_parameter`.
-The prior is placed on the intercept, so :math:`b = -\alpha/a` has a heavier-tailed prior for
-weakly discriminating items, as it should: such items say little about where they sit.
+intercept and the sample-mean coordinates of
+:func:`~bayesirt.models._hierarchy.hierarchical_item_vector`. The prior is placed on the
+intercept, so :math:`b = -\alpha/a` has a heavier-tailed prior for weakly discriminating items,
+as it should: such items say little about where they sit.
 
-Every item parameter is hierarchical through :meth:`IRTModel._item_parameter`, which samples
-group sample means and zero-sum deviations (exactly the same model); each item's deviation is
-partially centred (:func:`~bayesirt.models.base.partially_centred_normal`) by the information
-its own answers carry about it (``_*_information`` below). The logits of the 3PL/4PL
-asymptotes stay non-centred.
+Every item parameter is hierarchical through :meth:`IRTModel._item_parameter`
+(:func:`~bayesirt.models._hierarchy.hierarchical_item_vector`), which samples group sample
+means and zero-sum deviations (exactly the same model); each item's deviation is partially
+centred (:func:`~bayesirt.models._hierarchy.partially_centred_normal`) by the information its
+own answers carry about it (``_*_information`` below). The logits of the 3PL/4PL asymptotes
+stay non-centred.
 
 Measured on the shipped example leaderboard (40 × 1,500, nutpie, 2 chains × (500 + 500)
 draws), against the earlier choice of fully centred or fully non-centred per item by a

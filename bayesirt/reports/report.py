@@ -8,41 +8,47 @@ uncertainty, and the comparison of the fits when there are several (PSIS-LOO by 
 by item, :func:`bayesirt.analysis.compare.compare`). The first fit is the one
 analysed in detail; every fit gets its convergence section.
 
+The report only draws: the analyses behind its sections are run by
+:func:`bayesirt.analysis.report_inputs.report_inputs`, and the functions here turn their
+results into HTML fragments (tables, figures, the sentences around their numbers). The page
+around them (head, style sheet, title line, convergence banner, navigation and the frame of
+each section) is the Jinja2 template ``templates/report.html.j2`` of this package, rendered
+with autoescaping: every value is escaped unless it is a fragment marked
+:class:`markupsafe.Markup` here.
+
 The file needs no network: figures are PNG images embedded as base64 ``data:`` URIs, the
 style sheet is inline, there is no script, and the full flagged-items table is embedded as
-a CSV download link. :func:`check_rendering` opens a report in headless Chromium and reports
-the sections and images the browser sees.
+a CSV download link. :func:`bayesirt.testing.check_rendering` opens a report in headless
+Chromium and reports the sections and images the browser sees.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import html
 import io
-import json
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import arviz as az
+import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from bayesirt._version import __version__
-from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
 from bayesirt.analysis.posterior import fitted_responses
-from bayesirt.analysis.ppc import STATISTICS, ppc, ppc_table, ppc_unit_table
-from bayesirt.analysis.quality import FLAGS, assess_quality
-from bayesirt.analysis.ranking import rank, rank_table
+from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
+from bayesirt.analysis.quality import FLAGS
+from bayesirt.analysis.ranking import rank_table
+from bayesirt.analysis.report_inputs import ReportInputs, report_inputs
 from bayesirt.inference.io import CONFIG_ATTR, data_fingerprint, fit_config, fit_settings
 from bayesirt.reports.diagnostics import (
     advi_stopping_rule,
@@ -56,7 +62,7 @@ from bayesirt.reports.ppc import plot_ppc_discrepancy, plot_ppc_histogram, plot_
 from bayesirt.reports.quality import plot_information, plot_item_parameters, plot_wright_map
 from bayesirt.reports.ranking import plot_rank_caterpillar
 
-__all__ = ["SECTIONS", "build_report", "check_rendering", "find_chromium"]
+__all__ = ["SECTIONS", "build_report"]
 
 #: Section ids of the report and their titles, in order (``comparison`` only with 2+ fits).
 SECTIONS = {
@@ -75,20 +81,21 @@ MAX_CATERPILLAR = 60
 #: Start of the progress lines that :func:`build_report` prints on stderr.
 PROGRESS_PREFIX = "bayesirt: report: "
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ccc; padding-bottom: 0.2em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
-th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.85em; color: #555; }
-.banner { background: #b00020; color: white; padding: 1em 1.2em; font-size: 1.15em;
-          border: 4px solid #600010; margin: 1em 0; }
-.banner strong { font-size: 1.3em; display: block; margin-bottom: 0.3em; }
-.note { background: #fff4d6; border-left: 5px solid #e0a100; padding: 0.6em 1em; }
-.muted { color: #666; font-size: 0.9em; }
-"""
+#: The page template, in ``templates/`` beside this module.
+TEMPLATE = "report.html.j2"
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    """The page template: autoescaped, strict about undefined names, and with the final
+    newline of the file kept."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("bayesirt.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template(TEMPLATE)
 
 
 # ------------------------------------------------------------------------ HTML helpers
@@ -127,34 +134,28 @@ def _csv_link(frame: pd.DataFrame, filename: str, text: str) -> str:
     return f'<a download="{_esc(filename)}" href="data:text/csv;base64,{data}">{_esc(text)}</a>'
 
 
-def _section(key: str, body: list[str]) -> str:
-    return f'<section id="{key}"><h2>{_esc(SECTIONS[key])}</h2>\n' + "\n".join(body) + "</section>"
+def _section(key: str, body: list[str]) -> tuple[str, Markup]:
+    """A section for the template: its id and its HTML fragments (under its heading)."""
+    return key, Markup("\n".join(body))
 
 
-def _unavailable(what: str, err: Exception) -> str:
+def _unavailable(what: str, err: object) -> str:
     return f'<p class="note">{_esc(what)} is not available for this fit: {_esc(err)}</p>'
 
 
 # --------------------------------------------------------------------------- sections
-def _banner(names: list[str], fits: list) -> str:
+def _failed_fits(names: list[str], fits: list) -> list[dict]:
+    """Name, method and problems of each fit that failed its convergence checks (the
+    template's banner lists them)."""
     failed = []
     for name, idata in zip(names, fits, strict=True):
         diag = fit_diagnostics(idata)
         if not diag.converged:
-            failed.append(
-                f"<li>{_esc(name)} ({_esc(diag.method)}): {_esc('; '.join(diag.problems))}</li>"
-            )
-    if not failed:
-        return ""
-    return (
-        f'<div class="banner" id="{BANNER_ID}" role="alert"><strong>CONVERGENCE FAILED: do not '
-        "trust these estimates.</strong> The following fit(s) failed the package's "
-        f"convergence checks:<ul>{''.join(failed)}</ul>Sample longer (more tuning steps and "
-        "draws), raise target_accept, or check the model before using any number below.</div>"
-    )
+            failed.append({"name": name, "method": diag.method, "problems": diag.problems})
+    return failed
 
 
-def _data_section(idata, filters: pd.DataFrame | None) -> str:
+def _data_section(idata, filters: pd.DataFrame | None) -> tuple[str, Markup]:
     responses = fitted_responses(idata)
     summary = responses.summary()
     config = fit_config(idata)
@@ -189,7 +190,7 @@ def _data_section(idata, filters: pd.DataFrame | None) -> str:
     return _section("data", body)
 
 
-def _convergence_section(names: list[str], fits: list) -> str:
+def _convergence_section(names: list[str], fits: list) -> tuple[str, Markup]:
     overview = pd.DataFrame(
         [
             {
@@ -244,7 +245,7 @@ def _convergence_section(names: list[str], fits: list) -> str:
     return _section("convergence", body)
 
 
-def _ppc_section(result) -> str:
+def _ppc_section(result) -> tuple[str, Markup]:
     table = ppc_table(result)
     body = [
         f"<p>{result.attrs['n_draws']} posterior draws, one replication of the whole data "
@@ -277,7 +278,7 @@ def _ppc_section(result) -> str:
     return _section("ppc", body)
 
 
-def _item_fit_section(quality, result) -> str:
+def _item_fit_section(quality, result) -> tuple[str, Markup]:
     flagged = quality.flagged
     attrs = flagged.attrs
     counts = flagged["reasons"].str.split("; ").explode().value_counts()
@@ -314,7 +315,7 @@ def _item_fit_section(quality, result) -> str:
     return _section("item-fit", body)
 
 
-def _quality_section(quality) -> str:
+def _quality_section(quality) -> tuple[str, Markup]:
     info = quality.information.attrs
     segments = info["precise_segments"]
     where = " and ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in segments) if segments else "nowhere"
@@ -340,7 +341,7 @@ def _quality_section(quality) -> str:
     return _section("quality", body)
 
 
-def _ranking_section(ranking, quality) -> str:
+def _ranking_section(ranking, quality) -> tuple[str, Markup]:
     sep = quality.separability
     table = rank_table(ranking)
     # P(top k) only for k below the number of subjects: rank_table leaves the others out
@@ -376,9 +377,8 @@ def _ranking_section(ranking, quality) -> str:
     return _section("ranking", body)
 
 
-def _comparison_section(names: list[str], fits: list) -> str:
-    prints = {data_fingerprint(idata) for idata in fits}
-    if len(prints) > 1:
+def _comparison_section(inputs: ReportInputs) -> tuple[str, Markup]:
+    if inputs.comparison is None:  # only called with two or more fits
         return _section(
             "comparison",
             [
@@ -410,10 +410,7 @@ def _comparison_section(names: list[str], fits: list) -> str:
         "max_k",
         "bad_k_units",
     ]
-    for unit in LOO_UNITS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ParetoKWarning)  # shown in the table instead
-            table = compare(dict(zip(names, fits, strict=True)), unit=unit)
+    for unit, table in inputs.comparison.items():
         body.append(f"<h3>Left out: one {_esc(unit)}</h3><p>Asks {_esc(questions[unit])}.</p>")
         body.append(_table(table[columns]))
         body.append(_figure(az.plot_compare(table), f"LOO by {unit}: elpd with standard errors"))
@@ -458,7 +455,10 @@ def build_report(
         Seed of the checks.
     progress : bool
         Print one short line on stderr as each section starts (``bayesirt: report: ...``)
-        and the time taken at the end; a large fit takes minutes.
+        and the time taken at the end; a large fit takes minutes. From the posterior
+        predictive checks on, a section starts with its analysis
+        (:func:`~bayesirt.analysis.report_inputs.report_inputs`, which runs them all before
+        any of their figures is drawn).
 
     Returns
     -------
@@ -485,55 +485,45 @@ def build_report(
     primary = fits[0]
     started = time.perf_counter()
     say = _progress(progress)
+    lines = {
+        "ppc": f"{SECTIONS['ppc']} ({n_draws if n_draws is not None else 'all'} draws)",
+        "comparison": f"{SECTIONS['comparison']} (PSIS-LOO by response and by item)",
+    }
 
     say(SECTIONS["data"])
     sections = [_data_section(primary, filters)]
     say(f"{SECTIONS['convergence']} ({len(fits)} fit{'s' if len(fits) > 1 else ''})")
     sections.append(_convergence_section(names, fits))
-    say(f"{SECTIONS['ppc']} ({n_draws if n_draws is not None else 'all'} draws)")
-    result = ppc(primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed)
-    sections.append(_ppc_section(result))
-    say(SECTIONS["item-fit"])
-    try:
-        ranking = rank(primary, level=level)
-        quality = assess_quality(
-            primary,
-            se_max=se_max,
-            alpha=alpha,
-            a_min=a_min,
-            top=top,
-            level=level,
-            ranking=ranking,
-            item_fit=result,
-        )
-    except ValueError as err:  # models without a unidimensional theta / a / b
-        for key in ("item-fit", "quality", "ranking"):
-            sections.append(_section(key, [_unavailable(SECTIONS[key], err)]))
-    else:
-        sections.append(_item_fit_section(quality, result))
-        say(SECTIONS["quality"])
-        sections.append(_quality_section(quality))
-        say(SECTIONS["ranking"])
-        sections.append(_ranking_section(ranking, quality))
-    if len(fits) > 1:
-        say(f"{SECTIONS['comparison']} (PSIS-LOO by response and by item)")
-        sections.append(_comparison_section(names, fits))
-
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    contents = "".join(
-        f'<li><a href="#{key}">{_esc(SECTIONS[key])}</a></li>'
-        for key in SECTIONS
-        if key != "comparison" or len(fits) > 1
+    inputs = report_inputs(
+        dict(zip(names, fits, strict=True)),
+        se_max=se_max,
+        alpha=alpha,
+        a_min=a_min,
+        top=top,
+        level=level,
+        n_draws=n_draws,
+        random_seed=random_seed,
+        progress=lambda stage: say(lines.get(stage, SECTIONS[stage])),
     )
-    document = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_esc(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{_esc(title)}</h1>"
-        f'<p class="muted">bayesirt {_esc(__version__)}, {stamp}; fits: '
-        f"{_esc(', '.join(names))} (first analysed in detail: {_esc(names[0])})</p>"
-        f"{_banner(names, fits)}<nav><ul>{contents}</ul></nav>"
-        + "\n".join(sections)
-        + "</body></html>\n"
+    sections.append(_ppc_section(inputs.checks))
+    if inputs.quality is None:
+        for key in ("item-fit", "quality", "ranking"):
+            sections.append(_section(key, [_unavailable(SECTIONS[key], inputs.unavailable)]))
+    else:
+        sections.append(_item_fit_section(inputs.quality, inputs.checks))
+        sections.append(_quality_section(inputs.quality))
+        sections.append(_ranking_section(inputs.ranking, inputs.quality))
+    if len(fits) > 1:
+        sections.append(_comparison_section(inputs))
+
+    document = _template().render(
+        title=title,
+        version=__version__,
+        stamp=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        names=names,
+        banner_id=BANNER_ID,
+        failed=_failed_fits(names, fits),
+        sections=[(key, SECTIONS[key], body) for key, body in sections],
     )
     if out is not None:
         out = Path(out)
@@ -553,92 +543,3 @@ def _progress(enabled: bool):
             )
 
     return say
-
-
-# ------------------------------------------------------------------------ rendering
-#: Names under which a Chromium binary is looked for on the PATH.
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-_PROBE = """<script>
-window.addEventListener("load", () => {
-  const images = Array.from(document.images);
-  const decoded = (img) => img.complete && img.naturalWidth > 0;
-  const out = document.createElement("pre");
-  out.id = "bayesirt-probe";
-  out.textContent = JSON.stringify({
-    sections: Array.from(document.querySelectorAll("section[id]")).map((s) => s.id),
-    images: images.length,
-    images_ok: images.filter(decoded).length,
-    broken: images.filter((img) => !decoded(img)).map((img) => img.alt),
-    banner: document.getElementById("%s") !== null,
-    errors: window.__bayesirtErrors,
-  });
-  document.body.appendChild(out);
-});
-</script>"""
-_ERRORS = (
-    '<script>window.__bayesirtErrors = []; window.addEventListener("error", '
-    "(e) => window.__bayesirtErrors.push(String(e.message)));</script>"
-)
-
-
-def find_chromium() -> str | None:
-    """Path of a Chromium (or Chrome) binary on the PATH, ``None`` if there is none."""
-    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
-
-
-def check_rendering(path: str | Path, *, chromium: str | None = None, timeout: float = 180) -> dict:
-    """Open a report in headless Chromium and say what the browser rendered.
-
-    A copy of the file gets two small scripts (the report itself has none): one records
-    JavaScript errors from the start, one runs after the page has loaded and writes what the
-    page holds into the DOM, which ``chromium --headless --dump-dom`` prints. An image counts
-    as decoded when the browser finished it with a positive natural width (a broken ``data:``
-    URI has width 0).
-
-    Returns
-    -------
-    dict
-        ``sections`` (ids of the ``<section>`` elements, in order), ``images``, ``images_ok``,
-        ``broken`` (alt texts of the images that did not decode), ``banner`` (whether the
-        convergence-failure banner is there) and ``errors`` (JavaScript error messages).
-
-    Raises
-    ------
-    FileNotFoundError
-        If no Chromium binary is found.
-    RuntimeError
-        If Chromium fails or its output holds no probe result.
-    """
-    binary = chromium or find_chromium()
-    if binary is None:
-        raise FileNotFoundError(
-            f"no Chromium binary on the PATH (looked for {', '.join(CHROMIUM_NAMES)}); on "
-            "Debian: apt-get install chromium"
-        )
-    document = Path(path).read_text(encoding="utf-8")
-    probed = document.replace("<head>", "<head>" + _ERRORS, 1).replace(
-        "</body>", _PROBE % BANNER_ID + "</body>", 1
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "report.html"
-        page.write_text(probed, encoding="utf-8")
-        command = [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={Path(tmp) / 'profile'}",
-            "--virtual-time-budget=20000",
-            "--dump-dom",
-            page.as_uri(),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    found = re.search(r'<pre id="bayesirt-probe">(.*?)</pre>', done.stdout, re.DOTALL)
-    if done.returncode != 0 or found is None:
-        tail = (done.stderr or "").strip().splitlines()[-3:]
-        raise RuntimeError(
-            f"Chromium exited with status {done.returncode} without a probe result: "
-            + " | ".join(tail)
-        )
-    return json.loads(html.unescape(found.group(1)))

@@ -40,14 +40,8 @@ from bayesirt.reports.diagnostics import (
     plot_hyperparameter_trace,
     worst_parameters,
 )
-from bayesirt.reports.report import (
-    BANNER_ID,
-    PROGRESS_PREFIX,
-    SECTIONS,
-    build_report,
-    check_rendering,
-    find_chromium,
-)
+from bayesirt.reports.report import BANNER_ID, PROGRESS_PREFIX, SECTIONS, build_report
+from bayesirt.testing import check_rendering, find_chromium
 
 matplotlib.use("Agg")
 
@@ -140,6 +134,25 @@ def test_report_is_self_contained(two_fit_report):
     external = [r for r in references if not r.startswith(("data:", "#"))]
     assert not external
     assert "<script" not in document
+
+
+def test_page_links_every_section_and_escapes_its_text(clean_fit):
+    """The page around the sections (the template): title line, navigation, one heading per
+    section; text from the caller is escaped, never read as HTML."""
+    title, name = "<b>bold</b> & co", "fit <i>1</i> & 'two'"
+    document = build_report({name: clean_fit}, title=title, n_draws=20, progress=False)
+    assert document.startswith('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">')
+    assert document.endswith("</body></html>\n")
+    assert "<b>bold</b>" not in document and "<i>1</i>" not in document
+    shown = re.search(r"<title>(.*?)</title>.*?<h1>(.*?)</h1>", document, re.DOTALL).groups()
+    assert [html.unescape(text) for text in shown] == [title, title]
+    line = re.search(r'<h1>.*?</h1><p class="muted">(.*?)</p>', document).group(1)
+    assert f"fits: {name} (first analysed in detail: {name})" in html.unescape(line)
+    nav = re.search(r"<nav>(.*?)</nav>", document).group(1)
+    keys = [key for key in SECTIONS if key != "comparison"]
+    assert re.findall(r'<a href="#([^"]+)">', nav) == sections_of(document) == keys
+    headings = re.findall(r'<section id="[^"]+"><h2>(.*?)</h2>', document)
+    assert headings == [html.escape(SECTIONS[key]) for key in keys]
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="no chromium binary on the PATH")

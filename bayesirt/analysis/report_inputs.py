@@ -1,0 +1,146 @@
+"""Every analysis the diagnostics report shows, computed apart from its rendering.
+
+:func:`report_inputs` runs on the fits of :func:`bayesirt.reports.build_report` what its
+sections present: the posterior predictive checks of the first fit, its ranking and benchmark
+quality (item fit, information, separability), and the PSIS-LOO comparison of the fits by
+response and by item when there are several. :class:`ReportInputs` holds the results; the
+report only draws them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
+from bayesirt.analysis.ppc import STATISTICS, ppc
+from bayesirt.analysis.quality import BenchmarkQuality, assess_quality
+from bayesirt.analysis.ranking import rank
+from bayesirt.inference.io import data_fingerprint
+
+__all__ = ["STAGES", "ReportInputs", "report_inputs"]
+
+#: What :func:`report_inputs` announces to its ``progress`` callback, in order: the ids of the
+#: report's sections whose analyses it runs.
+STAGES = ("ppc", "item-fit", "quality", "ranking", "comparison")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """The analyses of the report's sections (from :func:`report_inputs`).
+
+    Attributes
+    ----------
+    checks : xarray.Dataset
+        The posterior predictive checks of the first fit (:func:`bayesirt.analysis.ppc.ppc`
+        with every statistic of :data:`~bayesirt.analysis.ppc.STATISTICS`).
+    ranking : xarray.Dataset or None
+        :func:`bayesirt.analysis.rank` of the first fit; None when ``unavailable``.
+    quality : BenchmarkQuality or None
+        :func:`bayesirt.analysis.assess_quality` of the first fit, with ``ranking`` and the
+        item fit of ``checks``; None when ``unavailable``.
+    unavailable : str or None
+        Why there is no ranking and no quality: the error of a model without a unidimensional
+        ability and item parameters (``theta``, ``a``, ``b``); None when there are both.
+    same_data : bool
+        Whether all the fits were made on the same data (their fingerprints agree).
+    comparison : dict of str to pandas.DataFrame, or None
+        :func:`bayesirt.analysis.compare` of all the fits by left-out unit (``"response"``,
+        ``"item"``); None with one fit or when the fits were made on different data.
+    """
+
+    checks: xr.Dataset
+    ranking: xr.Dataset | None
+    quality: BenchmarkQuality | None
+    unavailable: str | None
+    same_data: bool
+    comparison: dict[str, pd.DataFrame] | None
+
+
+def report_inputs(
+    fits: Mapping[str, az.InferenceData],
+    *,
+    se_max: float = 0.3,
+    alpha: float = 0.05,
+    a_min: float = 0.25,
+    top: int = 10,
+    level: float = 0.95,
+    n_draws: int | None = 400,
+    random_seed: int = 0,
+    progress: Callable[[str], object] | None = None,
+) -> ReportInputs:
+    """Run the analyses of the diagnostics report.
+
+    Parameters
+    ----------
+    fits : mapping of name to InferenceData
+        Fits made by :func:`bayesirt.fit`, in order. The first is analysed in detail; with
+        two or more made on the same data, all are compared by PSIS-LOO.
+    se_max, alpha, a_min, top, level
+        As in :func:`bayesirt.analysis.quality.assess_quality`.
+    n_draws : int or None
+        Posterior draws of the posterior predictive checks (one replication each).
+    random_seed : int
+        Seed of the checks.
+    progress : callable, optional
+        Called with each stage of :data:`STAGES` as it starts: ``"ppc"`` before the checks,
+        ``"item-fit"`` before the ranking and the quality (they are computed together, so
+        ``"quality"`` and ``"ranking"`` follow at once, and only when there are both), and
+        ``"comparison"`` before the LOO comparison of two or more fits.
+
+    Returns
+    -------
+    ReportInputs
+    """
+    if not fits:
+        raise ValueError("report_inputs needs at least one fit")
+    announce = progress if progress is not None else _silent
+    primary = next(iter(fits.values()))
+    announce("ppc")
+    checks = ppc(primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed)
+    announce("item-fit")
+    ranking = quality = unavailable = None
+    try:
+        ranking = rank(primary, level=level)
+        quality = assess_quality(
+            primary,
+            se_max=se_max,
+            alpha=alpha,
+            a_min=a_min,
+            top=top,
+            level=level,
+            ranking=ranking,
+            item_fit=checks,
+        )
+    except ValueError as err:  # models without a unidimensional theta / a / b
+        ranking, unavailable = None, str(err)
+    else:
+        announce("quality")
+        announce("ranking")
+    same_data = len({data_fingerprint(idata) for idata in fits.values()}) == 1
+    comparison = None
+    if len(fits) > 1:
+        announce("comparison")
+        if same_data:
+            comparison = {}
+            for unit in LOO_UNITS:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ParetoKWarning)  # shown in the table instead
+                    comparison[unit] = compare(dict(fits), unit=unit)
+    return ReportInputs(
+        checks=checks,
+        ranking=ranking,
+        quality=quality,
+        unavailable=unavailable,
+        same_data=same_data,
+        comparison=comparison,
+    )
+
+
+def _silent(stage: str) -> None:
+    """The ``progress`` callback that says nothing."""

@@ -1,0 +1,54 @@
+"""bayesirt.analysis.report_inputs: the analyses of the HTML report, apart from its drawing.
+
+Fake fits (``arviz.from_dict``) stamped as 2PL fits; the report built from real fits is
+tested in ``tests/reports/test_html_report.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from analysis_fakes import simulated_fit
+
+from bayesirt.analysis.compare import LOO_UNITS
+from bayesirt.analysis.report_inputs import STAGES, report_inputs
+from bayesirt.inference.io import CONFIG_ATTR, FINGERPRINT_ATTR, responses_from_fit
+
+
+def stamped(seed: int):
+    idata, _ = simulated_fit(8, 20, n_draw=40, seed=seed)
+    idata.attrs[CONFIG_ATTR] = json.dumps({"model": "2pl"})
+    idata.attrs[FINGERPRINT_ATTR] = responses_from_fit(idata).fingerprint()
+    return idata
+
+
+def test_one_fit_has_checks_ranking_and_quality_but_no_comparison():
+    stages = []
+    inputs = report_inputs({"fit": stamped(0)}, n_draws=10, progress=stages.append)
+    assert stages == ["ppc", "item-fit", "quality", "ranking"]
+    assert inputs.unavailable is None and inputs.same_data
+    assert inputs.checks.attrs["n_draws"] == 10
+    assert inputs.ranking.sizes["subject"] == 8
+    assert inputs.quality.item_fit is inputs.checks  # the quality reuses the checks
+    assert inputs.comparison is None
+
+
+def test_fits_on_different_data_are_not_compared():
+    stages = []
+    inputs = report_inputs({"a": stamped(0), "b": stamped(1)}, n_draws=10, progress=stages.append)
+    assert stages == list(STAGES)
+    assert not inputs.same_data and inputs.comparison is None
+
+
+def test_fits_on_the_same_data_are_compared_by_response_and_by_item():
+    inputs = report_inputs({"a": stamped(0), "b": stamped(0)}, n_draws=10)
+    assert inputs.same_data
+    assert list(inputs.comparison) == list(LOO_UNITS)
+    for table in inputs.comparison.values():
+        assert sorted(table.index) == ["a", "b"]
+
+
+def test_no_fit():
+    with pytest.raises(ValueError, match="at least one fit"):
+        report_inputs({})
