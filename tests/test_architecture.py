@@ -28,8 +28,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bayesirt.reports",),
     ("bayesirt.sweep",),
     ("bayesirt.cli", "bayesirt.__main__"),
-    # helpers for testing code built on bayesirt (the headless-browser check of the report):
-    # alone on top, so that no module of the package imports it
+    # helpers for testing code built on bayesirt (fake fits, the headless-browser check of the
+    # report): alone on top, so that no module of the package imports it
     ("bayesirt.testing",),
 )
 #: Imports against the order that are part of a public façade: ``bayesirt.analysis`` keeps the

@@ -124,6 +124,10 @@ def posterior_draws(idata) -> PosteriorDraws:
     if "theta" in posterior and "trait" in posterior["theta"].dims:
         no_curves = dict.fromkeys(("theta", "a", "b", "c", "d"))
         return _labelled(_TraitDraws, posterior, pair_probability, **no_curves)
+    if "intercepts" in posterior:
+        no_curves = dict.fromkeys(("a", "b", "c", "d"))
+        theta = _stacked(posterior["theta"], "subject")
+        return _labelled(_GradedDraws, posterior, pair_probability, theta=theta, **no_curves)
     missing = [name for name in ("theta", "a", "b") if name not in posterior]
     if missing:
         raise ValueError(
@@ -166,6 +170,23 @@ class _TraitDraws(PosteriorDraws):
 
     def __repr__(self) -> str:
         return f"_TraitDraws({len(self.subjects)} subjects, {len(self.items)} items)"
+
+
+class _GradedDraws(PosteriorDraws):
+    """Draws of a graded response model: one ability per subject, but no binary item curve."""
+
+    def __getattribute__(self, name: str):
+        if name in ("a", "b", "c", "d"):
+            raise ValueError(
+                "this fit is a graded response model (ordinal scores): the analyses of binary "
+                "item curves (information, posterior predictive checks, item fit, subsets, "
+                "scoring new subjects) do not apply to it yet; rank it by ability or by "
+                "expected score (rank(idata, by='score'))"
+            )
+        return super().__getattribute__(name)
+
+    def __repr__(self) -> str:
+        return f"_GradedDraws({len(self.subjects)} subjects, {len(self.items)} items)"
 
 
 def draw_sample(n_samples: int, n_draws: int | None, rng: np.random.Generator) -> np.ndarray:

@@ -58,7 +58,11 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
             (``False`` when the posterior median of ``a`` is below
             :data:`NON_DISCRIMINATING_A`: its ``b`` summaries are then meaningless, use the
             intercept), and ``c_mean``, ``c_sd``, ``d_mean``, ``d_sd`` only where the model
-            has a lower (3PL, 4PL) or upper (4PL) asymptote.
+            has a lower (3PL, 4PL) or upper (4PL) asymptote. For the graded response model,
+            ``d_mean`` and ``d_sd`` are lists instead: mirt's intercepts :math:`d_{ik}` of
+            :math:`P(y \ge k) = \sigma(a\theta + d_{ik})`, one per category above the
+            lowest, in order (``intercept`` is their mean, ``b`` the item's mean threshold
+            :math:`-\alpha/a`).
         ``diagnostics``
             ``max_rhat``, ``min_ess_bulk`` and ``divergences`` as recorded at fit time;
             ``None`` where a quantity does not apply (all three for ADVI) or was not recorded.
@@ -96,6 +100,11 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
 
     present = [name for name in ITEM_PARAMETERS if name in draws]
     values = {name: _by_row(draws[name], "item") for name in present}
+    intercepts = (
+        np.ascontiguousarray(draws["intercepts"].transpose("item", "sample", "threshold").values)
+        if "intercepts" in draws
+        else None
+    )
     items = []
     for i, label in enumerate(draws["item"].values):
         record: dict[str, Any] = {"item": str(label)}
@@ -107,6 +116,10 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
                 record.update(
                     b_median=json_number(median), b_lo=json_number(lo), b_hi=json_number(hi)
                 )
+        if intercepts is not None:
+            own = intercepts[i][:, ~np.isnan(intercepts[i][0])]
+            record["d_mean"] = [json_number(v) for v in own.mean(axis=0)]
+            record["d_sd"] = [json_number(v) for v in own.std(axis=0)]
         record["discriminating"] = bool(np.median(values["a"][i]) >= NON_DISCRIMINATING_A)
         items.append(record)
 

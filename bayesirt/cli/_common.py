@@ -37,7 +37,7 @@ from bayesirt.data import (
 )
 from bayesirt.data.features import read_item_features, text_features
 from bayesirt.data.sources import is_shipped, load_source
-from bayesirt.data.validation import DUPLICATE_RULES
+from bayesirt.data.validation import DUPLICATE_RULES, RESPONSE_TYPES
 from bayesirt.inference import ConvergenceWarning, fit, fit_info, fit_model, save_fit
 from bayesirt.inference.diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
 from bayesirt.inference.fit import BLAS_WARNING, FIXED_DRAWS
@@ -52,6 +52,8 @@ DATA_OPTIONS = (
     "item",
     "response",
     "threshold",
+    "response_type",
+    "scale",
     "duplicates",
     "item_meta",
     "subject_meta",
@@ -64,11 +66,13 @@ DATA_OPTIONS = (
 #: Data options given once for every lm-eval task (run), or repeated as KEY=VALUE.
 KEYED_DATA_OPTIONS = {"sample_filter": "task", "metric": "task", "model_name": "run folder"}
 #: An argument of :func:`bayesirt.load_responses` set by a data option, as the data readers'
-#: messages name it: ``threshold=``, ``drop_constant=True``, ``metric={'task': 'value'}``, or
-#: followed by a value (``duplicates='mean'``; the empty group ``value_follows`` matches).
+#: messages name it: ``threshold=``, ``drop_constant=True``, ``metric={'task': 'value'}``,
+#: ``scale=(1, 5)``, or followed by a value (``duplicates='mean'``; the empty group
+#: ``value_follows`` matches).
 _ARGUMENT_IN_MESSAGE = re.compile(
     r"\b(?P<name>" + "|".join(DATA_OPTIONS) + r")="
     r"(?:(?P<true>True)\b|\{'(?P<key>[^']*)': '(?P<value>[^']*)'\}"
+    r"|\((?P<lo>-?\d+), (?P<hi>-?\d+)\)"
     r"|(?P<value_follows>(?=[\w'\"<\[{-])))?"
 )
 #: Options of ``fit`` that only NUTS uses, and the one only ADVI uses.
@@ -173,6 +177,20 @@ def _add_data_options(cmd: argparse.ArgumentParser) -> None:
         help="binarise graded scores: correct if score >= X",
     )
     data.add_argument(
+        "--response-type",
+        choices=list(RESPONSE_TYPES),
+        help="binary: right/wrong (0/1) responses; ordinal: whole-number scores as ordered "
+        "categories, for a graded model (default: binary)",
+    )
+    data.add_argument(
+        "--scale",
+        type=int,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="with --response-type ordinal: the range of the scores, e.g. 1 5; a score "
+        "outside it is an error",
+    )
+    data.add_argument(
         "--duplicates",
         choices=list(DUPLICATE_RULES),
         help="rule for repeated (subject, item) pairs (default: error)",
@@ -237,7 +255,24 @@ def _read_data(args: argparse.Namespace) -> Responses:
         raise UsageError(f"{flags}: only for results files, not for {source!r}")
     for key in KEYED_DATA_OPTIONS.keys() & options.keys():
         options[key] = _per_key(key, options[key])
+    if "scale" in options:
+        options["scale"] = _scale(options["scale"], options.get("response_type"))
+    if options.get("response_type") == "ordinal" and "threshold" in options:
+        raise UsageError(
+            "--threshold and --response-type ordinal exclude each other: --threshold binarises "
+            "the scores, --response-type ordinal keeps them as ordered categories"
+        )
     return load_source(source, **options)
+
+
+def _scale(given: list[int], response_type: str | None) -> tuple[int, int]:
+    """``--scale LO HI`` as load_responses takes it, checked before the data is read."""
+    lo, hi = given
+    if response_type != "ordinal":
+        raise UsageError("--scale: only with --response-type ordinal")
+    if lo >= hi:
+        raise UsageError(f"--scale {lo} {hi}: LO must be below HI")
+    return lo, hi
 
 
 def _keyed_value(text: str) -> tuple[str | None, str]:
@@ -648,12 +683,15 @@ def _as_options(message: str) -> str:
     """A data reader's message with the arguments of :func:`bayesirt.load_responses` it names
     written as the options of ``fit`` that set them: ``threshold=`` → ``--threshold``,
     ``drop_constant=True`` → ``--drop-constant``, ``metric={'arc': 'acc'}`` → ``--metric
-    arc=acc``, ``duplicates='mean'`` → ``--duplicates 'mean'``."""
+    arc=acc``, ``scale=(1, 5)`` → ``--scale 1 5``, ``duplicates='mean'`` → ``--duplicates
+    'mean'``."""
 
     def option(match: re.Match) -> str:
         flag = _flag(match["name"])
         if match["key"] is not None:
             return f"{flag} {match['key']}={match['value']}"
+        if match["lo"] is not None:
+            return f"{flag} {match['lo']} {match['hi']}"
         return flag if match["value_follows"] is None else f"{flag} "
 
     return _ARGUMENT_IN_MESSAGE.sub(option, message)

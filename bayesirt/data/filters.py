@@ -68,13 +68,21 @@ def drop_items_by_accuracy(
 
 
 def drop_constant_items(responses: Responses) -> tuple[Responses, pd.DataFrame]:
-    """Drop items every observed subject answered the same way (accuracy 0 or 1).
+    """Drop items every observed subject answered the same way (accuracy 0 or 1; ordinal
+    items: observed in a single category).
 
     Such an item adds nothing to the likelihood's information about abilities; see
     :meth:`Responses.constant_items`.
     """
     accuracy = responses.item_accuracy()
     reasons = pd.Series(pd.NA, index=accuracy.index, dtype=object)
+    if responses.response_type == "ordinal":
+        constant = responses.constant_items()
+        by_item = responses.to_long().groupby("item", sort=False)["response"].first()
+        reasons[constant] = [
+            f"constant: every observed score is {by_item[label]}" for label in constant
+        ]
+        return _drop(responses, "item", reasons, accuracy)
     reasons[accuracy == 0] = "constant: every observed response is 0"
     reasons[accuracy == 1] = "constant: every observed response is 1"
     return _drop(responses, "item", reasons, accuracy)

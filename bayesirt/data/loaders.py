@@ -2,7 +2,7 @@
 
 One entry point, :func:`load_responses`, reads every supported layout; the layout is named
 by ``format=`` or inferred from the source where that is unambiguous. The readers only parse:
-labels, responses, duplicates and thresholds are checked once, by
+labels, responses, duplicates, thresholds and ordinal scores are checked once, by
 :meth:`Responses.from_long` and :meth:`Responses.from_wide`.
 
 Formats (the registry :data:`FORMATS`):
@@ -59,14 +59,19 @@ from bayesirt.data.harnesses import (
 )
 from bayesirt.data.lmeval import read_lmeval
 from bayesirt.data.responses import Responses
-from bayesirt.data.validation import ResponsesError, ResponsesWarning, describe_values
+from bayesirt.data.validation import (
+    ResponsesError,
+    ResponsesWarning,
+    describe_values,
+    reading_options,
+)
 
 __all__ = ["FORMATS", "ResponseFormat", "load_responses"]
 
 Source = str | os.PathLike | pd.DataFrame | Sequence[str | os.PathLike]
 
 #: Options whose default is not ``None``; a default value counts as "not given".
-OPTION_DEFAULTS = {"response": "response", "duplicates": "error"}
+OPTION_DEFAULTS = {"response": "response", "duplicates": "error", "response_type": "binary"}
 
 #: Extensions of text tables and their delimiter (``None``: sniffed, see SNIFF_DELIMITERS).
 TEXT_TABLE_SUFFIXES = {".csv": None, ".txt": None, ".tsv": "\t"}
@@ -125,6 +130,8 @@ def load_responses(
     sample_filter: str | Mapping[str, str] | None = None,
     sep: str | None = None,
     drop_constant: bool = False,
+    response_type: str = "binary",
+    scale: tuple[int, int] | None = None,
 ) -> Responses:
     """Read benchmark results into :class:`Responses`.
 
@@ -156,7 +163,8 @@ def load_responses(
         ``item_meta`` and ``subject_meta``.
     threshold : float, optional
         Binarise graded or fractional scores: :math:`y = 1` if ``score >= threshold``.
-        Without it, any response other than 0/1 is an error.
+        Without it, any binary response other than 0/1 is an error. Not with
+        ``response_type="ordinal"``.
     duplicates : {"error", "mean", "first", "last"}
         What to do with repeated (subject, item) pairs.
     item_meta, subject_meta : DataFrame or path to a table file, optional
@@ -226,6 +234,15 @@ def load_responses(
     drop_constant : bool
         Drop items that every observed subject answered the same way. Either way such items
         are reported with a :class:`ResponsesWarning` (see :meth:`Responses.constant_items`).
+    response_type : {"binary", "ordinal"}
+        ``long``, ``wide`` and ``py-irt`` only. ``"binary"``: right/wrong responses, 0/1
+        (or binarised by ``threshold``). ``"ordinal"``: whole-number scores (e.g. a 1..4
+        rating) read as ordered categories, for a graded model; each item's categories are
+        the scores observed for it (see :meth:`Responses.from_long`, and
+        :attr:`Responses.category_scores`).
+    scale : (int, int), optional
+        With ``response_type="ordinal"``: the range ``(lo, hi)`` of the scores, e.g.
+        ``(1, 5)``; a score outside it is an error.
 
     Returns
     -------
@@ -246,6 +263,7 @@ def load_responses(
         On an unknown or ambiguous format, an option the format does not use, or bad data;
         the message names the offending value.
     """
+    scale = reading_options(response_type, threshold, scale)
     fmt = _resolve_format(source, format, subject=subject, item=item, sep=sep)
     options = {
         "subject": subject,
@@ -259,6 +277,8 @@ def load_responses(
         "metric": metric,
         "sample_filter": sample_filter,
         "sep": sep,
+        "response_type": response_type,
+        "scale": scale,
     }
     unused = [
         f"{key}={value!r}"
@@ -306,6 +326,8 @@ def _read_long(
     item_meta_columns: list[str] | None,
     subject_meta_columns: list[str] | None,
     sep: str | None,
+    response_type: str,
+    scale: tuple[int, int] | None,
 ) -> Responses:
     sep = _table_sep(source, sep)
     resp = Responses.from_long(
@@ -317,17 +339,35 @@ def _read_long(
         duplicates=duplicates,
         item_meta_columns=item_meta_columns,
         subject_meta_columns=subject_meta_columns,
+        response_type=response_type,
+        scale=scale,
     )
     return resp.with_source({"sep": sep} if sep else {})
 
 
-def _read_wide(source, *, subject: str, threshold: float | None, sep: str | None) -> Responses:
+def _read_wide(
+    source,
+    *,
+    subject: str,
+    threshold: float | None,
+    sep: str | None,
+    response_type: str,
+    scale: tuple[int, int] | None,
+) -> Responses:
     sep = _table_sep(source, sep)
     frame = _wide_frame(_read_table(source, sep=sep), source=source, subject=subject)
-    return Responses.from_wide(frame, threshold=threshold).with_source({"sep": sep} if sep else {})
+    resp = Responses.from_wide(frame, threshold=threshold, response_type=response_type, scale=scale)
+    return resp.with_source({"sep": sep} if sep else {})
 
 
-def _read_pyirt(source, *, threshold: float | None, duplicates: str) -> Responses:
+def _read_pyirt(
+    source,
+    *,
+    threshold: float | None,
+    duplicates: str,
+    response_type: str,
+    scale: tuple[int, int] | None,
+) -> Responses:
     rows = []
     for number, record in _jsonl_records(Path(source)):
         if not isinstance(record, dict) or "subject_id" not in record or "responses" not in record:
@@ -343,7 +383,13 @@ def _read_pyirt(source, *, threshold: float | None, duplicates: str) -> Response
             )
         rows.extend((record["subject_id"], key, value) for key, value in answers.items())
     frame = pd.DataFrame(rows, columns=["subject", "item", "response"])
-    return Responses.from_long(frame, threshold=threshold, duplicates=duplicates)
+    return Responses.from_long(
+        frame,
+        threshold=threshold,
+        duplicates=duplicates,
+        response_type=response_type,
+        scale=scale,
+    )
 
 
 FORMATS: dict[str, ResponseFormat] = {
@@ -362,6 +408,8 @@ FORMATS: dict[str, ResponseFormat] = {
                     "item_meta_columns",
                     "subject_meta_columns",
                     "sep",
+                    "response_type",
+                    "scale",
                 }
             ),
             _read_long,
@@ -369,13 +417,13 @@ FORMATS: dict[str, ResponseFormat] = {
         ResponseFormat(
             "wide",
             "subjects × items table, subject in the first column (file) or index, blank = missing",
-            frozenset({"subject", "threshold", "sep"}),
+            frozenset({"subject", "threshold", "sep", "response_type", "scale"}),
             _read_wide,
         ),
         ResponseFormat(
             "py-irt",
             'py-irt jsonlines, {"subject_id": ..., "responses": {item: 0/1}} per line',
-            frozenset({"threshold", "duplicates"}),
+            frozenset({"threshold", "duplicates", "response_type", "scale"}),
             _read_pyirt,
         ),
         ResponseFormat(

@@ -1,9 +1,12 @@
 """The :class:`Responses` container: who answered which question, and how.
 
-A benchmark result is a sparse subjects × items table of binary outcomes. ``Responses`` stores
-only the observed cells, in long format with integer codes, next to the original labels:
+A benchmark result is a sparse subjects × items table of binary outcomes (right/wrong) or of
+ordinal scores (ordered categories, e.g. a 1..4 rating). ``Responses`` stores only the
+observed cells, in long format with integer codes, next to the original labels:
 
 * ``subject_index[k]``, ``item_index[k]``, ``response[k]`` for each observed pair ``k``;
+* ``response_type``: ``"binary"`` or ``"ordinal"``; for ordinal responses ``response`` holds
+  category codes and ``category_scores`` the score behind each code of each item;
 * ``subjects`` and ``items``: the labels behind the codes (a subject or an item with no observed
   response at all keeps its label: it is part of the table, its cells are missing);
 * ``item_meta`` / ``subject_meta``: optional metadata tables indexed by label (``category``,
@@ -27,30 +30,44 @@ import xarray as xr
 import bayesirt.data.validation as checks
 from bayesirt.data.validation import (
     DUPLICATE_RULES,
+    RESPONSE_TYPES,
     ResponsesError,
     ResponsesWarning,
     describe_values,
 )
 
-__all__ = ["DUPLICATE_RULES", "Responses"]
+__all__ = ["DUPLICATE_RULES", "RESPONSE_TYPES", "Responses"]
 
 #: Attribute of :meth:`Responses.to_xarray` output holding the provenance record as JSON.
 SOURCE_ATTR = "bayesirt_responses_source"
+#: Attribute of :meth:`Responses.to_xarray` output holding :attr:`Responses.response_type`
+#: (a dataset without it, written before ordinal responses existed, is binary).
+RESPONSE_TYPE_ATTR = "bayesirt_response_type"
+#: Variable of :meth:`Responses.to_xarray` output holding :attr:`Responses.category_scores`,
+#: on the dims ``("item", CATEGORY_DIM)``.
+CATEGORY_SCORES_VAR = "category_scores"
+CATEGORY_DIM = "category"
+#: Integer type of the codes in :attr:`Responses.response`, by response type.
+CODE_DTYPES = {"binary": np.int8, "ordinal": np.int16}
 
 
 @dataclass(frozen=True, eq=False)
 class Responses:
-    """Binary responses of subjects (evaluated models) to items (benchmark questions).
+    """Responses of subjects (evaluated models) to items (benchmark questions): binary
+    (right/wrong) or ordinal (ordered integer scores).
 
-    Build one with :meth:`from_long`, :meth:`from_wide` or :func:`bayesirt.load_responses`;
-    the constructor expects already-validated codes.
+    Build one with :meth:`from_long`, :meth:`from_wide` or :func:`bayesirt.load_responses`
+    (``response_type="ordinal"`` for ordinal scores); the constructor expects
+    already-validated codes.
 
     Attributes
     ----------
     subject_index, item_index : numpy.ndarray of int32, shape (n_observed,)
         Codes into ``subjects`` and ``items`` of each observed pair.
-    response : numpy.ndarray of int8, shape (n_observed,)
-        The observed outcome, 0 or 1.
+    response : numpy.ndarray, shape (n_observed,)
+        Binary: the observed outcome, 0 or 1 (int8). Ordinal: the category code (int16),
+        ``0 .. K_i - 1`` for item ``i``, in the order of the item's scores
+        (``category_scores[i, code]`` is the score).
     subjects, items : pandas.Index
         Labels of the codes, unique.
     item_meta, subject_meta : pandas.DataFrame
@@ -61,6 +78,18 @@ class Responses:
         is stored as its string). It travels with the data through :meth:`subset`,
         :meth:`to_xarray` and :meth:`from_xarray`, but is not part of :meth:`fingerprint`:
         the same responses read in two ways are the same data.
+    response_type : {"binary", "ordinal"}
+        What ``response`` holds (:data:`RESPONSE_TYPES`); anything else is an error.
+    category_scores : numpy.ndarray of float, shape (n_items, K_max), or None
+        Ordinal responses only (``None`` for binary ones): row ``i`` holds the scores of the
+        ``K_i`` categories of item ``i`` in increasing order, the score of code ``c`` at
+        column ``c``, padded with NaN on the right up to the largest ``K_max`` (trailing
+        columns of NaN only are dropped). Built by :meth:`from_long`, the categories of an
+        item are the distinct scores observed for it: a score of the scale that nobody gave
+        on that item is collapsed (an item scored 1, 2 and 4 on a 1..5 scale has 3
+        categories, codes 0, 1, 2 for 1, 2, 4), as R's mirt does by default. :meth:`subset`
+        keeps each item's categories even where the subset leaves one unobserved, so that a
+        code keeps its meaning.
     """
 
     subject_index: np.ndarray
@@ -71,6 +100,8 @@ class Responses:
     item_meta: pd.DataFrame = field(default=None)  # type: ignore[assignment]
     subject_meta: pd.DataFrame = field(default=None)  # type: ignore[assignment]
     source: dict = field(default_factory=dict)
+    response_type: str = "binary"
+    category_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         subjects = pd.Index(self.subjects, name="subject")
@@ -83,7 +114,8 @@ class Responses:
         object.__setattr__(self, "items", items)
         object.__setattr__(self, "subject_index", np.asarray(self.subject_index, dtype=np.int32))
         object.__setattr__(self, "item_index", np.asarray(self.item_index, dtype=np.int32))
-        object.__setattr__(self, "response", np.asarray(self.response, dtype=np.int8))
+        response_type = checks.require_response_type(self.response_type)
+        object.__setattr__(self, "response", _codes(self.response, CODE_DTYPES[response_type]))
         object.__setattr__(self, "item_meta", _align_meta(self.item_meta, items, "item"))
         object.__setattr__(
             self, "subject_meta", _align_meta(self.subject_meta, subjects, "subject")
@@ -99,10 +131,30 @@ class Responses:
             raise ResponsesError("subject_index holds codes outside the subject labels")
         if n and (self.item_index.min() < 0 or self.item_index.max() >= len(items)):
             raise ResponsesError("item_index holds codes outside the item labels")
-        bad = ~np.isin(self.response, (0, 1))
+        if response_type == "binary":
+            if self.category_scores is not None:
+                raise ResponsesError(
+                    "category_scores are for ordinal responses (response_type='ordinal'); "
+                    "binary responses have none"
+                )
+            bad = ~np.isin(self.response, (0, 1))
+            if bad.any():
+                raise ResponsesError(
+                    "responses must be 0 or 1, found "
+                    f"{describe_values(np.unique(self.response[bad]))}"
+                )
+            return
+        scores = _category_scores(self.category_scores, items)
+        object.__setattr__(self, "category_scores", scores)
+        k = np.sum(~np.isnan(scores), axis=1)
+        bad = (self.response < 0) | (self.response >= k[self.item_index])
         if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            item = int(self.item_index[first])
             raise ResponsesError(
-                f"responses must be 0 or 1, found {describe_values(np.unique(self.response[bad]))}"
+                f"ordinal response codes must lie in 0..K-1 for an item with K categories: "
+                f"found {describe_values(np.unique(self.response[bad]))}, e.g. code "
+                f"{int(self.response[first])} for item {items[item]!r}, which has {k[item]}"
             )
 
     # ------------------------------------------------------------------ counts
@@ -126,31 +178,77 @@ class Responses:
     def __len__(self) -> int:
         return self.n_observed
 
+    @property
+    def is_ordinal(self) -> bool:
+        """Whether the responses are ordinal (:attr:`response_type` ``"ordinal"``)."""
+        return self.response_type == "ordinal"
+
+    @property
+    def n_categories(self) -> np.ndarray:
+        """Number of categories ``K_i`` of each item (int64, shape (n_items,)): 2 for every
+        binary item; for ordinal ones the non-NaN entries of its row of
+        :attr:`category_scores`."""
+        if not self.is_ordinal:
+            return np.full(self.n_items, 2, dtype=np.int64)
+        return np.sum(~np.isnan(self.category_scores), axis=1).astype(np.int64)
+
+    def require_binary(self, what: str) -> None:
+        """Raise :class:`ResponsesError` unless the responses are binary: for a model or an
+        analysis (``what``, e.g. ``"the 2PL"``) defined for right/wrong responses only."""
+        if self.is_ordinal:
+            k = self.n_categories
+            raise ResponsesError(
+                f"{what} needs binary (right/wrong) responses; these responses are ordinal "
+                f"({_describe_categories(k)} per item). Use a graded model for them, or read "
+                "the scores as binary with threshold= (score >= threshold counts as correct)"
+            )
+
     def __repr__(self) -> str:
+        kind = ""
+        if self.is_ordinal:
+            kind = f"ordinal, {_describe_categories(self.n_categories)}, "
         return (
-            f"Responses({self.n_subjects} subjects × {self.n_items} items, "
+            f"Responses({self.n_subjects} subjects × {self.n_items} items, {kind}"
             f"{self.n_observed} observed, {self.fraction_missing:.1%} missing)"
         )
 
     def summary(self) -> dict:
-        """Counts of the table: subjects, items, observed pairs, missing fraction, accuracy."""
-        return {
+        """Counts of the table: subjects, items, observed pairs, missing fraction, accuracy
+        (for ordinal responses the mean normalised score, see :meth:`item_accuracy`), the
+        response type and, for ordinal responses, the most categories of an item."""
+        out = {
             "n_subjects": self.n_subjects,
             "n_items": self.n_items,
             "n_observed": self.n_observed,
             "fraction_missing": self.fraction_missing,
-            "mean_accuracy": float(self.response.mean()) if self.n_observed else float("nan"),
+            "mean_accuracy": (
+                float(self._normalised().mean()) if self.n_observed else float("nan")
+            ),
             "item_metadata": list(self.item_meta.columns),
             "subject_metadata": list(self.subject_meta.columns),
+            "response_type": self.response_type,
         }
+        if self.is_ordinal:
+            out["max_categories"] = int(self.n_categories.max()) if self.n_items else 0
+        return out
 
     # ------------------------------------------------------------ aggregates
     def subject_accuracy(self) -> pd.Series:
-        """Fraction correct of each subject over its observed items (NaN if none)."""
+        """Fraction correct of each subject over its observed items (NaN if none).
+
+        For ordinal responses: the mean normalised score ``code / (K_i - 1)`` in [0, 1]
+        (0 for the lowest category of an item, 1 for its highest; 0 for an item with a single
+        category), which weighs every item alike whatever its number of categories.
+        """
         return self._mean_by(self.subject_index, self.subjects)
 
     def item_accuracy(self) -> pd.Series:
-        """Fraction correct of each item over the subjects that answered it (NaN if none)."""
+        """Fraction correct of each item over the subjects that answered it (NaN if none).
+
+        For ordinal responses: the mean normalised score ``code / (K_i - 1)`` in [0, 1], as
+        in :meth:`subject_accuracy`. Codes count the observed categories, so with a collapsed
+        category this is not the mean score rescaled to the scale's range.
+        """
         return self._mean_by(self.item_index, self.items)
 
     def subject_counts(self) -> pd.Series:
@@ -164,21 +262,50 @@ class Responses:
         return pd.Series(np.bincount(self.item_index, minlength=self.n_items), index=self.items)
 
     def constant_items(self) -> pd.Index:
-        """Items every observed subject answered the same way: they carry no information."""
+        """Items every observed subject answered the same way: they carry no information.
+
+        Binary: accuracy 0 or 1. Ordinal: items observed in fewer than 2 categories (items
+        with no observed response are in neither case).
+        """
+        if self.is_ordinal:
+            pairs = np.unique(np.column_stack([self.item_index, self.response]), axis=0)
+            seen = np.bincount(pairs[:, 0].astype(np.int64), minlength=self.n_items)
+            return self.items[seen == 1]
         acc = self.item_accuracy()
         return acc.index[(acc == 0) | (acc == 1)]
 
+    def _normalised(self) -> np.ndarray:
+        """Each observed response in [0, 1]: binary as is, ordinal ``code / (K_i - 1)``."""
+        if not self.is_ordinal:
+            return self.response.astype(float)
+        top = np.maximum(self.n_categories - 1, 1)
+        return self.response / top[self.item_index]
+
     def _mean_by(self, codes: np.ndarray, labels: pd.Index) -> pd.Series:
-        total = np.bincount(codes, weights=self.response, minlength=len(labels))
+        total = np.bincount(codes, weights=self._normalised(), minlength=len(labels))
         count = np.bincount(codes, minlength=len(labels))
         with np.errstate(invalid="ignore", divide="ignore"):
             return pd.Series(total / count, index=labels)
 
     def dense(self) -> np.ndarray:
-        """Subjects × items float matrix with NaN for missing cells."""
+        """Subjects × items float matrix of :attr:`response` with NaN for missing cells.
+
+        For ordinal responses it holds the category codes, not the scores (those are in
+        :meth:`to_wide`).
+        """
         out = np.full((self.n_subjects, self.n_items), np.nan)
         out[self.subject_index, self.item_index] = self.response
         return out
+
+    def _scores(self) -> np.ndarray:
+        """The original score of each observed response: binary 0/1, ordinal the score of
+        its code (ints where every score is whole, else floats)."""
+        if not self.is_ordinal:
+            return self.response
+        scores = self.category_scores[self.item_index, self.response]
+        if np.all(scores == np.round(scores)) and np.all(np.abs(scores) < 2**53):
+            return scores.astype(np.int64)
+        return scores
 
     # ---------------------------------------------------------- conversions
     @classmethod
@@ -195,6 +322,8 @@ class Responses:
         subject_meta: pd.DataFrame | None = None,
         item_meta_columns: list[str] | None = None,
         subject_meta_columns: list[str] | None = None,
+        response_type: str = "binary",
+        scale: tuple[int, int] | None = None,
     ) -> Responses:
         """Build from a long table with one row per (subject, item) pair.
 
@@ -210,14 +339,26 @@ class Responses:
             can give a fractional response that then needs ``threshold``.
         threshold : float, optional
             Binarise graded or fractional responses: ``response >= threshold`` counts as
-            correct. Without it any response other than 0/1 is an error.
+            correct. Without it any binary response other than 0/1 is an error. Not with
+            ``response_type="ordinal"``.
         item_meta, subject_meta : pandas.DataFrame, optional
             Metadata indexed by label (or with the label in a column named like ``item`` /
             ``subject``).
         item_meta_columns, subject_meta_columns : list of str, optional
             Columns of ``frame`` that are item (subject) metadata; each must hold one value
             per item (subject).
+        response_type : {"binary", "ordinal"}
+            ``"binary"``: responses 0/1 (or binarised by ``threshold``). ``"ordinal"``:
+            whole-number scores read as ordered categories; each item's categories are the
+            distinct scores observed for it, coded ``0 .. K_i - 1`` in increasing order, the
+            scores kept in :attr:`category_scores` (unobserved scores are collapsed, as R's
+            mirt does by default). A non-integer score is an error.
+        scale : (int, int), optional
+            Ordinal responses only: the range ``(lo, hi)`` a score must lie in, e.g. ``(1, 5)``
+            for a five-point scale; a score outside it is an error. It does not add
+            categories: a score of the scale that nobody gave on an item is still collapsed.
         """
+        scale = checks.reading_options(response_type, threshold, scale)
         frame = checks.require_frame(frame)
         checks.require_columns(frame, {"subject": subject, "item": item, "response": response})
         for col in (subject, item):
@@ -231,7 +372,12 @@ class Responses:
             }
         )
         long = checks.resolve_duplicates(long, duplicates)
-        long["response"] = checks.binarise(long, threshold=threshold, column=response)
+        if response_type == "ordinal":
+            long["response"] = checks.ordinal_scores(
+                long, scale=scale, column=response, averaged=duplicates == "mean"
+            )
+        else:
+            long["response"] = checks.binarise(long, threshold=threshold, column=response)
 
         observed = long.dropna(subset=["response"])
         subjects = _labels_with_responses(long["subject"], observed["subject"], "subject")
@@ -244,14 +390,23 @@ class Responses:
             meta_subjects = _merge_meta(meta_subjects, _index_meta(subject_meta, "subject"))
 
         checks.require_nonempty(len(observed))
+        item_index = items.get_indexer(observed["item"])
+        values = observed["response"].to_numpy(dtype=float)
+        category_scores = None
+        if response_type == "ordinal":
+            codes, category_scores = _ordinal_codes(item_index, values, len(items))
+        else:
+            codes = values.astype(np.int8)
         return cls(
             subject_index=subjects.get_indexer(observed["subject"]),
-            item_index=items.get_indexer(observed["item"]),
-            response=observed["response"].to_numpy(dtype=np.int8),
+            item_index=item_index,
+            response=codes,
             subjects=subjects,
             items=items,
             item_meta=meta_items,
             subject_meta=meta_subjects,
+            response_type=response_type,
+            category_scores=category_scores,
         )
 
     @classmethod
@@ -263,12 +418,16 @@ class Responses:
         threshold: float | None = None,
         item_meta: pd.DataFrame | None = None,
         subject_meta: pd.DataFrame | None = None,
+        response_type: str = "binary",
+        scale: tuple[int, int] | None = None,
     ) -> Responses:
         """Build from a subjects × items table (NaN = missing).
 
         ``subject`` names the column with the subject labels; without it the frame's index
-        is used.
+        is used. ``threshold``, ``response_type`` and ``scale`` are those of
+        :meth:`from_long`.
         """
+        checks.reading_options(response_type, threshold, scale)
         frame = checks.require_frame(frame)
         if subject is not None:
             checks.require_columns(frame, {"subject": subject})
@@ -281,16 +440,25 @@ class Responses:
             )
         long = frame.stack(future_stack=True).rename("response").reset_index()
         return cls.from_long(
-            long, threshold=threshold, item_meta=item_meta, subject_meta=subject_meta
+            long,
+            threshold=threshold,
+            item_meta=item_meta,
+            subject_meta=subject_meta,
+            response_type=response_type,
+            scale=scale,
         )
 
     def to_long(self, *, with_metadata: bool = False) -> pd.DataFrame:
-        """Long table of the observed pairs: ``subject, item, response`` (+ metadata)."""
+        """Long table of the observed pairs: ``subject, item, response`` (+ metadata).
+
+        For ordinal responses ``response`` is the original score, not the code, so that
+        :meth:`from_long` with ``response_type="ordinal"`` reads the table back.
+        """
         frame = pd.DataFrame(
             {
                 "subject": self.subjects[self.subject_index],
                 "item": self.items[self.item_index],
-                "response": self.response,
+                "response": self._scores(),
             }
         )
         if with_metadata:
@@ -301,27 +469,37 @@ class Responses:
         return frame
 
     def to_wide(self) -> pd.DataFrame:
-        """Subjects × items table with NaN where a response is missing."""
-        return pd.DataFrame(self.dense(), index=self.subjects, columns=self.items)
+        """Subjects × items table with NaN where a response is missing (for ordinal
+        responses the original scores, not the codes of :meth:`dense`)."""
+        out = np.full((self.n_subjects, self.n_items), np.nan)
+        out[self.subject_index, self.item_index] = self._scores()
+        return pd.DataFrame(out, index=self.subjects, columns=self.items)
 
     def to_xarray(self) -> xr.Dataset:
         """The data as an xarray Dataset (dims ``obs``, ``subject``, ``item``).
 
-        Variables: ``response``, ``subject_index``, ``item_index`` over ``obs``, and each
-        metadata column as ``item_<name>`` / ``subject_<name>``; the attributes hold the
-        fingerprint and, if known, the provenance :attr:`source` as a JSON string.
-        :meth:`from_xarray` inverts it; fitted models store this dataset in their InferenceData.
+        Variables: ``response``, ``subject_index``, ``item_index`` over ``obs``, for ordinal
+        responses ``category_scores`` over ``("item", "category")``, and each metadata
+        column as ``item_<name>`` / ``subject_<name>``; the attributes hold the fingerprint,
+        the response type (``bayesirt_response_type``) and, if known, the provenance
+        :attr:`source` as a JSON string. :meth:`from_xarray` inverts it; fitted models store
+        this dataset in their InferenceData.
         """
         data_vars = {
             "response": ("obs", self.response),
             "subject_index": ("obs", self.subject_index),
             "item_index": ("obs", self.item_index),
         }
+        if self.is_ordinal:
+            data_vars[CATEGORY_SCORES_VAR] = (("item", CATEGORY_DIM), self.category_scores)
         for name, col in self.item_meta.items():
             data_vars[f"item_{name}"] = ("item", _storable(col))
         for name, col in self.subject_meta.items():
             data_vars[f"subject_{name}"] = ("subject", _storable(col))
-        attrs = {"bayesirt_responses_fingerprint": self.fingerprint()}
+        attrs = {
+            "bayesirt_responses_fingerprint": self.fingerprint(),
+            RESPONSE_TYPE_ATTR: self.response_type,
+        }
         if self.source:
             attrs[SOURCE_ATTR] = json.dumps(self.source)
         return xr.Dataset(
@@ -335,7 +513,8 @@ class Responses:
 
     @classmethod
     def from_xarray(cls, ds: xr.Dataset) -> Responses:
-        """Rebuild from :meth:`to_xarray` output (labels come back as strings)."""
+        """Rebuild from :meth:`to_xarray` output (labels come back as strings). A dataset
+        without the response type attribute (written by an older bayesirt) is binary."""
         item_meta = pd.DataFrame(
             {
                 k[len("item_") :]: ds[k].values
@@ -361,13 +540,20 @@ class Responses:
             item_meta=item_meta.replace({"": np.nan}),
             subject_meta=subject_meta.replace({"": np.nan}),
             source=json.loads(ds.attrs.get(SOURCE_ATTR, "{}")),
+            response_type=ds.attrs.get(RESPONSE_TYPE_ATTR, "binary"),
+            category_scores=(
+                ds[CATEGORY_SCORES_VAR].values if CATEGORY_SCORES_VAR in ds.data_vars else None
+            ),
         )
 
     # -------------------------------------------------------------- subsets
     def subset(
         self, *, subjects: list | pd.Index | None = None, items: list | pd.Index | None = None
     ) -> Responses:
-        """The responses of the given subjects and items (labels), in the given order."""
+        """The responses of the given subjects and items (labels), in the given order.
+
+        Ordinal items keep their categories (:attr:`category_scores`), observed or not.
+        """
         new_subjects = (
             self.subjects
             if subjects is None
@@ -388,6 +574,12 @@ class Responses:
             item_meta=self.item_meta.loc[new_items],
             subject_meta=self.subject_meta.loc[new_subjects],
             source=self.source,
+            response_type=self.response_type,
+            category_scores=(
+                None
+                if self.category_scores is None
+                else self.category_scores[self.items.get_indexer(new_items)]
+            ),
         )
 
     def with_item_meta(self, meta: pd.DataFrame, *, on: str = "item") -> Responses:
@@ -421,13 +613,23 @@ class Responses:
 
     # ---------------------------------------------------------- identity
     def fingerprint(self) -> str:
-        """sha256 of the codes, responses and labels: equal data give equal fingerprints."""
+        """sha256 of the codes, responses and labels: equal data give equal fingerprints.
+
+        Ordinal responses also hash the response type and the category scores, so they never
+        share a fingerprint with binary responses of the same codes (binary fingerprints are
+        those of bayesirt before ordinal responses existed).
+        """
         h = hashlib.sha256()
         order = np.lexsort((self.item_index, self.subject_index))
         for arr in (self.subject_index[order], self.item_index[order], self.response[order]):
             h.update(np.ascontiguousarray(arr).tobytes())
         for labels in (self.subjects, self.items):
             h.update("\x1f".join(map(str, labels)).encode())
+        if self.is_ordinal:
+            scores = self.category_scores
+            h.update(b"\x1eordinal")
+            h.update(np.ascontiguousarray(self.n_categories, dtype=np.int64).tobytes())
+            h.update(np.ascontiguousarray(scores[~np.isnan(scores)], dtype=np.float64).tobytes())
         return h.hexdigest()
 
     def equals(self, other: Responses) -> bool:
@@ -469,9 +671,96 @@ def _replace(resp: Responses, **changes) -> Responses:
         "item_meta": resp.item_meta,
         "subject_meta": resp.subject_meta,
         "source": resp.source,
+        "response_type": resp.response_type,
+        "category_scores": resp.category_scores,
     }
     fields.update(changes)
     return Responses(**fields)
+
+
+def _codes(values, dtype: type) -> np.ndarray:
+    """``values`` as integer codes of ``dtype``; refuses values that do not convert exactly
+    (a fraction, NaN, or a number out of the type's range)."""
+    values = np.asarray(values)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NaN or inf cast: refused below
+        codes = values.astype(dtype)
+    if values.dtype.kind not in "biu" or codes.dtype.itemsize < values.dtype.itemsize:
+        with np.errstate(invalid="ignore"):
+            bad = codes != values
+        if np.any(bad):
+            raise ResponsesError(
+                f"response codes must be integers in the range of {np.dtype(dtype).name}, found "
+                f"{describe_values(np.unique(values[bad]))}"
+            )
+    return codes
+
+
+def _category_scores(scores, items: pd.Index) -> np.ndarray:
+    """Checked :attr:`Responses.category_scores`: one row per item, finite scores increasing
+    from the left then NaN only, at least one per row; trailing columns of NaN dropped."""
+    if scores is None:
+        raise ResponsesError(
+            "ordinal responses need category_scores: one row per item with the score of each "
+            "category code"
+        )
+    try:
+        scores = np.array(scores, dtype=float)
+    except (TypeError, ValueError):
+        raise ResponsesError("category_scores must be numbers") from None
+    if scores.ndim != 2 or scores.shape[0] != len(items) or scores.shape[1] < 1:
+        raise ResponsesError(
+            f"category_scores must have shape (n_items, K_max) = ({len(items)}, K_max) with "
+            f"K_max >= 1, got {scores.shape}"
+        )
+    if np.isinf(scores).any():
+        raise ResponsesError("category_scores must be finite (NaN only as padding)")
+    present = ~np.isnan(scores)
+    k = present.sum(axis=1)
+    padded = present == (np.arange(scores.shape[1]) < k[:, None])
+    for check, problem in (
+        (k >= 1, "has no category score (an ordinal item needs at least one)"),
+        (padded.all(axis=1), "has NaN before a score (NaN may only pad the row on the right)"),
+    ):
+        if not check.all():
+            bad = items[~check]
+            raise ResponsesError(f"category_scores: item(s) {describe_values(bad)} {problem}")
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(scores, axis=1)
+    rising = np.where(present[:, 1:], steps > 0, True).all(axis=1)
+    if not rising.all():
+        first = int(np.flatnonzero(~rising)[0])
+        raise ResponsesError(
+            f"category_scores must increase along each row: item(s) "
+            f"{describe_values(items[~rising])} do not, e.g. {items[first]!r} has "
+            f"{describe_values(scores[first][present[first]])}"
+        )
+    return scores[:, : max(int(k.max()), 1)] if len(k) else scores
+
+
+def _ordinal_codes(
+    item_index: np.ndarray, scores: np.ndarray, n_items: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``0 .. K_i - 1`` of observed ordinal scores and the (n_items, K_max) scores of
+    the codes: the categories of item ``i`` are its distinct observed scores, increasing."""
+    pairs, inverse = np.unique(
+        np.column_stack([item_index.astype(float), scores]), axis=0, return_inverse=True
+    )
+    pair_item = pairs[:, 0].astype(np.int64)
+    k = np.bincount(pair_item, minlength=n_items)
+    starts = np.concatenate([[0], np.cumsum(k)[:-1]])
+    position = np.arange(len(pairs)) - starts[pair_item]
+    table = np.full((n_items, max(int(k.max()), 1)), np.nan)
+    table[pair_item, position] = pairs[:, 1]
+    return position[inverse.reshape(-1)].astype(np.int16), table
+
+
+def _describe_categories(k: np.ndarray) -> str:
+    """``"4 categories"`` or ``"2–5 categories"``, for the numbers ``k`` per item."""
+    if not len(k):
+        return "no categories"
+    lo, hi = int(k.min()), int(k.max())
+    return f"{hi} categories" if lo == hi else f"{lo}–{hi} categories"
 
 
 def _align_meta(meta: pd.DataFrame | None, labels: pd.Index, name: str) -> pd.DataFrame:

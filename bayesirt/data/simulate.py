@@ -58,7 +58,7 @@ from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError
 from bayesirt.irt import icc
 
-__all__ = ["SIMULATION_MODELS", "simulate_responses"]
+__all__ = ["SIMULATION_MODELS", "simulate_graded", "simulate_responses"]
 
 
 @dataclass(frozen=True)
@@ -447,3 +447,77 @@ def _check_settings(
         problems.append("model='bifactor' needs n_categories >= 2 (one specific trait each)")
     if problems:
         raise ResponsesError("; ".join(problems))
+
+
+def simulate_graded(
+    n_subjects: int,
+    n_items: int,
+    *,
+    n_levels: int | Sequence[int] = 4,
+    seed: int | np.random.Generator,
+    discrimination_sd: float = 0.3,
+    missing_fraction: float = 0.0,
+) -> tuple[Responses, xr.Dataset]:
+    r"""Draw ordinal scores from the graded response model with a known truth.
+
+    Item :math:`i` is scored :math:`1, \dots, L_i` with
+    :math:`P(y_{ij} \ge k + 1) = \sigma(a_i\theta_j + d_{ik})`, :math:`\theta_j \sim N(0, 1)`,
+    :math:`\log a_i \sim N(0, \sigma_a^2)`, and intercepts
+    :math:`d_{ik} = -a_i b_{ik}` from thresholds :math:`b_{ik}`: the item's location
+    :math:`N(0, 1)` plus evenly spaced offsets :math:`-1.5 \dots 1.5`, each moved by
+    :math:`N(0, 0.2^2)`, sorted.
+
+    Parameters
+    ----------
+    n_subjects, n_items : int
+        Table size (at least 2 each).
+    n_levels : int or sequence of int
+        Score levels of every item, or one per item (at least 2).
+    seed : int or numpy.random.Generator
+        Everything is drawn from ``numpy.random.default_rng(seed)``.
+    discrimination_sd : float
+        :math:`\sigma_a`.
+    missing_fraction : float in [0, 1)
+        Share of cells removed completely at random.
+
+    Returns
+    -------
+    (Responses, xarray.Dataset)
+        Ordinal responses (``response_type="ordinal"``; an item keeps only the levels it
+        was given) and the truth: ``theta``, ``a`` and ``intercepts`` (item × threshold, NaN
+        beyond an item's own levels).
+    """
+    if n_subjects < 2 or n_items < 2:
+        raise ResponsesError(f"need n_subjects >= 2 and n_items >= 2, got {n_subjects}, {n_items}")
+    if not 0.0 <= missing_fraction < 1.0:
+        raise ResponsesError(f"missing_fraction={missing_fraction} must be in [0, 1)")
+    levels = np.broadcast_to(np.asarray(n_levels, dtype=int), (n_items,))
+    if levels.min() < 2:
+        raise ResponsesError(f"n_levels must be at least 2, got {int(levels.min())}")
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=n_subjects)
+    a = np.exp(rng.normal(0.0, discrimination_sd, size=n_items))
+    intercepts = np.full((n_items, int(levels.max()) - 1), np.nan)
+    for i, n in enumerate(levels):
+        offsets = np.linspace(-1.5, 1.5, n - 1) + rng.normal(0.0, 0.2, size=n - 1)
+        intercepts[i, : n - 1] = -a[i] * np.sort(rng.normal() + offsets)
+    at_least = 1.0 / (1.0 + np.exp(-(a[None, :, None] * theta[:, None, None] + intercepts)))
+    uniform = rng.uniform(size=(n_subjects, n_items, 1))
+    scores = 1.0 + np.nansum(np.where(np.isnan(at_least), 0.0, uniform < at_least), axis=-1)
+    cells = n_subjects * n_items
+    missing = rng.choice(cells, size=round(missing_fraction * cells), replace=False)
+    scores.reshape(-1)[missing] = np.nan
+    subjects, items = _labels("model", n_subjects), _labels("item", n_items)
+    wide = pd.DataFrame(scores, index=subjects, columns=items)
+    long = wide.rename_axis(index="subject", columns="item").stack(future_stack=True)
+    responses = Responses.from_long(long.rename("response").reset_index(), response_type="ordinal")
+    truth = xr.Dataset(
+        {
+            "theta": ("subject", theta),
+            "a": ("item", a),
+            "intercepts": (("item", "threshold"), intercepts),
+        },
+        coords={"subject": subjects, "item": items, "threshold": np.arange(1, levels.max())},
+        attrs={"model": "grm", "seed": seed if isinstance(seed, int) else "generator"},
+    )
+    return responses, truth

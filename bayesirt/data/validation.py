@@ -12,9 +12,18 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["DUPLICATE_RULES", "ResponsesError", "ResponsesWarning", "describe_values"]
+__all__ = [
+    "DUPLICATE_RULES",
+    "RESPONSE_TYPES",
+    "ResponsesError",
+    "ResponsesWarning",
+    "describe_values",
+]
 
 DUPLICATE_RULES = ("error", "mean", "first", "last")
+#: The kinds of response a :class:`~bayesirt.data.Responses` holds: ``"binary"`` (right or
+#: wrong, 0/1) or ``"ordinal"`` (ordered integer scores, e.g. 1..5 on a rating scale).
+RESPONSE_TYPES = ("binary", "ordinal")
 
 
 class ResponsesError(ValueError):
@@ -99,6 +108,108 @@ def resolve_duplicates(long: pd.DataFrame, rule: str) -> pd.DataFrame:
     return long.drop_duplicates(subset=["subject", "item"], keep=rule)
 
 
+def require_response_type(response_type: object) -> str:
+    """One of :data:`RESPONSE_TYPES`; anything else is an error naming it."""
+    if not isinstance(response_type, str) or response_type not in RESPONSE_TYPES:
+        raise ResponsesError(
+            f"unknown response_type {response_type!r}; choose 'binary' (right/wrong, 0/1) or "
+            "'ordinal' (ordered integer scores)"
+        )
+    return response_type
+
+
+def reading_options(
+    response_type: object, threshold: float | None, scale: object
+) -> tuple[int, int] | None:
+    """Check how responses are to be read: ``response_type``, and ``threshold`` and
+    ``scale``, which belong to binary and to ordinal responses respectively.
+
+    Returns ``scale`` as a pair of ints (``None`` if not given).
+    """
+    response_type = require_response_type(response_type)
+    if response_type == "ordinal" and threshold is not None:
+        raise ResponsesError(
+            f"threshold={threshold!r} and response_type='ordinal' exclude each other: "
+            "threshold= binarises the scores into right/wrong, response_type='ordinal' keeps "
+            "them as ordered categories; give one of them"
+        )
+    if scale is None:
+        return None
+    lo_hi = _scale_pair(scale)
+    if response_type != "ordinal":
+        raise ResponsesError(
+            f"scale={describe_scale(lo_hi)} declares the range of ordinal scores; it needs "
+            "response_type='ordinal'"
+        )
+    return lo_hi
+
+
+def describe_scale(scale: tuple[int, int]) -> str:
+    """A scale as messages write it, ``(1, 5)``."""
+    return f"({scale[0]}, {scale[1]})"
+
+
+def _scale_pair(scale: object) -> tuple[int, int]:
+    """``scale`` as ``(lo, hi)``: two whole numbers, ``lo < hi``."""
+    try:
+        lo, hi = scale  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise ResponsesError(
+            f"scale must be a pair (lo, hi) of whole numbers, got {scale!r}"
+        ) from None
+    pair = []
+    for value in (lo, hi):
+        if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating
+        ):
+            raise ResponsesError(f"scale must be a pair (lo, hi) of whole numbers, got {scale!r}")
+        if not (np.isfinite(value) and float(value).is_integer()):
+            raise ResponsesError(f"scale must be a pair (lo, hi) of whole numbers, got {scale!r}")
+        pair.append(int(value))
+    if pair[0] >= pair[1]:
+        raise ResponsesError(
+            f"scale=({pair[0]}, {pair[1]}) is empty or reversed: need lo < hi, e.g. (1, 5)"
+        )
+    return pair[0], pair[1]
+
+
+def ordinal_scores(
+    long: pd.DataFrame, *, scale: tuple[int, int] | None, column: str, averaged: bool = False
+) -> np.ndarray:
+    """Ordinal scores (NaN kept as missing): whole numbers, within ``scale`` if given."""
+    values = long["response"].to_numpy(dtype=float)
+    observed = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (values == np.round(values))
+    bad = observed & ~whole
+    if bad.any():
+        hint = " (duplicates='mean' averaged repeated pairs into them)" if averaged else ""
+        raise ResponsesError(
+            f"column {column!r} holds non-integer scores {describe_values(np.unique(values[bad]))}"
+            f" ({_first_at(long, bad)}){hint}; ordinal responses (response_type='ordinal') "
+            "must be whole numbers"
+        )
+    if scale is not None:
+        lo, hi = scale
+        outside = observed & ((values < lo) | (values > hi))
+        if outside.any():
+            raise ResponsesError(
+                f"column {column!r} holds scores {describe_values(_ints(values[outside]))} "
+                f"outside the declared scale={describe_scale(scale)} ({_first_at(long, outside)})"
+            )
+    return values
+
+
+def _first_at(long: pd.DataFrame, mask: np.ndarray) -> str:
+    where = long.loc[mask, ["subject", "item"]].iloc[0]
+    return f"first for subject {where['subject']!r}, item {where['item']!r}"
+
+
+def _ints(values: np.ndarray) -> list[int]:
+    """Distinct whole numbers, as ints (``7`` rather than ``7.0`` in a message)."""
+    return [int(v) for v in np.unique(values)]
+
+
 def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.ndarray:
     """0/1 responses (NaN kept as missing); graded values need an explicit threshold."""
     values = long["response"].to_numpy(dtype=float)
@@ -119,11 +230,18 @@ def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.
     bad = observed & ~np.isin(values, (0.0, 1.0))
     if bad.any():
         where = long.loc[bad, ["subject", "item"]].iloc[0]
-        shown = describe_values(np.unique(values[bad]))
+        distinct = np.unique(values[bad])
+        shown = describe_values(distinct)
+        integers = bool(np.all(np.isfinite(distinct) & (distinct == np.round(distinct))))
+        ordinal = (
+            ", or response_type='ordinal' to keep integer scores as ordered categories"
+            if integers
+            else ""
+        )
         raise ResponsesError(
             f"column {column!r} holds non-binary responses {shown}"
             f" (first for subject {where['subject']!r}, item {where['item']!r}); pass "
-            "threshold= to binarise graded or fractional responses"
+            f"threshold= to binarise graded or fractional responses{ordinal}"
         )
     return values
 

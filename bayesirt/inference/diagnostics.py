@@ -54,7 +54,7 @@ import numpy as np
 import xarray as xr
 from scipy import fft, special
 
-from bayesirt.models.derived import CONSTANT_VARIABLES, DERIVED_VARIABLES
+from bayesirt.models.derived import COMPOSED_VARIABLES, CONSTANT_VARIABLES, DERIVED_VARIABLES
 
 __all__ = [
     "BFMI_MIN",
@@ -120,13 +120,15 @@ class Diagnostics:
 
 
 def parameter_names(posterior) -> list[str]:
-    """Posterior variables that are model parameters: not ``*_z`` auxiliaries, and not the
+    """Posterior variables that are model parameters: not ``*_z`` auxiliaries, not the
     data some models keep in their posterior (:data:`~bayesirt.models.derived.CONSTANT_VARIABLES`,
-    constant by construction)."""
+    constant by construction), and not the padded compositions of checked parameters
+    (:data:`~bayesirt.models.derived.COMPOSED_VARIABLES`)."""
+    skipped = CONSTANT_VARIABLES + COMPOSED_VARIABLES
     return [
         name
         for name in posterior.data_vars
-        if not (name.endswith("_z") or name.endswith("__") or name in CONSTANT_VARIABLES)
+        if not (name.endswith("_z") or name.endswith("__") or name in skipped)
     ]
 
 

@@ -73,6 +73,8 @@ class IRTModel:
     nutpie_options: ClassVar[dict[str, Any]] = {}
     #: Further constructor options (attributes of the same name), stored by :meth:`config`.
     model_options: ClassVar[tuple[str, ...]] = ()
+    #: Kinds of responses (:attr:`bayesirt.data.Responses.response_type`) the model is for.
+    response_types: ClassVar[tuple[str, ...]] = ("binary",)
 
     def __init__(
         self,
@@ -84,6 +86,13 @@ class IRTModel:
         if not isinstance(responses, Responses):
             raise TypeError(f"responses must be a Responses, got {type(responses).__name__}")
         require_fittable(responses.n_subjects, responses.n_items)
+        if responses.response_type not in self.response_types:
+            suggestion = {"ordinal": "; ordinal scores are fitted by the graded model 'grm'"}
+            raise ValueError(
+                f"the {self.name} model is for {' or '.join(self.response_types)} responses, "
+                f"got {responses.response_type} responses"
+                + suggestion.get(responses.response_type, "")
+            )
         self.responses = responses
         self.priors = merge_priors(self.default_priors, priors)
         self.pool_by = pool_by

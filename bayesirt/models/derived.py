@@ -6,7 +6,7 @@ The pure item-response functions are in :mod:`bayesirt.irt`.
 
 from __future__ import annotations
 
-__all__ = ["CONSTANT_VARIABLES", "DERIVED_VARIABLES", "derived_variables"]
+__all__ = ["COMPOSED_VARIABLES", "CONSTANT_VARIABLES", "DERIVED_VARIABLES", "derived_variables"]
 
 
 #: Posterior variables computed from others after sampling: never sampled, stored or checked.
@@ -15,6 +15,10 @@ DERIVED_VARIABLES = ("b",)
 #: the clustered models (so that their pointwise functions need only the posterior). They are
 #: not parameters, and the convergence check leaves them out: their R-hat is 0/0.
 CONSTANT_VARIABLES = ("item_cluster",)
+#: Variables stored for reading but made of sampled parameters that the convergence check
+#: covers, and padded with NaN where an item has fewer entries: the graded response model's
+#: ``intercepts`` (item × threshold), made of ``intercept`` and ``log_gap``.
+COMPOSED_VARIABLES = ("intercepts",)
 
 
 def derived_variables(posterior) -> dict:

@@ -12,6 +12,7 @@ from bayesirt.data import Responses
 from bayesirt.models.base import IRTModel
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet
 from bayesirt.models.explanatory import ExplanatoryTwoPL
+from bayesirt.models.graded import GradedResponse
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
 
@@ -28,6 +29,7 @@ MODELS: dict[str, type[IRTModel]] = {
         Bifactor,
         MultidimensionalTwoPL,
         ExplanatoryTwoPL,
+        GradedResponse,
     )
 }
 

@@ -1,8 +1,8 @@
 """Shared fakes of the dependence, scenario and robustness tests (this module holds no tests).
 
 :func:`truth_fit` turns the truth of :func:`bayesirt.simulate_responses` into a "fit": posterior
-draws scattered a little around the true abilities and item parameters, built with
-``arviz.from_dict`` as the fit contract says, so that the residuals are those of the true model
+draws scattered a little around the true abilities and item parameters, a
+:func:`bayesirt.testing.fake_fit`, so that the residuals are those of the true model
 and nothing is sampled. :func:`residual_frame` computes the residuals of one draw by hand, the
 reference of the Q3 tests.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from analysis_fakes import make_idata
 from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis.posterior import posterior_draws
 from bayesirt.data import Responses
+from bayesirt.testing import fake_fit
 
 
 def truth_fit(
@@ -34,11 +34,11 @@ def truth_fit(
     a = truth["a"].sel(item=responses.items).values
     b = truth["b"].sel(item=responses.items).values
     shape = (1, n_draw)
-    return make_idata(
-        theta + jitter * rng.normal(size=(*shape, len(theta))),
-        a * np.exp(jitter * rng.normal(size=(*shape, len(a)))),
-        b + jitter * rng.normal(size=(*shape, len(b))),
+    return fake_fit(
         responses,
+        theta=theta + jitter * rng.normal(size=(*shape, len(theta))),
+        a=a * np.exp(jitter * rng.normal(size=(*shape, len(a)))),
+        b=b + jitter * rng.normal(size=(*shape, len(b))),
     )
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, make_idata, simulated_fit
 from scipy.special import expit
 
 from bayesirt.analysis.posterior import (
@@ -12,13 +11,14 @@ from bayesirt.analysis.posterior import (
     item_weights,
     posterior_draws,
 )
+from bayesirt.testing import complete_responses, fake_fit, simulated_fit
 
 
 def test_draws_are_stacked_chain_major_with_default_asymptotes():
     theta = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)
     a = np.ones((2, 3, 5))
     b = np.arange(2 * 3 * 5, dtype=float).reshape(2, 3, 5)
-    idata = make_idata(theta, a, b, complete_responses(np.ones((4, 5))))
+    idata = fake_fit(complete_responses(np.ones((4, 5))), theta=theta, a=a, b=b)
     draws = posterior_draws(idata)
     assert draws.theta.shape == (6, 4) and draws.b.shape == (6, 5)
     assert (draws.n_chain, draws.n_draw, draws.n_samples) == (2, 3, 6)
@@ -33,17 +33,21 @@ def test_draws_are_stacked_chain_major_with_default_asymptotes():
 def test_draws_keep_fitted_asymptotes():
     shape = (1, 2, 3)
     c, d = np.full(shape, 0.2), np.full(shape, 0.9)
-    idata = make_idata(
-        np.zeros((1, 2, 2)), np.ones(shape), np.zeros(shape),
-        complete_responses(np.ones((2, 3))), c=c, d=d,
-    )  # fmt: skip
+    idata = fake_fit(
+        complete_responses(np.ones((2, 3))),
+        theta=np.zeros((1, 2, 2)),
+        a=np.ones(shape),
+        b=np.zeros(shape),
+        c=c,
+        d=d,
+    )
     draws = posterior_draws(idata)
     np.testing.assert_array_equal(draws.c, 0.2)
     np.testing.assert_array_equal(draws.d, 0.9)
 
 
 def test_draws_dims_are_reordered_by_name():
-    idata, _ = simulated_fit(n_subjects=3, n_items=4, n_draw=5)
+    idata, _ = simulated_fit(n_subjects=3, n_items=4, n_draws=5)
     swapped = idata.posterior["theta"].transpose("subject", "chain", "draw")
     idata.posterior["theta"] = swapped
     np.testing.assert_allclose(
@@ -53,14 +57,14 @@ def test_draws_dims_are_reordered_by_name():
 
 
 def test_missing_posterior_variable_is_named():
-    idata, _ = simulated_fit(n_subjects=3, n_items=4, n_draw=5)
+    idata, _ = simulated_fit(n_subjects=3, n_items=4, n_draws=5)
     del idata.posterior["b"]
     with pytest.raises(ValueError, match=r"lacks variable\(s\) \['b'\]"):
         posterior_draws(idata)
 
 
 def test_wrong_dims_are_refused():
-    idata, _ = simulated_fit(n_subjects=3, n_items=4, n_draw=5)
+    idata, _ = simulated_fit(n_subjects=3, n_items=4, n_draws=5)
     idata.posterior["a"] = idata.posterior["a"].isel(item=0)
     with pytest.raises(ValueError, match="expected \\(chain, draw, item\\)"):
         posterior_draws(idata)
@@ -74,7 +78,9 @@ def test_no_posterior_group():
 def test_fitted_responses_round_trip():
     y = np.array([[1, 0, np.nan], [0, 1, 1]])
     responses = complete_responses(y)
-    idata = make_idata(np.zeros((1, 2, 2)), np.ones((1, 2, 3)), np.zeros((1, 2, 3)), responses)
+    idata = fake_fit(
+        responses, theta=np.zeros((1, 2, 2)), a=np.ones((1, 2, 3)), b=np.zeros((1, 2, 3))
+    )
     assert fitted_responses(idata).equals(responses)
     del idata.constant_data
     with pytest.raises(ValueError, match="no constant_data"):
@@ -120,7 +126,7 @@ def test_item_weights_errors(kwargs, message):
 
 
 def test_expected_scores_by_hand_and_chunked():
-    idata, _ = simulated_fit(n_subjects=4, n_items=9, n_draw=6)
+    idata, _ = simulated_fit(n_subjects=4, n_items=9, n_draws=6)
     draws = posterior_draws(idata)
     w = np.random.default_rng(3).random(9)
     w[2] = 0.0
@@ -133,9 +139,13 @@ def test_expected_scores_by_hand_and_chunked():
 
 def test_expected_scores_use_asymptotes():
     shape = (1, 3, 2)
-    idata = make_idata(
-        np.zeros((1, 3, 2)), np.ones(shape), np.zeros(shape),
-        complete_responses(np.ones((2, 2))), c=np.full(shape, 0.25), d=np.full(shape, 0.75),
-    )  # fmt: skip
+    idata = fake_fit(
+        complete_responses(np.ones((2, 2))),
+        theta=np.zeros((1, 3, 2)),
+        a=np.ones(shape),
+        b=np.zeros(shape),
+        c=np.full(shape, 0.25),
+        d=np.full(shape, 0.75),
+    )
     # θ = b, so σ = 1/2 and P = c + (d - c)/2 = 0.5
     np.testing.assert_allclose(expected_scores(posterior_draws(idata), np.array([0.5, 0.5])), 0.5)

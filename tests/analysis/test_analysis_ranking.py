@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from analysis_fakes import complete_responses, make_idata, simulated_fit
 from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis import rank, rank_table, rank_to_json, reordered_pairs
+from bayesirt.testing import complete_responses, fake_fit, simulated_fit
 
 # 3 subjects, 1 chain of 4 draws; in the last draw A and B tie for first place.
 HAND_THETA = np.array([[[2.0, 1.0, 0.0], [2.0, 0.0, 1.0], [0.0, 2.0, 1.0], [1.0, 1.0, 0.0]]])
@@ -22,12 +22,12 @@ HAND_Y = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=float)
 @pytest.fixture
 def hand_idata():
     responses = complete_responses(HAND_Y, subjects=["A", "B", "C"])
-    return make_idata(HAND_THETA, np.ones((1, 4, 3)), np.zeros((1, 4, 3)), responses)
+    return fake_fit(responses, theta=HAND_THETA, a=np.ones((1, 4, 3)), b=np.zeros((1, 4, 3)))
 
 
 @pytest.fixture(scope="module")
 def sim():
-    idata, true_theta = simulated_fit(n_subjects=12, n_items=40, n_draw=100, noise=0.4)
+    idata, true_theta = simulated_fit(n_subjects=12, n_items=40, n_draws=100, noise=0.4)
     return idata, true_theta, rank(idata, n_boot=200)
 
 
@@ -82,7 +82,7 @@ def test_complete_linkage_splits_what_the_leader_rule_would_merge():
     a_draws = np.where(np.arange(10) < 7, 10.0, -10.0)
     theta = np.stack([a_draws, np.ones(10), np.zeros(10)], axis=-1)[None]
     responses = complete_responses(np.eye(3), subjects=["A", "B", "C"])
-    idata = make_idata(theta, np.ones((1, 10, 3)), np.zeros((1, 10, 3)), responses)
+    idata = fake_fit(responses, theta=theta, a=np.ones((1, 10, 3)), b=np.zeros((1, 10, 3)))
     result = rank(idata, level=0.95, n_boot=20)
     assert list(result["subject"].values) == ["A", "B", "C"]
     assert result["p_beats"].sel(subject="A", opponent="C") == pytest.approx(0.7)
@@ -91,7 +91,7 @@ def test_complete_linkage_splits_what_the_leader_rule_would_merge():
 
 
 def test_dominant_subject_is_first_for_sure():
-    idata, _ = simulated_fit(n_subjects=6, n_items=20, n_draw=40)
+    idata, _ = simulated_fit(n_subjects=6, n_items=20, n_draws=40)
     idata.posterior["theta"].loc[{"subject": "s3"}] = 50.0
     result = rank(idata, n_boot=20)
     top = result.sel(subject="s3")
@@ -106,8 +106,11 @@ def test_dominant_subject_is_first_for_sure():
 
 def test_all_tied_subjects_share_positions_evenly():
     theta = np.zeros((1, 5, 4))
-    idata = make_idata(
-        theta, np.ones((1, 5, 2)), np.zeros((1, 5, 2)), complete_responses(np.ones((4, 2)))
+    idata = fake_fit(
+        complete_responses(np.ones((4, 2))),
+        theta=theta,
+        a=np.ones((1, 5, 2)),
+        b=np.zeros((1, 5, 2)),
     )
     result = rank(idata, n_boot=10)
     np.testing.assert_allclose(result["p_rank"].values, 0.25)
@@ -209,7 +212,7 @@ def test_to_dataframe_works(hand_idata):
 
 # ------------------------------------------------------------ by score
 def test_score_ranking_matches_weighted_scores_by_hand():
-    idata, _ = simulated_fit(n_subjects=5, n_items=8, n_draw=20)
+    idata, _ = simulated_fit(n_subjects=5, n_items=8, n_draws=20)
     post = idata.posterior
     weights = {"i1": 3.0, "i4": 1.0, "i6": 0.0, "i7": 1.0}
     result = rank(idata, by="score", weights=weights, n_boot=20)
@@ -234,10 +237,12 @@ def test_score_ranking_matches_weighted_scores_by_hand():
 def test_score_accuracy_uses_the_item_set_and_weights():
     y = np.array([[1, 0, 1, np.nan], [0, 0, 1, 1], [1, 1, 0, 0]])
     responses = complete_responses(y)
-    idata = make_idata(
-        np.random.default_rng(0).normal(size=(1, 30, 3)), np.ones((1, 30, 4)),
-        np.zeros((1, 30, 4)), responses,
-    )  # fmt: skip
+    idata = fake_fit(
+        responses,
+        theta=np.random.default_rng(0).normal(size=(1, 30, 3)),
+        a=np.ones((1, 30, 4)),
+        b=np.zeros((1, 30, 4)),
+    )
     result = rank(idata, by="score", weights={"i0": 1, "i2": 3, "i3": 1}, n_boot=50)
     acc = result["accuracy"].to_series()
     assert acc["s0"] == pytest.approx((1 + 3) / 4)  # i3 missing: weights renormalised
@@ -246,7 +251,7 @@ def test_score_accuracy_uses_the_item_set_and_weights():
 
 
 def test_score_on_all_items_counts_unanswered_items():
-    idata, _ = simulated_fit(n_subjects=4, n_items=6, n_draw=10)
+    idata, _ = simulated_fit(n_subjects=4, n_items=6, n_draws=10)
     default = rank(idata, by="score", n_boot=10)
     explicit = rank(idata, by="score", items=[f"i{i}" for i in range(6)], n_boot=10)
     np.testing.assert_allclose(default["estimate"].values, explicit["estimate"].values)
@@ -277,10 +282,12 @@ def test_bootstrap_is_seeded(sim):
 def test_subject_without_answers_has_no_accuracy():
     y = np.array([[1, 0, 1], [np.nan, np.nan, np.nan], [0, 1, 1]])
     responses = complete_responses(y)
-    idata = make_idata(
-        np.random.default_rng(1).normal(size=(1, 20, 3)), np.ones((1, 20, 3)),
-        np.zeros((1, 20, 3)), responses,
-    )  # fmt: skip
+    idata = fake_fit(
+        responses,
+        theta=np.random.default_rng(1).normal(size=(1, 20, 3)),
+        a=np.ones((1, 20, 3)),
+        b=np.zeros((1, 20, 3)),
+    )
     result = rank(idata, n_boot=30)
     assert np.isnan(result["accuracy"].sel(subject="s1"))
     assert np.isnan(result["accuracy_rank"].sel(subject="s1"))

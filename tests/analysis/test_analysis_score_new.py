@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from scipy import integrate, optimize
 from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis import score_new
+from bayesirt.testing import complete_responses, fake_fit
 
 A = np.array([1.2, 0.8, 2.0, 1.0, 0.5])
 B = np.array([-1.0, 0.0, 0.5, 1.5, -0.3])
@@ -19,7 +19,7 @@ def _fit(a, b, *, c=None, d=None, n_fitted=3, seed=0):
     n_chain, n_draw, n_items = a.shape
     theta = np.random.default_rng(seed).normal(size=(n_chain, n_draw, n_fitted))
     responses = complete_responses(np.ones((n_fitted, n_items)))
-    return make_idata(theta, a, b, responses, c=c, d=d)
+    return fake_fit(responses, theta=theta, a=a, b=b, c=c, d=d)
 
 
 def _direct(y, a, b, c=0.0, d=1.0):

@@ -1,26 +1,27 @@
 """bayesirt.compare: PSIS-LOO by response and by item, Pareto-k warnings, model choice.
 
-The unit tests use fake fits (``arviz.from_dict``) whose pointwise log-likelihood is known,
-so the expected elpd can be written down; the model-choice check of issue 5 fits 2PL, testlet
-and multidimensional models by NUTS to data simulated from each (``slow``).
+The unit tests use fake fits (:func:`bayesirt.testing.fake_fit`) whose pointwise
+log-likelihood is known, so the expected elpd can be written down; the model-choice check of
+issue 5 fits 2PL, testlet and multidimensional models by NUTS to data simulated from each
+(``slow``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 
 import arviz as az
 import numpy as np
 import pytest
-from analysis_fakes import complete_responses
+import xarray as xr
 from scipy.special import log_expit
 
 import bayesirt
 from bayesirt.analysis import compare
 from bayesirt.analysis.compare import ParetoKWarning
 from bayesirt.inference import ConvergenceWarning
+from bayesirt.testing import complete_responses, fake_fit
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +32,11 @@ def responses():
     return complete_responses(y)
 
 
-def _fake_fit(responses, loglik, *, seed=0, posterior=None, config=None):
-    """A fit of ``responses`` whose stored log-likelihood is ``loglik`` (chain, draw, obs)."""
-    n_chain, n_draw = loglik.shape[:2] if loglik is not None else (2, 200)
-    rng = np.random.default_rng(seed)
-    groups = {"posterior": posterior or {"mu": rng.normal(size=(n_chain, n_draw))}}
-    dims = {"theta": ["subject"], "a": ["item"], "b": ["item"]}
-    if loglik is not None:
-        groups["log_likelihood"] = {"y": loglik}
-        dims["y"] = ["obs"]
-    idata = az.from_dict(
-        **groups,
-        dims=dims,
-        coords={"subject": list(responses.subjects), "item": list(responses.items)},
-    )
-    idata.add_groups(constant_data=responses.to_xarray())
-    if config is not None:
-        idata.attrs["bayesirt_config"] = json.dumps(config)
-    return idata
+def _fake_fit(responses, loglik, *, seed=0, posterior=None):
+    """A 2PL fit of ``responses`` whose stored log-likelihood is ``loglik`` (chain, draw, obs);
+    with ``loglik`` None it has none. The draws are ``posterior`` (theta, a, b) or random."""
+    stored = False if loglik is None else loglik
+    return fake_fit(responses, log_likelihood=stored, seed=seed, **(posterior or {}))
 
 
 def test_elpd_is_the_log_likelihood_when_the_posterior_is_sharp(responses):
@@ -82,7 +70,10 @@ def test_item_level_loo_sums_each_items_answers(responses):
     per_item = np.zeros((2, 300, responses.n_items))
     for k, item in enumerate(responses.item_index):  # by hand, one answer at a time
         per_item[:, :, item] += loglik[:, :, k]
-    reference = az.loo(_fake_fit(responses, per_item), pointwise=True)
+    by_item = xr.Dataset({"y": (("chain", "draw", "item"), per_item)})
+    reference = az.loo(
+        az.InferenceData(posterior=fits["a"].posterior, log_likelihood=by_item), pointwise=True
+    )
     assert table.loc["a", "elpd_loo"] == pytest.approx(reference.elpd_loo, rel=1e-12)
     np.testing.assert_allclose(table.attrs["loo"]["a"].pareto_k, reference.pareto_k)
 
@@ -145,9 +136,8 @@ def test_log_likelihood_is_computed_when_not_stored(responses):
     s, i, y = responses.subject_index, responses.item_index, responses.response
     z = a[:, :, i] * (theta[:, :, s] - b[:, :, i])
     by_hand = np.where(y == 1, log_expit(z), log_expit(-z))
-    config = {"model": "2pl", "priors": {}, "pool_by": None}
-    computed = _fake_fit(responses, None, posterior=posterior, config=config)
-    stored = _fake_fit(responses, by_hand, posterior=posterior, config=config)
+    computed = _fake_fit(responses, None, posterior=posterior)
+    stored = _fake_fit(responses, by_hand, posterior=posterior)
     reference = _fake_fit(responses, by_hand - 0.2, seed=5)
     for unit in ("response", "item"):
         one = compare({"fit": computed, "ref": reference}, unit=unit)

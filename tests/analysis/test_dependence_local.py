@@ -8,12 +8,12 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, make_idata, simulated_fit
 from dependence_fakes import planted, residual_frame, truth_fit
 
 import bayesirt
 from bayesirt.analysis import dependence_test, explain_dependence, residual_clusters
 from bayesirt.analysis.dependence.local import cluster_table, dependent_pairs, local_dependence
+from bayesirt.testing import complete_responses, fake_fit, simulated_fit
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def planted_fit():
 
 # ------------------------------------------------------------ definition
 def test_q3_is_the_correlation_of_residuals_draw_by_draw():
-    idata, _ = simulated_fit(n_subjects=10, n_items=6, n_chain=1, n_draw=4)
+    idata, _ = simulated_fit(n_subjects=10, n_items=6, n_chains=1, n_draws=4)
     result = local_dependence(idata, n_draws=None, top=3)
     by_hand = np.stack([np.array(residual_frame(idata, s).corr()) for s in range(4)])
     for q in by_hand:
@@ -45,11 +45,11 @@ def test_q3_is_the_correlation_of_residuals_draw_by_draw():
 
 def test_pairs_with_too_few_common_subjects_have_no_q3():
     y = np.array([[1, 0, np.nan], [0, 1, np.nan], [1, 1, 1], [0, 0, 0], [np.nan, 1, 1]])
-    idata = make_idata(
-        np.linspace(-1, 1, 5)[None, None, :].repeat(2, axis=1),
-        np.ones((1, 2, 3)),
-        np.zeros((1, 2, 3)),
+    idata = fake_fit(
         complete_responses(y),
+        theta=np.linspace(-1, 1, 5)[None, None, :].repeat(2, axis=1),
+        a=np.ones((1, 2, 3)),
+        b=np.zeros((1, 2, 3)),
     )
     q = local_dependence(idata, top=1)["q3_mean"].values
     assert np.isfinite(q[0, 1])  # items 0, 1 share subjects 0-3
@@ -127,7 +127,7 @@ def test_sampled_path_agrees_with_the_dense_one():
 
 
 def test_draw_subset_is_seeded():
-    idata, _ = simulated_fit(n_subjects=8, n_items=10, n_draw=50)
+    idata, _ = simulated_fit(n_subjects=8, n_items=10, n_draws=50)
     first = local_dependence(idata, n_draws=7, random_seed=3)
     again = local_dependence(idata, n_draws=7, random_seed=3)
     other = local_dependence(idata, n_draws=7, random_seed=4)
@@ -159,7 +159,7 @@ def test_scaling_path_is_fast_and_memory_bounded():
 
 
 def test_local_dependence_bad_arguments():
-    idata, _ = simulated_fit(n_subjects=6, n_items=8, n_draw=5)
+    idata, _ = simulated_fit(n_subjects=6, n_items=8, n_draws=5)
     with pytest.raises(ValueError, match="no item metadata column 'topic'"):
         local_dependence(idata, clusters="topic")
     with pytest.raises(ValueError, match="got 3 cluster labels for 8 items"):
@@ -245,7 +245,7 @@ def test_replications_are_seeded(planted_fit):
 
 
 def test_dependence_test_bad_arguments():
-    idata, _ = simulated_fit(n_subjects=6, n_items=8, n_draw=5)
+    idata, _ = simulated_fit(n_subjects=6, n_items=8, n_draws=5)
     with pytest.raises(ValueError, match="statistic must be one of"):
         dependence_test(idata, statistic="max")
     with pytest.raises(ValueError, match="needs clusters"):

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from dependence_fakes import residual_frame
 from scipy.special import expit
 
 from bayesirt.analysis.dependence import q3
 from bayesirt.analysis.posterior import posterior_draws
+from bayesirt.testing import complete_responses, fake_fit
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +19,11 @@ def gappy():
     y = (rng.random((25, 12)) < expit(a * (theta[:, None] - b))).astype(float)
     y[rng.random(y.shape) < 0.3] = np.nan
     shape = (2, 5)
-    return make_idata(
-        theta + 0.3 * rng.normal(size=(*shape, 25)),
-        a * np.exp(0.1 * rng.normal(size=(*shape, 12))),
-        b + 0.1 * rng.normal(size=(*shape, 12)),
+    return fake_fit(
         complete_responses(y),
+        theta=theta + 0.3 * rng.normal(size=(*shape, 25)),
+        a=a * np.exp(0.1 * rng.normal(size=(*shape, 12))),
+        b=b + 0.1 * rng.normal(size=(*shape, 12)),
     )
 
 
@@ -52,11 +52,11 @@ def test_a_constant_residual_has_no_q3_on_either_path():
     y[:, 2] = 1.0
     a = np.ones((1, 3, 5))
     a[..., 2] = 0.0
-    idata = make_idata(
-        rng.normal(size=(1, 3, 10)),
-        a,
-        np.zeros((1, 3, 5)),
+    idata = fake_fit(
         complete_responses(y),
+        theta=rng.normal(size=(1, 3, 10)),
+        a=a,
+        b=np.zeros((1, 3, 5)),
         c=np.full((1, 3, 5), 0.1),
         d=np.full((1, 3, 5), 0.7),
     )

@@ -1,32 +1,25 @@
 """Posterior predictive checks (bayesirt.ppc) on fake fits with a known truth.
 
-The fits are ``arviz.from_dict`` posteriors at (or near) the generating parameters, stamped
-with a model name, so every check runs in milliseconds and its answer is known: observed
-statistics are compared with hand computations, p-values with exact binomial tails, and the
-residual-correlation check with planted local dependence.
+The fits are fake fits (:func:`bayesirt.testing.fake_fit`) at (or near) the generating
+parameters, stamped as fits of a model, so every check runs in milliseconds and its answer is
+known: observed statistics are compared with hand computations, p-values with exact binomial
+tails, and the residual-correlation check with planted local dependence.
 """
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from scipy import stats
 from scipy.special import expit
 
 import bayesirt
 from bayesirt import models
 from bayesirt.analysis.ppc import DEFAULT_STATISTICS, ppc, ppc_table, ppc_unit_table
+from bayesirt.testing import complete_responses, fake_fit
 
 SHAPE = (2, 100)
-
-
-def stamped(idata, model: str = "2pl"):
-    idata.attrs["bayesirt_config"] = json.dumps({"model": model})
-    return idata
 
 
 def truth_fit(responses, truth, *, noise: float = 0.0, seed: int = 0, model: str = "2pl"):
@@ -40,7 +33,7 @@ def truth_fit(responses, truth, *, noise: float = 0.0, seed: int = 0, model: str
     if "a" in params:
         params["a"] = np.abs(params["a"])
     theta, a, b = params.pop("theta"), params.pop("a"), params.pop("b")
-    return stamped(make_idata(theta, a, b, responses, **params), model)
+    return fake_fit(responses, theta=theta, a=a, b=b, model=model, **params)
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +76,11 @@ def test_p_value_equals_the_exact_binomial_mid_p():
         y[:k, i] = 1
     responses = complete_responses(y)
     shape = (4, 500)
-    idata = stamped(
-        make_idata(
-            np.zeros((*shape, n_subjects)),
-            np.ones((*shape, n_items)),
-            np.zeros((*shape, n_items)),
-            responses,
-        )
+    idata = fake_fit(
+        responses,
+        theta=np.zeros((*shape, n_subjects)),
+        a=np.ones((*shape, n_items)),
+        b=np.zeros((*shape, n_items)),
     )
     result = ppc(idata, statistics=("item_accuracy",), n_draws=None, random_seed=1)
     p = result["item_accuracy_p"].values
@@ -171,9 +162,15 @@ def test_uses_the_model_of_the_fit(small, monkeypatch):
             return np.full(shape, 0.9)
 
     monkeypatch.setitem(models.MODELS, Constant.name, Constant)
-    _, idata = small
-    fit = idata.copy()
-    stamped(fit, Constant.name)
+    responses, idata = small
+    post = idata.posterior
+    fit = fake_fit(
+        responses,
+        theta=post["theta"].values,
+        a=post["a"].values,
+        b=post["b"].values,
+        model=Constant(responses),
+    )
     result = ppc(fit, statistics=("item_accuracy",), n_draws=200)
     assert result.attrs["model"] == Constant.name
     assert result["item_accuracy_rep_mean"].mean() == pytest.approx(0.9, abs=0.01)

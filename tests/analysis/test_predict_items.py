@@ -1,21 +1,19 @@
-"""predict_items on hand-built explanatory posteriors (no sampler): the predictive
-distribution against its formula, interval coverage, errors, and the bank in the analyses."""
+"""predict_items on fake explanatory fits (no sampler): the predictive distribution against
+its formula, interval coverage, errors, and the bank in the analyses."""
 
 from __future__ import annotations
-
-import json
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis import predict_items, select_items, simulate_adaptive_test
 from bayesirt.data import Responses
 from bayesirt.models import ExplanatoryTwoPL
+from bayesirt.testing import fake_fit
 from bayesirt.tinybench import SdOrBudgetStopper
 
 MU, BETA, SIGMA = 0.5, np.array([1.0, -0.5]), 0.6
@@ -58,28 +56,21 @@ def fit() -> az.InferenceData:
     theta = rng.normal(size=(*shape, n_subjects))
     intercept = rng.normal(size=(*shape, n_items))
     a = np.exp(rng.normal(0.1, 0.2, size=(*shape, n_items)))
-    posterior = xr.Dataset(
-        {
-            "theta": (("chain", "draw", "subject"), theta),
-            "intercept": (("chain", "draw", "item"), intercept),
-            "a": (("chain", "draw", "item"), a),
-            "b": (("chain", "draw", "item"), -intercept / a),
+    idata = fake_fit(
+        responses,
+        theta=theta,
+        a=a,
+        intercept=intercept,
+        model=model,
+        extra={
             "mu_intercept": (("chain", "draw"), const(MU)),
             "sigma_intercept": (("chain", "draw"), const(SIGMA)),
             "beta_intercept": (("chain", "draw", "feature"), const(BETA, 2)),
             "mu_log_a": (("chain", "draw"), const(MU_LOG_A)),
             "sigma_log_a": (("chain", "draw"), const(SIGMA_LOG_A)),
         },
-        coords={
-            "chain": np.arange(CHAINS),
-            "draw": np.arange(DRAWS),
-            "subject": responses.subjects.astype(str),
-            "item": responses.items.astype(str),
-            "feature": ["len", "steps"],
-        },
+        coords={"feature": ["len", "steps"]},
     )
-    idata = az.InferenceData(posterior=posterior, constant_data=responses.to_xarray())
-    idata.attrs["bayesirt_config"] = json.dumps(model.config())
     return idata
 
 

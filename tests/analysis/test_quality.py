@@ -8,11 +8,8 @@ other items. The default run fits by ADVI (cheap); the slow set repeats it with 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from scipy.special import expit
 
 import bayesirt
@@ -26,13 +23,9 @@ from bayesirt.analysis.quality import (
     wright_map,
 )
 from bayesirt.data import Responses
+from bayesirt.testing import complete_responses, fake_fit
 
 N_SUBJECTS, N_ITEMS, N_FLIPPED = 40, 300, 15
-
-
-def stamped(idata, model: str = "2pl"):
-    idata.attrs["bayesirt_config"] = json.dumps({"model": model})
-    return idata
 
 
 def fixed_fit(theta, a, b, y, *, shape=(2, 50), noise=0.0, seed=0):
@@ -43,8 +36,7 @@ def fixed_fit(theta, a, b, y, *, shape=(2, 50), noise=0.0, seed=0):
     def draws(v):
         return v + noise * rng.normal(size=(*shape, len(v)))
 
-    idata = make_idata(draws(theta), np.abs(draws(a)), draws(b), complete_responses(y))
-    return stamped(idata)
+    return fake_fit(complete_responses(y), theta=draws(theta), a=np.abs(draws(a)), b=draws(b))
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +139,7 @@ def test_expected_chance_flags_match_flags_under_the_model():
             k: np.broadcast_to(truth[k].values, (1, 200, truth.sizes[d]))
             for k, d in (("theta", "subject"), ("a", "item"), ("b", "item"))
         }
-        idata = stamped(make_idata(**posterior, responses=responses))
+        idata = fake_fit(responses, **posterior)
         table = flag_items(idata, n_draws=None, random_seed=seed)
         flagged += table["reasons"].str.contains("against ability").sum()
         expected += table.attrs["n_against_expected"]

@@ -1,25 +1,20 @@
 """bayesirt.analysis.report_inputs: the analyses of the HTML report, apart from its drawing.
 
-Fake fits (``arviz.from_dict``) stamped as 2PL fits; the report built from real fits is
+Fake 2PL fits (:func:`bayesirt.testing.simulated_fit`); the report built from real fits is
 tested in ``tests/reports/test_html_report.py``.
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from analysis_fakes import simulated_fit
 
 from bayesirt.analysis.compare import LOO_UNITS
 from bayesirt.analysis.report_inputs import STAGES, report_inputs
-from bayesirt.inference.io import CONFIG_ATTR, FINGERPRINT_ATTR, responses_from_fit
+from bayesirt.testing import simulated_fit
 
 
 def stamped(seed: int):
-    idata, _ = simulated_fit(8, 20, n_draw=40, seed=seed)
-    idata.attrs[CONFIG_ATTR] = json.dumps({"model": "2pl"})
-    idata.attrs[FINGERPRINT_ATTR] = responses_from_fit(idata).fingerprint()
+    idata, _ = simulated_fit(8, 20, n_draws=40, seed=seed)
     return idata
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from dependence_fakes import planted
 from scipy.special import expit
 
 from bayesirt.analysis import rank, rank_stability, scenario_rankings
 from bayesirt.analysis.scenarios import order_flips
+from bayesirt.testing import complete_responses, fake_fit
 
 # 3 subjects, 4 items in groups g1 = {i0, i1, i2} and g2 = {i3}; one chain of 3 draws
 HAND_THETA = np.array([[[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 1.0, 2.0]]])
@@ -22,8 +22,8 @@ def hand():
     responses = complete_responses(HAND_Y, subjects=["A", "B", "C"])
     responses = responses.with_item_meta(pd.DataFrame({"group": GROUPS}, index=responses.items))
     b = np.broadcast_to(HAND_B, (1, 3, 4))
-    idata = make_idata(HAND_THETA, np.ones((1, 3, 4)), b, responses)
-    reversed_fit = make_idata(-HAND_THETA, np.ones((1, 3, 4)), b, responses)
+    idata = fake_fit(responses, theta=HAND_THETA, a=np.ones((1, 3, 4)), b=b)
+    reversed_fit = fake_fit(responses, theta=-HAND_THETA, a=np.ones((1, 3, 4)), b=b)
     scenarios = scenario_rankings(
         idata,
         groups="group",
@@ -158,11 +158,11 @@ def test_bad_arguments(hand):
         scenario_rankings(idata, groups="group", group_weights={"x": {"g1": 1.5}})
     with pytest.raises(ValueError, match="not a scenario"):
         scenario_rankings(idata, reference="balanced")
-    other = make_idata(
-        HAND_THETA,
-        np.ones((1, 3, 4)),
-        np.zeros((1, 3, 4)),
+    other = fake_fit(
         complete_responses(HAND_Y, subjects=["A", "B", "D"]),
+        theta=HAND_THETA,
+        a=np.ones((1, 3, 4)),
+        b=np.zeros((1, 3, 4)),
     )
     with pytest.raises(ValueError, match="same subjects"):
         scenario_rankings(idata, other_fits={"other": other})

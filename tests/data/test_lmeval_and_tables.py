@@ -14,7 +14,6 @@ import re
 import warnings
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +22,7 @@ from bayesirt import load_responses
 from bayesirt.data import Responses, ResponsesError, ResponsesWarning
 from bayesirt.inference import load_fit, save_fit
 from bayesirt.inference.io import card_path, responses_from_fit
+from bayesirt.testing import fake_fit
 
 DATE_ID = "2025-03-01T12-00-00.123456"
 
@@ -291,14 +291,8 @@ def test_provenance_survives_xarray_subsets_and_a_saved_fit(lmeval, tmp_path):
         == resp.with_source({}).to_xarray().attrs["bayesirt_responses_fingerprint"]
     )
     assert resp.subset(items=resp.items[:3]).source == resp.source
-    # A stand-in for a fit (no sampling): the records save_fit and load_fit check.
-    idata = az.InferenceData(constant_data=ds)
-    idata.attrs.update(
-        bayesirt_config=json.dumps({"model": "2pl", "pool_by": None, "priors": {}}),
-        bayesirt_inference=json.dumps({"method": "advi"}),
-        bayesirt_data_fingerprint=resp.fingerprint(),
-    )
-    path = save_fit(idata, tmp_path / "fit.nc")
+    # A fake fit (no sampling) of these responses, saved and loaded as a real one is.
+    path = save_fit(fake_fit(resp, method="advi"), tmp_path / "fit.nc")
     assert responses_from_fit(load_fit(path)).source == resp.source
     card = card_path(path).read_text()
     (line,) = [line for line in card.splitlines() if line.startswith("- source: ")]

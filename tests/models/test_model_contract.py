@@ -8,8 +8,8 @@ The table :data:`CASES` must name every registered model and, over its cases, ev
 the model: a model or an option added without a case here fails
 :func:`test_cases_cover_every_model_and_option`, and an option of the constructor that is not in
 ``model_options`` (so it would not be stored) fails :func:`test_constructor_options_are_stored`.
-The fits are fakes (``tests/analysis_fakes.py``, stamped as :func:`bayesirt.fit` stamps a fit):
-sampling adds nothing to what is checked here.
+The fits are fakes (:func:`bayesirt.testing.fake_fit`, stamped as :func:`bayesirt.fit` stamps
+a fit): sampling adds nothing to what is checked here.
 """
 
 from __future__ import annotations
@@ -17,17 +17,14 @@ from __future__ import annotations
 import inspect
 import json
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import make_idata
 
 import bayesirt
 from bayesirt.inference import load_fit, model_from_fit, save_fit
-from bayesirt.inference.diagnostics import Diagnostics
-from bayesirt.inference.io import stamp_fit as _stamp
 from bayesirt.models import MODELS, Prior, model_from_config
+from bayesirt.testing import fake_fit
 
 #: Constructor arguments every model takes (``pool_by`` only where the model offers it).
 COMMON = ("self", "responses", "priors", "pool_by")
@@ -63,7 +60,10 @@ CASES: dict[str, list[dict]] = {
         {"traits": _half_traits},
     ],
     "2pl-explanatory": [{"item_features": _features, "explain_log_a": True}],
+    "grm": [{"pool_by": "benchmark"}],
 }
+#: Models of ordinal responses: given the same table read as ordinal scores.
+ORDINAL = {"grm"}
 PARAMS = [(name, k) for name, cases in CASES.items() for k in range(len(cases))]
 
 
@@ -84,6 +84,17 @@ def responses():
     return resp.with_item_meta(meta)
 
 
+def _data(name: str, responses):
+    """``responses`` as the model ``name`` takes them (ordinal scores for the graded model)."""
+    if name not in ORDINAL:
+        return responses
+    wide = responses.to_wide().reset_index()
+    ordinal = bayesirt.Responses.from_wide(wide, subject="subject", response_type="ordinal")
+    ordinal = ordinal.with_item_meta(responses.item_meta)
+    # an item answered alike by everyone has no threshold in the graded model
+    return ordinal.subset(items=ordinal.items.difference(ordinal.constant_items()))
+
+
 def _arguments(name: str, k: int, responses) -> dict:
     case = CASES[name][k]
     args = {key: value(responses) if callable(value) else value for key, value in case.items()}
@@ -99,21 +110,6 @@ def _required(cls, responses) -> dict:
         for key, param in params.items()
         if key not in COMMON and param.default is inspect.Parameter.empty
     }
-
-
-def _fake_fit(model) -> az.InferenceData:
-    """A fit of ``model`` (the shared fake of ``tests/analysis_fakes.py``) stamped as
-    :func:`bayesirt.fit` stamps one."""
-    rng = np.random.default_rng(0)
-    shape, r = (2, 5), model.responses
-    idata = make_idata(
-        rng.normal(size=(*shape, r.n_subjects)),
-        np.exp(rng.normal(size=(*shape, r.n_items))),
-        rng.normal(size=(*shape, r.n_items)),
-        r,
-    )
-    _stamp(idata, model, {"method": "nuts"}, Diagnostics(method="nuts"))
-    return idata
 
 
 def test_constructor_options_are_stored():
@@ -143,7 +139,7 @@ def test_cases_cover_every_model_and_option(responses):
 def test_options_differ_from_the_defaults(responses, name, k):
     """Each option given in a case changes the configuration, so a round trip that lost it
     (rebuilt the model with the default) would not give the same configuration."""
-    cls = MODELS[name]
+    cls, responses = MODELS[name], _data(name, responses)
     config = cls(responses, **_arguments(name, k, responses)).config()
     default = cls(responses, **_required(cls, responses)).config()
     for key in ("priors", *CASES[name][k]):
@@ -153,6 +149,7 @@ def test_options_differ_from_the_defaults(responses, name, k):
 
 @pytest.mark.parametrize(("name", "k"), PARAMS)
 def test_config_rebuilds_the_model(responses, name, k):
+    responses = _data(name, responses)
     model = MODELS[name](responses, **_arguments(name, k, responses))
     for config in (model.config(), json.dumps(model.config())):
         again = model_from_config(config, responses)
@@ -163,8 +160,10 @@ def test_config_rebuilds_the_model(responses, name, k):
 
 @pytest.mark.parametrize(("name", "k"), PARAMS)
 def test_saved_fit_rebuilds_the_model(tmp_path, responses, name, k):
+    responses = _data(name, responses)
     model = MODELS[name](responses, **_arguments(name, k, responses))
-    loaded = load_fit(save_fit(_fake_fit(model), tmp_path / f"{name}.nc"), responses=responses)
+    fit = fake_fit(responses, model=model, n_draws=5)
+    loaded = load_fit(save_fit(fit, tmp_path / f"{name}.nc"), responses=responses)
     again = model_from_fit(loaded)
     assert type(again) is type(model)
     assert again.config() == model.config()

@@ -1,6 +1,5 @@
-"""Small posterior rankings to draw, built from fake fits (``arviz.from_dict``)."""
+"""Small posterior rankings to draw, built from fake fits (:func:`bayesirt.testing.fake_fit`)."""
 
-import arviz as az
 import matplotlib
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import pytest
 matplotlib.use("Agg")
 
 from bayesirt.analysis import rank
-from bayesirt.data import Responses
+from bayesirt.testing import complete_responses, fake_fit
 
 
 def fake_ranking(n_subjects: int, *, seed: int = 11, spread: float = 1.5):
@@ -21,23 +20,13 @@ def fake_ranking(n_subjects: int, *, seed: int = 11, spread: float = 1.5):
     true_theta = np.linspace(spread, -spread, n_subjects)
     p_correct = np.clip(0.5 + 0.15 * true_theta[:, None], 0.05, 0.95)
     y = (rng.random((n_subjects, n_items)) < p_correct).astype(np.int8)
-    responses = Responses(
-        subject_index=np.repeat(np.arange(n_subjects), n_items),
-        item_index=np.tile(np.arange(n_items), n_subjects),
-        response=y.ravel(),
-        subjects=subjects,
-        items=items,
+    responses = complete_responses(y, subjects=subjects, items=items)
+    idata = fake_fit(
+        responses,
+        theta=true_theta + 0.5 * rng.normal(size=(*shape, n_subjects)),
+        a=np.ones((*shape, n_items)),
+        b=rng.normal(size=(*shape, n_items)),
     )
-    idata = az.from_dict(
-        posterior={
-            "theta": true_theta + 0.5 * rng.normal(size=(*shape, n_subjects)),
-            "a": np.ones((*shape, n_items)),
-            "b": rng.normal(size=(*shape, n_items)),
-        },
-        coords={"subject": subjects, "item": items},
-        dims={"theta": ["subject"], "a": ["item"], "b": ["item"]},
-    )
-    idata.add_groups(constant_data=responses.to_xarray())
     return rank(idata, n_boot=50)
 
 

@@ -1,6 +1,5 @@
 """Robustness plots: a bump chart across scenarios, the Q3 heat map by cluster, the PPC."""
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from matplotlib.image import AxesImage
 import bayesirt
 from bayesirt.analysis import dependence_test, local_dependence, scenario_rankings
 from bayesirt.reports import plot_cluster_q3, plot_dependence_test, plot_rank_bump
+from bayesirt.testing import fake_fit
 
 
 @pytest.fixture(autouse=True)
@@ -26,18 +26,12 @@ def fit():
         8, 40, seed=2, clusters=3, cluster_size=8, n_categories=2
     )
     rng = np.random.default_rng(0)
-    posterior = {
-        "theta": truth["theta"].values + 0.3 * rng.normal(size=(1, 30, 8)),
-        "a": np.broadcast_to(truth["a"].values, (1, 30, 40)),
-        "b": np.broadcast_to(truth["b"].values, (1, 30, 40)),
-    }
-    idata = az.from_dict(
-        posterior=posterior,
-        coords={"subject": list(responses.subjects), "item": list(responses.items)},
-        dims={"theta": ["subject"], "a": ["item"], "b": ["item"]},
+    return fake_fit(
+        responses,
+        theta=truth["theta"].values + 0.3 * rng.normal(size=(1, 30, 8)),
+        a=truth["a"].values,
+        b=truth["b"].values,
     )
-    idata.add_groups(constant_data=responses.to_xarray())
-    return idata
 
 
 def test_bump_chart(fit):

@@ -5,12 +5,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from scipy import integrate
 from scipy.special import expit
 from tinybench_fakes import simulate_benchmark, truth_fit
 
 from bayesirt.irt import item_information
+from bayesirt.testing import complete_responses, fake_fit
 from bayesirt.tinybench import select_items, simulate_adaptive_test
 from bayesirt.tinybench.adaptive import (
     FisherSelector,
@@ -32,7 +32,7 @@ def _fit(a, b, *, n_fitted=4):
     shape = a.shape[:2]
     theta = np.random.default_rng(0).normal(size=(*shape, n_fitted))
     responses = complete_responses(np.ones((n_fitted, a.shape[-1])))
-    return make_idata(theta, a, b, responses)
+    return fake_fit(responses, theta=theta, a=a, b=b)
 
 
 def _bank(a, b, **kwargs):

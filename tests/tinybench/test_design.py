@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, make_idata
 from tinybench_fakes import simulate_benchmark, truth_fit
 
 from bayesirt.data import Responses
 from bayesirt.irt import item_information
+from bayesirt.testing import complete_responses, fake_fit
 from bayesirt.tinybench import SELECTION_METHODS, select_items
 
 
@@ -109,11 +109,11 @@ def test_anchor_irt_representation_groups_items_with_equal_curves():
     perm = np.random.default_rng(2).permutation(12)
     responses = complete_responses(np.ones((6, 12)))
     theta = np.linspace(-2, 2, 6)
-    idata = make_idata(
-        np.tile(theta, (1, 3, 1)),
-        np.tile(a[perm], (1, 3, 1)),
-        np.tile(b[perm], (1, 3, 1)),
+    idata = fake_fit(
         responses,
+        theta=np.tile(theta, (1, 3, 1)),
+        a=np.tile(a[perm], (1, 3, 1)),
+        b=np.tile(b[perm], (1, 3, 1)),
     )
     chosen = select_items(idata, method="anchor", budget=3, seed=5)
     groups = (np.repeat([0, 1, 2], 4)[perm])[responses.items.get_indexer(chosen.items)]
@@ -141,11 +141,11 @@ def _fixed_items_fit(a, b, theta):
     n = len(a)
     responses = complete_responses(np.ones((len(theta), n)))
     shape = (1, 4)
-    return make_idata(
-        np.broadcast_to(theta, (*shape, len(theta))),
-        np.broadcast_to(a, (*shape, n)),
-        np.broadcast_to(b, (*shape, n)),
+    return fake_fit(
         responses,
+        theta=np.broadcast_to(theta, (*shape, len(theta))),
+        a=np.broadcast_to(a, (*shape, n)),
+        b=np.broadcast_to(b, (*shape, n)),
     ), responses
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import complete_responses, simulated_fit
 from scipy import optimize
 from scipy.special import expit
 from tinybench_fakes import simulate_benchmark, truth_fit
 
 from bayesirt.analysis import score_new
+from bayesirt.testing import complete_responses, simulated_fit
 from bayesirt.tinybench import ESTIMATORS, estimate_scores, select_items
 
 N_ITEMS = 30
@@ -17,7 +17,7 @@ N_ITEMS = 30
 @pytest.fixture(scope="module")
 def case():
     """A 2PL fit of 40 subjects on 30 items, four new subjects and an anchor selection."""
-    idata, _ = simulated_fit(40, N_ITEMS, n_draw=200, seed=7)
+    idata, _ = simulated_fit(40, N_ITEMS, n_draws=200, seed=7)
     rng = np.random.default_rng(8)
     y = (rng.random((4, N_ITEMS)) < np.array([0.9, 0.6, 0.3, 0.5])[:, None]).astype(float)
     y[3, :20] = np.nan  # the last subject skipped two thirds of the benchmark

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-from analysis_fakes import simulated_fit
 from tinybench_fakes import simulate_benchmark, truth_fit
 
 from bayesirt.analysis.posterior import posterior_draws
+from bayesirt.testing import simulated_fit
 from bayesirt.tinybench import evaluate_subsets
 from bayesirt.tinybench.evaluate import _thinned
 
@@ -141,7 +141,7 @@ def test_argument_errors(simulated):
 def test_thinning_keeps_the_fit_attributes():
     # A testlet fit says so in its attributes, and its draws then evaluate the testlet's own
     # item curve (pair_probability); without them the estimators would read it as a 4PL.
-    idata, _ = simulated_fit(8, 30, n_chain=2, n_draw=50)
+    idata, _ = simulated_fit(8, 30, n_chains=2, n_draws=50)
     idata.attrs.update(
         bayesirt_config=json.dumps({"model": "testlet"}),
         bayesirt_inference=json.dumps({"method": "nuts"}),

@@ -3,17 +3,17 @@
 :func:`simulate_benchmark` draws an LLM-leaderboard-like 2PL data set: discriminations around
 2 and widely spread difficulties, so that many items are nearly always right or nearly always
 wrong, as on real benchmarks. :func:`truth_fit` turns its truth into a "fit": posterior draws
-scattered around the true values, built with ``arviz.from_dict`` as the fit contract says.
+scattered around the true values, a :func:`bayesirt.testing.fake_fit`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from analysis_fakes import make_idata
 from scipy.special import expit
 
 from bayesirt.data import Responses
+from bayesirt.testing import fake_fit
 
 
 def simulate_benchmark(
@@ -67,11 +67,11 @@ def truth_fit(
         theta = truth["theta"].loc[responses.subjects].to_numpy()
         a = truth["a"].loc[responses.items].to_numpy()
         b = truth["b"].loc[responses.items].to_numpy()
-        return make_idata(
-            theta + theta_noise * rng.normal(size=(*shape, len(theta))),
-            a * np.exp(item_noise * rng.normal(size=(*shape, len(a)))),
-            b + item_noise * rng.normal(size=(*shape, len(b))),
+        return fake_fit(
             responses,
+            theta=theta + theta_noise * rng.normal(size=(*shape, len(theta))),
+            a=a * np.exp(item_noise * rng.normal(size=(*shape, len(a)))),
+            b=b + item_noise * rng.normal(size=(*shape, len(b))),
         )
 
     return fit

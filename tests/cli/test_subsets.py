@@ -1,8 +1,9 @@
 """End-to-end tests of ``bayesirt select`` and ``bayesirt evaluate-subsets`` (in process).
 
 The data are simulated (``bayesirt.simulate_responses``, 2PL, 80 subjects × 40 items); the
-one fit is ADVI with few steps, written by ``evaluate-subsets --out``. Every command's output
-is checked against the library call it wraps on the same fit, number for number.
+one fit, written by ``evaluate-subsets --out``, is a fake (the command's sampling is faked:
+``sampling_faked`` of ``conftest.py``). Every command's output is checked against the library
+call it wraps on the same fit, number for number.
 """
 
 from __future__ import annotations
@@ -21,29 +22,12 @@ from bayesirt.cli import main
 from bayesirt.inference import load_fit
 from bayesirt.tinybench import SELECTION_METHODS
 
-# ADVI with 300 steps is not meant to converge; the convergence warning is tested elsewhere.
-pytestmark = pytest.mark.filterwarnings("ignore::bayesirt.inference.ConvergenceWarning")
+from .conftest import assert_one_line_error, run, sampling_faked
 
 N_SUBJECTS, N_ITEMS = 80, 40
 ADVI = ["--method", "advi", "--advi-iterations", "300", "--draws", "60", "--chains", "1"]
 HARNESS = ["--methods", "random", "fisher", "--estimators", "mean", "pirt", "bayes"]
 HARNESS += ["--budgets", "5", "10", "--seeds", "0", "1", "--bayes-draws", "30"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``bayesirt ARGS`` in process: exit status, stdout, stderr."""
-    status = main([str(arg) for arg in args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
-    assert status != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("bayesirt: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -62,31 +46,34 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def evaluated(data, tmp_path_factory):
-    """``evaluate-subsets DATA --json`` with a release-date split; its fit, JSON and files."""
+    """``evaluate-subsets DATA --json`` with a release-date split (the fit faked); its fit,
+    JSON and files."""
     table, meta = data
     folder = tmp_path_factory.mktemp("evaluated")
     paths = {name: folder / name for name in ("fit.nc", "table.csv", "mae.png")}
-    status = main(
-        [
-            "evaluate-subsets",
-            str(table),
-            *ADVI,
-            *HARNESS,
-            "--subject-meta",
-            str(meta),
-            "--split-by",
-            "released",
-            "--out",
-            str(paths["fit.nc"]),
-            "--csv",
-            str(paths["table.csv"]),
-            "--plot",
-            str(paths["mae.png"]),
-            "--json",
-            "--no-progress",
-        ]
-    )
+    with sampling_faked() as fitted:
+        status = main(
+            [
+                "evaluate-subsets",
+                str(table),
+                *ADVI,
+                *HARNESS,
+                "--subject-meta",
+                str(meta),
+                "--split-by",
+                "released",
+                "--out",
+                str(paths["fit.nc"]),
+                "--csv",
+                str(paths["table.csv"]),
+                "--plot",
+                str(paths["mae.png"]),
+                "--json",
+                "--no-progress",
+            ]
+        )
     assert status == 0
+    assert len(fitted) == 1  # the training subjects, once
     return paths
 
 

@@ -3,35 +3,27 @@ over the options of ``fit``): the options each model declares (``model_options``
 command line to the model and into the saved fit, checked before any data is read.
 
 Nothing here samples: ``fit_model`` of :mod:`bayesirt.inference.fit`, which the library's
-``fit`` calls with the model it built, is replaced by a stand-in that keeps the model and
-returns a fake fit (``tests/analysis_fakes.py``) stamped as a real fit is, so every command
-runs to its end (diagnostics printed, fit and card written) in well under a second.
+``fit`` calls with the model it built, is replaced by :func:`bayesirt.testing.fake_fit_model`
+(the ``fake_sampling`` fixture of ``conftest.py``, which keeps the models), whose fake fit is
+stamped as a real fit is, so every command runs to its end (diagnostics printed, fit and card
+written) in well under a second.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fakes import make_idata
 
 from bayesirt import simulate_responses
 from bayesirt.cli import main
 from bayesirt.cli._common import _model_option
 from bayesirt.inference import fit_info, load_fit
-from bayesirt.inference.diagnostics import Diagnostics
-from bayesirt.inference.io import stamp_fit as _stamp
 from bayesirt.models import MODELS
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``bayesirt ARGS`` in process: exit status, stdout, stderr."""
-    status = main([str(arg) for arg in args])
-    out, err = capsys.readouterr()
-    return status, out, err
+from .conftest import run
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +61,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture
-def models(monkeypatch: pytest.MonkeyPatch) -> list:
+def models(fake_sampling: list) -> list:
     """The models the library's ``fit`` hands to ``fit_model``, which returns a fake fit."""
-    given = []
-
-    def stand_in(irt_model, *, method, **settings):
-        given.append(irt_model)
-        rng = np.random.default_rng(0)
-        shape, r = (2, 5), irt_model.responses
-        idata = make_idata(
-            rng.normal(size=(*shape, r.n_subjects)),
-            np.exp(rng.normal(size=(*shape, r.n_items))),
-            rng.normal(size=(*shape, r.n_items)),
-            r,
-        )
-        inference = {"method": method, "advi_iterations": settings["advi_iterations"]}
-        _stamp(idata, irt_model, inference, Diagnostics(method=method))
-        return idata
-
-    monkeypatch.setattr(importlib.import_module("bayesirt.inference.fit"), "fit_model", stand_in)
-    return given
+    return fake_sampling
 
 
 def _half_traits(items: list[str]) -> str:

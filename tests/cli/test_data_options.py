@@ -100,7 +100,7 @@ def run(capsys, *args: object) -> tuple[int, str]:
 
 # ----------------------------------------------------------------------- lm-eval
 def test_a_key_may_hold_an_equals_sign(capsys, fitted, tmp_path):
-    helm = Path(__file__).parent / "data" / "fixtures" / "helm_output"
+    helm = Path(__file__).parents[1] / "data" / "fixtures" / "helm_output"
     task = "mmlu:subject=anatomy,method=multiple_choice_joint"
     responses, _ = fit_up_to_the_fit(
         capsys,

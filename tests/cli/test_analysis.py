@@ -1,20 +1,18 @@
-"""End-to-end tests of the ``bayesirt`` command line (in process through ``main``).
+"""``bayesirt summary``, ``rank`` and ``robustness`` in process, and the installed entry point.
 
-Fits use ADVI with few steps on LSAT7 (1,000 × 5): the tests check the plumbing (files,
-exit codes, JSON shapes, round trips), not the quality of the estimates. One test runs the
-installed entry point in a subprocess; the NUTS demo is marked slow.
+The fit they read is LSAT7 (1,000 × 5) written by ``bayesirt fit`` with faked sampling
+(``lsat7_fit`` of ``conftest.py``): the tests check the plumbing (exit codes, JSON shapes,
+tables, round trips), not the quality of the estimates. One test fits by ADVI with few steps
+and checks that the summary of the saved fit gives the numbers of the fit in memory; one runs
+the installed entry point in a subprocess; the robustness command on a real fit is marked slow.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,11 +21,11 @@ import xarray as xr
 
 import bayesirt
 from bayesirt import load_responses, summarize_fit
-from bayesirt.cli import BLAS_WARNING, main
+from bayesirt.cli import BLAS_WARNING
 from bayesirt.inference import ConvergenceWarning, fit, load_fit, save_fit
-from bayesirt.models import MODELS
 
-ADVI = ["--method", "advi", "--advi-iterations", "300", "--draws", "50", "--no-progress"]
+from .conftest import assert_one_line_error, run
+
 SUBJECT_KEYS = {"subject", "theta_mean", "theta_sd", "theta_lo", "theta_hi"}
 ITEM_KEYS_2PL = {
     "item",
@@ -54,65 +52,11 @@ RANK_SUBJECT_KEYS = {
     "accuracy_rank",
 }
 
-# ADVI with 300 steps is not meant to converge here; the warning itself is tested below.
+# The real ADVI fits (few steps) are not meant to converge; the warning itself is tested below.
 pytestmark = pytest.mark.filterwarnings("ignore::bayesirt.inference.ConvergenceWarning")
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``bayesirt ARGS`` in process: exit status, stdout, stderr."""
-    status = main([str(arg) for arg in args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
-    assert status != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("bayesirt: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-@pytest.fixture(scope="module")
-def lsat7(shared_data: Path) -> Path:
-    return shared_data / "classic-irt" / "lsat7_wide.csv"
-
-
-@pytest.fixture(scope="module")
-def lsat7_fit(lsat7: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A 2PL fit of LSAT7 written by ``bayesirt fit`` (its path and what it printed)."""
-    path = tmp_path_factory.mktemp("fits") / "lsat7.nc"
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["fit", str(lsat7), *ADVI, "--out", str(path)])
-    assert status == 0, err.getvalue()
-    return path, out.getvalue()
-
-
-# ----------------------------------------------------------------------- errors
-def test_unknown_model_is_one_line_error(capsys, lsat7):
-    status, out, err = run(capsys, "fit", lsat7, "--model", "5pl")
-    assert_one_line_error(status, err, "'5pl'", *MODELS)
-    assert status == 2 and out == ""
-
-
-def test_missing_column_names_the_column(capsys, tmp_path):
-    table = tmp_path / "long.csv"
-    table.write_text("model,question,correct\nm1,q1,1\nm2,q1,0\n")
-    status, _, err = run(capsys, "fit", table, "--subject", "model", "--item", "question")
-    assert_one_line_error(status, err, "column(s) not found", "'response'", "'correct'")
-    assert status == 1
-
-
-def test_non_binary_responses_are_refused(capsys, tmp_path):
-    table = tmp_path / "graded.csv"
-    table.write_text("subject,item,response\nm1,q1,0.5\nm1,q2,1\nm2,q1,0\nm2,q2,1\n")
-    status, _, err = run(capsys, "fit", table, "--out", tmp_path / "graded.nc")
-    assert_one_line_error(status, err, "non-binary", "0.5")
-    assert not (tmp_path / "graded.nc").exists()
-
-
+# --------------------------------------------------------- errors and warnings
 @pytest.mark.parametrize("command", ["summary", "rank"])
 def test_missing_fit_file(capsys, tmp_path, command):
     status, _, err = run(capsys, command, tmp_path / "absent.nc")
@@ -124,46 +68,6 @@ def test_file_that_is_not_a_fit(capsys, tmp_path):
     fake.write_text("not netCDF")
     status, _, err = run(capsys, "summary", fake)
     assert_one_line_error(status, err, "fake.nc")
-
-
-def test_missing_optional_sampler_says_what_to_install(capsys, lsat7, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro now raises ImportError
-    status, _, err = run(capsys, "fit", lsat7, "--sampler", "numpyro", "--out", tmp_path / "x.nc")
-    assert_one_line_error(status, err, "numpyro", "pip install")
-
-
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        (["--method", "advi", "--tune", "10"], "--tune: only for --method nuts"),
-        (["--method", "nuts", "--advi-iterations", "10"], "--advi-iterations: only for"),
-        (["--out", "fit.txt"], "end in .nc"),
-    ],
-)
-def test_options_are_checked_before_fitting(capsys, lsat7, args, fragment):
-    status, _, err = run(capsys, "fit", lsat7, *args)
-    assert_one_line_error(status, err, fragment)
-    assert status == 2
-
-
-def test_shipped_data_take_no_file_options(capsys):
-    status, _, err = run(capsys, "fit", "example", "--subject", "model")
-    assert_one_line_error(status, err, "--subject", "'example'")
-
-
-def test_unknown_dataset_lists_the_known_ones(capsys):
-    status, _, err = run(capsys, "fit", "dataset:nope")
-    assert_one_line_error(status, err, "'nope'", "chembench")
-
-
-# ------------------------------------------------------------------ fit output
-def test_fit_writes_the_fit_and_its_card(lsat7_fit):
-    path, printed = lsat7_fit
-    card = path.with_name("lsat7.card.md")
-    assert path.is_file() and card.is_file()
-    assert f"fit written to {path}" in printed and f"card written to {card}" in printed
-    assert "1000 subjects × 5 items" in card.read_text()
-    assert "converged:" in printed
 
 
 def test_convergence_warnings_are_shown_and_blas_noise_is_not(capsys, lsat7_fit, monkeypatch):
@@ -288,34 +192,7 @@ def test_rank_by_score_prints_a_table_with_tiers(capsys, lsat7_fit):
     assert "P(top 3)" in out
 
 
-# ------------------------------------------------------------------ subprocess
-def test_installed_entry_point(lsat7_fit):
-    executable = shutil.which("bayesirt")
-    if executable is None:
-        pytest.skip("the bayesirt entry point is not installed (pip install -e .)")
-    command = [executable, "summary", str(lsat7_fit[0]), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == summarize_fit(load_fit(lsat7_fit[0]))
-    assert "Traceback" not in done.stderr and "BLAS" not in done.stderr
-
-
-# ------------------------------------------------------------------------ demo
-@pytest.mark.slow
-def test_demo_quick_ranks_the_example_close_to_its_truth(capsys, tmp_path):
-    from bayesirt import load_example
-
-    out_path = tmp_path / "demo.nc"
-    status, out, _ = run(capsys, "demo", "--quick", "--out", out_path, "--no-progress")
-    assert status == 0
-    assert out_path.is_file() and "ranking by theta" in out
-    truth = load_example(return_truth=True)[1]["theta"].to_series()
-    estimate = pd.Series(
-        {s["subject"]: s["theta_mean"] for s in summarize_fit(load_fit(out_path))["subjects"]}
-    )
-    assert np.corrcoef(truth[estimate.index], estimate)[0, 1] > 0.95
-
-
+# ------------------------------------------------------------------ robustness
 @pytest.mark.slow  # about 2 minutes: the full robustness analysis behind the command
 def test_robustness_reports_dependence_and_ranking_stability(capsys, tmp_path):
     responses, _ = bayesirt.simulate_responses(
@@ -341,3 +218,15 @@ def test_robustness_reports_dependence_and_ranking_stability(capsys, tmp_path):
     assert subjects == set(map(str, responses.subjects))
     status, out, _ = run(capsys, "robustness", path)
     assert status == 0 and "verdict:" in out and "largest rank shift" in out
+
+
+# ------------------------------------------------------------------ subprocess
+def test_installed_entry_point(lsat7_fit):
+    executable = shutil.which("bayesirt")
+    if executable is None:
+        pytest.skip("the bayesirt entry point is not installed (pip install -e .)")
+    command = [executable, "summary", str(lsat7_fit[0]), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == summarize_fit(load_fit(lsat7_fit[0]))
+    assert "Traceback" not in done.stderr and "BLAS" not in done.stderr

@@ -4,6 +4,10 @@ Nonsense settings stop before the data is read (exit 2, one line naming the opti
 interrupted fit leaves no file and no traceback (exit 130); an existing fit is kept unless
 ``--overwrite``; a failed save leaves the earlier fit whole; a blank subject is left out
 with its name in the warning.
+
+The interrupted fits sample for real (in a subprocess, the way a user stops one); the other
+tests check what happens around a fit, which they fake (:func:`bayesirt.testing.fake_fit` and
+the ``fake_sampling`` fixture of ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import pytest
 
 import bayesirt
 from bayesirt.cli import main
-from bayesirt.inference import fit
 from bayesirt.inference import io as fit_io
+from bayesirt.testing import fake_fit
 
 MISSING = "no-such-results-file.csv"
 
@@ -99,7 +103,7 @@ def test_failed_save_leaves_the_earlier_fit_whole(tmp_path, monkeypatch, tiny_fi
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.card.md", "fit.nc"]
 
 
-def test_blank_subject_is_left_out_by_name(tmp_path, capsys):
+def test_blank_subject_is_left_out_by_name(tmp_path, capsys, fake_sampling):
     rng = np.random.default_rng(0)
     table = pd.DataFrame(
         rng.integers(0, 2, size=(6, 8)).astype(float),
@@ -115,12 +119,14 @@ def test_blank_subject_is_left_out_by_name(tmp_path, capsys):
     assert code == 0
     err = capsys.readouterr().err
     assert "subject(s) without any observed response left out: 'm3'" in err
+    (fitted,) = fake_sampling
+    assert list(fitted.responses.subjects) == ["m0", "m1", "m2", "m4", "m5"]
 
 
 @pytest.fixture(scope="module")
 def tiny_fit():
     responses = bayesirt.simulate_responses(12, 30, seed=2)[0]
-    return fit(responses, method="advi", draws=20, progressbar=False)
+    return fake_fit(responses, method="advi", n_chains=1, n_draws=20)
 
 
 def _interrupted_fit(
