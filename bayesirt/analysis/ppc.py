@@ -148,6 +148,7 @@ class _Observed:
 
 def _observed(idata) -> _Observed:
     responses = fitted_responses(idata)
+    responses.require_binary("a posterior predictive check")
     posterior = idata.posterior
     for dim, labels in (("subject", responses.subjects), ("item", responses.items)):
         fitted = posterior[dim].values.astype(str) if dim in posterior.coords else None

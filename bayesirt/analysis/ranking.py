@@ -121,11 +121,12 @@ def rank(
         ``tier`` (subject)
             Tier number, 1 = top (rule below).
         ``accuracy``, ``accuracy_lo``, ``accuracy_hi``, ``accuracy_rank`` (subject)
-            The leaderboard: observed accuracy over the subject's answered items of the item
-            set (weighted by ``weights`` when given, so it estimates the same quantity as the
-            score), a percentile-bootstrap ``interval`` over items (items resampled with
-            replacement, ``n_boot`` times) and its rank (ties averaged; NaN for a subject with
-            no answered item).
+            The leaderboard: observed accuracy over the subject's answered items of the item set
+            (weighted by ``weights`` when given, so it estimates the same quantity as the score;
+            for ordinal scores the mean normalised score, code / (categories - 1)), a
+            percentile-bootstrap ``interval`` over items (items resampled with replacement,
+            ``n_boot`` times) and its rank (ties averaged; NaN for a subject with no answered
+            item).
 
         Attributes: ``by``, ``level``, ``interval``, ``n_samples``, ``n_boot``, ``tiers`` (list
         of lists of labels, top first), ``n_adjacent`` / ``n_separated`` (adjacent pairs in
@@ -417,7 +418,9 @@ def _bootstrap_accuracy(
     shape = (len(chosen), responses.n_subjects)
     w_obs = weights[responses.item_index[keep]]
     cols = responses.subject_index[keep]
-    num = sparse.csc_array((w_obs * responses.response[keep], (row[keep], cols)), shape=shape)
+    num = sparse.csc_array(
+        (w_obs * responses.normalised_scores()[keep], (row[keep], cols)), shape=shape
+    )
     den = sparse.csc_array((w_obs, (row[keep], cols)), shape=shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = num.sum(axis=0) / den.sum(axis=0)

@@ -36,17 +36,19 @@ class ReportInputs:
 
     Attributes
     ----------
-    checks : xarray.Dataset
+    checks : xarray.Dataset or None
         The posterior predictive checks of the first fit (:func:`bayesirt.analysis.ppc.ppc`
-        with every statistic of :data:`~bayesirt.analysis.ppc.STATISTICS`).
+        with every statistic of :data:`~bayesirt.analysis.ppc.STATISTICS`); None when
+        ``unavailable`` (the checks are of right/wrong answers).
     ranking : xarray.Dataset or None
         :func:`bayesirt.analysis.rank` of the first fit; None when ``unavailable``.
     quality : BenchmarkQuality or None
         :func:`bayesirt.analysis.assess_quality` of the first fit, with ``ranking`` and the
         item fit of ``checks``; None when ``unavailable``.
     unavailable : str or None
-        Why there is no ranking and no quality: the error of a model without a unidimensional
-        ability and item parameters (``theta``, ``a``, ``b``); None when there are both.
+        Why there is no ranking and no quality (and no checks): the error of a model without a
+        unidimensional ability and binary item curves (``theta``, ``a``, ``b``); None when
+        there are all.
     same_data : bool
         Whether all the fits were made on the same data (their fingerprints agree).
     comparison : dict of str to pandas.DataFrame, or None
@@ -54,7 +56,7 @@ class ReportInputs:
         ``"item"``); None with one fit or when the fits were made on different data.
     """
 
-    checks: xr.Dataset
+    checks: xr.Dataset | None
     ranking: xr.Dataset | None
     quality: BenchmarkQuality | None
     unavailable: str | None
@@ -102,10 +104,17 @@ def report_inputs(
     announce = progress if progress is not None else _silent
     primary = next(iter(fits.values()))
     announce("ppc")
-    checks = ppc(primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed)
-    announce("item-fit")
-    ranking = quality = unavailable = None
+    checks = ranking = quality = unavailable = None
     try:
+        checks = ppc(
+            primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed
+        )
+    except ValueError as err:  # responses that are not right/wrong (graded models)
+        unavailable = str(err)
+    announce("item-fit")
+    try:
+        if checks is None:
+            raise ValueError(unavailable)
         ranking = rank(primary, level=level)
         quality = assess_quality(
             primary,

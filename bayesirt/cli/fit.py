@@ -198,6 +198,9 @@ def _run_fit(args: argparse.Namespace) -> None:
     name = source_name(args.data)
     # Named by the model fitted (--item-features makes the 2PL the explanatory 2PL).
     out = _fit_path(args.out or DEFAULT_FIT_DIR / f"{name}-{model}.nc", args.overwrite)
+    kinds = MODELS[model].response_types
+    if args.response_type is None and "binary" not in kinds:
+        args.response_type = kinds[0]  # e.g. --model grm reads the scores as ordinal
     responses = _read_data(args)
     print(
         f"fitting the {model.upper()} by {_method_label(args.method, settings)} "

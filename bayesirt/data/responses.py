@@ -222,7 +222,7 @@ class Responses:
             "n_observed": self.n_observed,
             "fraction_missing": self.fraction_missing,
             "mean_accuracy": (
-                float(self._normalised().mean()) if self.n_observed else float("nan")
+                float(self.normalised_scores().mean()) if self.n_observed else float("nan")
             ),
             "item_metadata": list(self.item_meta.columns),
             "subject_metadata": list(self.subject_meta.columns),
@@ -274,7 +274,7 @@ class Responses:
         acc = self.item_accuracy()
         return acc.index[(acc == 0) | (acc == 1)]
 
-    def _normalised(self) -> np.ndarray:
+    def normalised_scores(self) -> np.ndarray:
         """Each observed response in [0, 1]: binary as is, ordinal ``code / (K_i - 1)``."""
         if not self.is_ordinal:
             return self.response.astype(float)
@@ -282,7 +282,7 @@ class Responses:
         return self.response / top[self.item_index]
 
     def _mean_by(self, codes: np.ndarray, labels: pd.Index) -> pd.Series:
-        total = np.bincount(codes, weights=self._normalised(), minlength=len(labels))
+        total = np.bincount(codes, weights=self.normalised_scores(), minlength=len(labels))
         count = np.bincount(codes, minlength=len(labels))
         with np.errstate(invalid="ignore", divide="ignore"):
             return pd.Series(total / count, index=labels)

@@ -21,7 +21,8 @@ Item parameters (abilities are standardised as in every model, :mod:`bayesirt.mo
   2PL's intercept), which moves all of the item's thresholds together;
 * the gaps between neighbouring intercepts, :math:`d_{ik} - d_{i,k+1} = g_{ik}` with
   :math:`\log g_{ik} \sim N(\mu_{\log g}, \sigma_{\log g})` (``log_gap``, one entry per gap of
-  every item, non-centred), so the intercepts are ordered by construction.
+  every item, in the intercepts' hierarchical coordinates), so the intercepts are ordered by
+  construction.
 
 The posterior holds ``intercepts`` (item × threshold, mirt's :math:`d_{ik}`; NaN beyond an
 item's own :math:`K_i - 1` thresholds), made of ``intercept`` and ``log_gap`` and so left out
@@ -55,6 +56,7 @@ import pytensor.tensor as pt
 from scipy.special import expit
 
 from bayesirt.data import Responses
+from bayesirt.models._hierarchy import hierarchical_item_vector
 from bayesirt.models.likelihood import irt_loglik
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import (
@@ -114,7 +116,11 @@ class GradedResponse(_Logistic):
         "mu_log_gap": Prior("Normal", mu=0.5, sigma=1.0),
         "sigma_log_gap": Prior("HalfNormal", sigma=0.5),
     }
-    internal_variables: ClassVar[tuple[str, ...]] = (*_Logistic.internal_variables, "log_gap_z")
+    internal_variables: ClassVar[tuple[str, ...]] = (
+        *_Logistic.internal_variables,
+        "log_gap_pc",
+        "mu_log_gap_z",
+    )
 
     def __init__(
         self,
@@ -176,7 +182,7 @@ class GradedResponse(_Logistic):
 
     # ------------------------------------------------------------------ build
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
-        r, layout = self.responses, self.layout
+        layout = self.layout
         a = self._add_discrimination()
         mean_intercept = self._item_parameter(
             "intercept", information=self._intercept_information(), start=self._intercept_start()
@@ -185,7 +191,7 @@ class GradedResponse(_Logistic):
         flat = mean_intercept[layout.threshold_item]
         gap_term = 0.0
         if layout.total_gaps:
-            log_gap = self._add_log_gaps()
+            log_gap, weight = self._add_log_gaps()
             gaps = pt.exp(log_gap)
             # positions below the item's first intercept: minus the sum of the gaps before
             cumulative = pt.concatenate([pt.zeros(1), pt.cumsum(gaps)])
@@ -196,10 +202,7 @@ class GradedResponse(_Logistic):
             position = -(cumulative[before] - cumulative[layout.gap_start[layout.threshold_item]])
             mean_position = pt.zeros(layout.n_items)[layout.threshold_item].inc(position)
             flat = flat + position - (mean_position / layout.n_thresholds)[layout.threshold_item]
-            # log(1 - exp(-g)) once per gap, times the answers in the category above it
-            middle = (r.response > 0) & (r.response < r.n_categories[r.item_index] - 1)
-            gap_of_answer = layout.gap_start[r.item_index[middle]] + r.response[middle] - 1
-            weight = np.bincount(gap_of_answer, minlength=layout.total_gaps).astype(float)
+            # log(1 - exp(-g)) once per gap, times the answers in the category it spans
             gap_term = pt.sum(weight * pt.log1mexp(-gaps))
         padded = pt.fill(pt.zeros((layout.n_items, layout.max_thresholds)), np.nan)
         pm.Deterministic(
@@ -220,18 +223,21 @@ class GradedResponse(_Logistic):
         pm.Potential("loglik", loglik + gap_term)
 
     def _add_log_gaps(self):
-        """Log-gaps between neighbouring intercepts, non-centred, started at the empirical
-        gaps."""
-        layout = self.layout
+        r"""Log-gaps between neighbouring intercepts, hierarchical in the intercepts'
+        sample-mean coordinates (:func:`~bayesirt.models._hierarchy.hierarchical_item_vector`),
+        started at the empirical gaps. The information about gap :math:`g_{ik}` is taken as
+        :math:`n_{ik}/4`, a quarter of the answers in the category it spans."""
+        r, layout = self.responses, self.layout
         d = self._empirical_intercepts()
         following = np.flatnonzero(layout.threshold_position > 0)
         start = np.log(np.maximum(d[following - 1] - d[following], 0.05))
-        mu = self._prior("mu_log_gap")
-        sigma = self._prior("sigma_log_gap")
-        mu0 = float(self.priors["mu_log_gap"].params.get("mu", 0.0))
-        sigma0 = self.priors["sigma_log_gap"].typical_value()
-        z = pm.Normal("log_gap_z", 0.0, 1.0, dims="gap", initval=(start - mu0) / sigma0)
-        return pm.Deterministic("log_gap", mu + sigma * z, dims="gap")
+        middle = (r.response > 0) & (r.response < r.n_categories[r.item_index] - 1)
+        gap_of_answer = layout.gap_start[r.item_index[middle]] + r.response[middle] - 1
+        counts = np.bincount(gap_of_answer, minlength=layout.total_gaps).astype(float)
+        log_gap = hierarchical_item_vector(
+            "log_gap", priors=self.priors, information=counts / 4.0, start=start
+        ).value
+        return pm.Deterministic("log_gap", log_gap, dims="gap"), counts
 
     def _pseudo_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The binary pseudo-answers of the likelihood: a "correct" one at threshold ``k``

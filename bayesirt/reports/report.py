@@ -505,7 +505,10 @@ def build_report(
         random_seed=random_seed,
         progress=lambda stage: say(lines.get(stage, SECTIONS[stage])),
     )
-    sections.append(_ppc_section(inputs.checks))
+    if inputs.checks is None:
+        sections.append(_section("ppc", [_unavailable(SECTIONS["ppc"], inputs.unavailable)]))
+    else:
+        sections.append(_ppc_section(inputs.checks))
     if inputs.quality is None:
         for key in ("item-fit", "quality", "ranking"):
             sections.append(_section(key, [_unavailable(SECTIONS[key], inputs.unavailable)]))

@@ -15,6 +15,7 @@ from bayesirt import Responses
 from bayesirt.data.simulate import simulate_graded
 from bayesirt.inference import fit
 from bayesirt.models import GradedResponse, get_model
+from bayesirt.reports import build_report
 
 NUTS = {"draws": 1000, "tune": 500, "chains": 2, "progressbar": False}
 
@@ -173,10 +174,17 @@ def references(shared_data):
     return json.loads((shared_data / "classic-irt" / "reference_estimates.json").read_text())
 
 
-def test_science_matches_mirt_graded(shared_data, references):
+@pytest.fixture(scope="module")
+def science_fit(shared_data):
+    """The default fit (sampled until it passes the convergence check)."""
+    idata = fit(_classic(shared_data, "science"), model="grm", random_seed=5, progressbar=False)
+    assert bayesirt.inference.io.fit_diagnostics(idata)["converged"]
+    return idata
+
+
+def test_science_matches_mirt_graded(science_fit, references):
     reference = references["science_mirt"]["mirt_graded"]
-    idata = fit(_classic(shared_data, "science"), model="grm", random_seed=5, **NUTS)
-    post = idata.posterior.stack(sample=("chain", "draw"))
+    post = science_fit.posterior.stack(sample=("chain", "draw"))
     _within_sd(post["a"].transpose("sample", ...).values, np.array(reference["a"]))
     _within_sd(post["intercepts"].transpose("sample", ...).values, np.array(reference["d"]))
 
@@ -189,3 +197,33 @@ def test_environment_matches_ltm_grm(shared_data, references):
     _within_sd(a, np.array(reference["a"]))
     thresholds = -post["intercepts"].transpose("sample", ...).values / a[:, :, None]
     _within_sd(thresholds, np.array(reference["b"]))
+
+
+def test_analyses_of_a_graded_fit(science_fit, shared_data, tmp_path):
+    """Summaries give mirt's intercepts per item, the ranking works by ability and by expected
+    score on [0, 1], and the analyses of binary answers refuse the fit by name."""
+    summary = bayesirt.summarize_fit(science_fit)
+    item = summary["items"][0]
+    d = science_fit.posterior["intercepts"].isel(item=0)
+    np.testing.assert_allclose(item["d_mean"], d.mean(("chain", "draw")).values)
+    assert len(item["d_sd"]) == 3
+    by_score = bayesirt.rank(science_fit, by="score")
+    score = by_score["estimate"].values
+    assert np.all((score > 0) & (score < 1))
+    accuracy = by_score["accuracy"].values
+    assert np.nanmax(accuracy) <= 1.0 and np.nanmin(accuracy) >= 0.0
+    by_theta = bayesirt.rank(science_fit)
+    assert (by_theta["mean_rank"].values > 0).all()
+    with pytest.raises(ValueError, match="posterior predictive check needs binary"):
+        bayesirt.ppc(science_fit, n_draws=10)
+    with pytest.raises(ValueError, match="graded response model"):
+        bayesirt.score_new(science_fit, _new_subjects(shared_data))
+    html = build_report(science_fit, out=tmp_path / "r.html", progress=False)
+    assert "Posterior predictive checks is not available for this fit" in html
+
+
+def _new_subjects(shared_data):
+    """Two rows of the Science table under new subject labels."""
+    wide = pd.read_csv(shared_data / "classic-irt" / "science_wide.csv").head(2)
+    wide["subject"] = ["new_1", "new_2"]
+    return Responses.from_wide(wide, subject="subject", response_type="ordinal")
