@@ -454,18 +454,20 @@ def simulate_graded(
     n_items: int,
     *,
     n_levels: int | Sequence[int] = 4,
+    model: str = "grm",
     seed: int | np.random.Generator,
     discrimination_sd: float = 0.3,
     missing_fraction: float = 0.0,
 ) -> tuple[Responses, xr.Dataset]:
-    r"""Draw ordinal scores from the graded response model with a known truth.
+    r"""Draw ordinal scores from the graded response or partial credit model with a known truth.
 
-    Item :math:`i` is scored :math:`1, \dots, L_i` with
-    :math:`P(y_{ij} \ge k + 1) = \sigma(a_i\theta_j + d_{ik})`, :math:`\theta_j \sim N(0, 1)`,
-    :math:`\log a_i \sim N(0, \sigma_a^2)`, and intercepts
-    :math:`d_{ik} = -a_i b_{ik}` from thresholds :math:`b_{ik}`: the item's location
+    Item :math:`i` is scored :math:`1, \dots, L_i`, :math:`\theta_j \sim N(0, 1)`,
+    :math:`\log a_i \sim N(0, \sigma_a^2)`, and thresholds :math:`b_{ik}`: the item's location
     :math:`N(0, 1)` plus evenly spaced offsets :math:`-1.5 \dots 1.5`, each moved by
-    :math:`N(0, 0.2^2)`, sorted.
+    :math:`N(0, 0.2^2)`, sorted. ``"grm"``: :math:`P(y_{ij} \ge k + 1) = \sigma(a_i\theta_j +
+    d_{ik})` with :math:`d_{ik} = -a_i b_{ik}`; ``"gpcm"``: :math:`P(y_{ij} = k + 1) \propto
+    \exp(k a_i\theta_j + d_{ik})` with :math:`d_{ik} = -a_i \sum_{v \le k} b_{iv}`
+    (:class:`bayesirt.models.PartialCredit`).
 
     Parameters
     ----------
@@ -473,6 +475,8 @@ def simulate_graded(
         Table size (at least 2 each).
     n_levels : int or sequence of int
         Score levels of every item, or one per item (at least 2).
+    model : {"grm", "gpcm"}
+        The response model.
     seed : int or numpy.random.Generator
         Everything is drawn from ``numpy.random.default_rng(seed)``.
     discrimination_sd : float
@@ -491,6 +495,8 @@ def simulate_graded(
         raise ResponsesError(f"need n_subjects >= 2 and n_items >= 2, got {n_subjects}, {n_items}")
     if not 0.0 <= missing_fraction < 1.0:
         raise ResponsesError(f"missing_fraction={missing_fraction} must be in [0, 1)")
+    if model not in ("grm", "gpcm"):
+        raise ResponsesError(f"model={model!r} must be 'grm' or 'gpcm'")
     levels = np.broadcast_to(np.asarray(n_levels, dtype=int), (n_items,))
     if levels.min() < 2:
         raise ResponsesError(f"n_levels must be at least 2, got {int(levels.min())}")
@@ -500,9 +506,18 @@ def simulate_graded(
     intercepts = np.full((n_items, int(levels.max()) - 1), np.nan)
     for i, n in enumerate(levels):
         offsets = np.linspace(-1.5, 1.5, n - 1) + rng.normal(0.0, 0.2, size=n - 1)
-        intercepts[i, : n - 1] = -a[i] * np.sort(rng.normal() + offsets)
-    at_least = 1.0 / (1.0 + np.exp(-(a[None, :, None] * theta[:, None, None] + intercepts)))
+        thresholds = np.sort(rng.normal() + offsets)
+        intercepts[i, : n - 1] = -a[i] * (thresholds if model == "grm" else np.cumsum(thresholds))
     uniform = rng.uniform(size=(n_subjects, n_items, 1))
+    if model == "grm":
+        at_least = expit(a[None, :, None] * theta[:, None, None] + intercepts)
+    else:
+        codes = np.arange(1, intercepts.shape[1] + 1)
+        eta = a[None, :, None] * theta[:, None, None] * codes + intercepts
+        eta = np.concatenate([np.zeros((n_subjects, n_items, 1)), eta], axis=-1)
+        weight = np.exp(np.where(np.isnan(eta), -np.inf, eta - np.nanmax(eta, -1, keepdims=True)))
+        at_least = 1.0 - np.cumsum(weight / weight.sum(-1, keepdims=True), axis=-1)[..., :-1]
+        at_least = np.where(np.isnan(intercepts)[None], np.nan, at_least)
     scores = 1.0 + np.nansum(np.where(np.isnan(at_least), 0.0, uniform < at_least), axis=-1)
     cells = n_subjects * n_items
     missing = rng.choice(cells, size=round(missing_fraction * cells), replace=False)
@@ -518,6 +533,6 @@ def simulate_graded(
             "intercepts": (("item", "threshold"), intercepts),
         },
         coords={"subject": subjects, "item": items, "threshold": np.arange(1, levels.max())},
-        attrs={"model": "grm", "seed": seed if isinstance(seed, int) else "generator"},
+        attrs={"model": model, "seed": seed if isinstance(seed, int) else "generator"},
     )
     return responses, truth

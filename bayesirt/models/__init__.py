@@ -16,7 +16,7 @@ from bayesirt.irt import (
 from bayesirt.models.base import IRTModel
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet, align_traits
 from bayesirt.models.explanatory import ExplanatoryTwoPL
-from bayesirt.models.graded import GradedResponse
+from bayesirt.models.graded import GradedResponse, PartialCredit
 from bayesirt.models.priors import Prior
 from bayesirt.models.registry import MODELS, get_model, model_from_config
 from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
@@ -30,6 +30,7 @@ __all__ = [
     "IRTModel",
     "MultidimensionalTwoPL",
     "OnePL",
+    "PartialCredit",
     "Prior",
     "Testlet",
     "ThreePL",

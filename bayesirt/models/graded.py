@@ -65,7 +65,7 @@ from bayesirt.models.unidimensional import (
     _Logistic,
 )
 
-__all__ = ["GradedResponse", "graded_layout"]
+__all__ = ["GradedResponse", "PartialCredit", "graded_layout"]
 
 
 class GradedLayout:
@@ -104,23 +104,13 @@ def graded_layout(responses: Responses) -> GradedLayout:
     return GradedLayout(responses.n_categories)
 
 
-class GradedResponse(_Logistic):
-    """Samejima's graded response model; see the module docstring for the maths."""
+class _Ordinal(_Logistic):
+    """What the models of ordinal scores share: the layout of each item's categories, its
+    hierarchical slope and mean intercept, starting values from the observed shares, the
+    stored ``intercepts`` and the pointwise functions built on :meth:`category_probabilities`."""
 
-    name = "grm"
     supports_minibatch: ClassVar[bool] = False
     response_types: ClassVar[tuple[str, ...]] = ("ordinal",)
-    default_priors: ClassVar[dict[str, Prior]] = {
-        **_INTERCEPT_PRIORS,
-        **_DISCRIMINATION_PRIORS,
-        "mu_log_gap": Prior("Normal", mu=0.5, sigma=1.0),
-        "sigma_log_gap": Prior("HalfNormal", sigma=0.5),
-    }
-    internal_variables: ClassVar[tuple[str, ...]] = (
-        *_Logistic.internal_variables,
-        "log_gap_pc",
-        "mu_log_gap_z",
-    )
 
     def __init__(
         self,
@@ -140,11 +130,7 @@ class GradedResponse(_Logistic):
 
     def coords(self) -> dict:
         layout = graded_layout(self.responses)
-        return {
-            **super().coords(),
-            "threshold": np.arange(1, layout.max_thresholds + 1),
-            "gap": np.arange(layout.total_gaps),
-        }
+        return {**super().coords(), "threshold": np.arange(1, layout.max_thresholds + 1)}
 
     # -------------------------------------------------------------- empirical
     def _cumulative_shares(self) -> np.ndarray:
@@ -180,14 +166,78 @@ class GradedResponse(_Logistic):
         layout = self.layout
         return np.bincount(layout.threshold_item, weights=d) / layout.n_thresholds
 
-    # ------------------------------------------------------------------ build
-    def _add_likelihood(self, theta, subject_index, item_index) -> None:
-        layout = self.layout
+    def _add_slope_and_mean_intercept(self):
+        """The hierarchical slopes ``a`` and mean intercepts ``intercept`` of the items."""
         a = self._add_discrimination()
         mean_intercept = self._item_parameter(
             "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
-        pm.Deterministic("intercept", mean_intercept, dims="item")
+        return a, pm.Deterministic("intercept", mean_intercept, dims="item")
+
+    def _store_intercepts(self, flat) -> None:
+        """The flat intercepts as ``intercepts`` (item × threshold), NaN-padded."""
+        layout = self.layout
+        padded = pt.fill(pt.zeros((layout.n_items, layout.max_thresholds)), np.nan)
+        pm.Deterministic(
+            "intercepts",
+            pt.set_subtensor(padded[layout.threshold_item, layout.threshold_position], flat),
+            dims=("item", "threshold"),
+        )
+
+    @classmethod
+    def category_probabilities(
+        cls, posterior, subject_index: np.ndarray, item_index: np.ndarray
+    ) -> np.ndarray:
+        """P(category k) at the given (subject, item) pairs in every draw:
+        (chain, draw, n_pairs, K_max), 0 beyond an item's own categories."""
+        raise NotImplementedError
+
+    @classmethod
+    def pointwise_log_likelihood(
+        cls, posterior, subject_index: np.ndarray, item_index: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """Log-probability of the observed categories ``y`` (codes) in every draw."""
+        probabilities = cls.category_probabilities(posterior, subject_index, item_index)
+        chosen = np.take_along_axis(
+            probabilities, np.asarray(y, dtype=int)[None, None, :, None], axis=-1
+        )[..., 0]
+        return np.log(chosen)
+
+    @classmethod
+    def observation_probability(cls, posterior, subject_index, item_index) -> np.ndarray:
+        r"""The expected score on :math:`[0, 1]`, :math:`E[y_{ij}] / (K_i - 1)`, at the given
+        pairs in every draw: the ordinal counterpart of P(correct) (equal to it with two
+        categories), which ranking by expected score averages over items."""
+        probabilities = cls.category_probabilities(posterior, subject_index, item_index)
+        valid = ~np.isnan(posterior["intercepts"].values[0, 0, item_index, :])
+        top = valid.sum(axis=-1)
+        codes = np.arange(probabilities.shape[-1])
+        return (probabilities @ codes) / top
+
+
+class GradedResponse(_Ordinal):
+    """Samejima's graded response model; see the module docstring for the maths."""
+
+    name = "grm"
+    default_priors: ClassVar[dict[str, Prior]] = {
+        **_INTERCEPT_PRIORS,
+        **_DISCRIMINATION_PRIORS,
+        "mu_log_gap": Prior("Normal", mu=0.5, sigma=1.0),
+        "sigma_log_gap": Prior("HalfNormal", sigma=0.5),
+    }
+    internal_variables: ClassVar[tuple[str, ...]] = (
+        *_Logistic.internal_variables,
+        "log_gap_pc",
+        "mu_log_gap_z",
+    )
+
+    def coords(self) -> dict:
+        return {**super().coords(), "gap": np.arange(graded_layout(self.responses).total_gaps)}
+
+    # ------------------------------------------------------------------ build
+    def _add_likelihood(self, theta, subject_index, item_index) -> None:
+        layout = self.layout
+        a, mean_intercept = self._add_slope_and_mean_intercept()
         flat = mean_intercept[layout.threshold_item]
         gap_term = 0.0
         if layout.total_gaps:
@@ -204,12 +254,7 @@ class GradedResponse(_Logistic):
             flat = flat + position - (mean_position / layout.n_thresholds)[layout.threshold_item]
             # log(1 - exp(-g)) once per gap, times the answers in the category it spans
             gap_term = pt.sum(weight * pt.log1mexp(-gaps))
-        padded = pt.fill(pt.zeros((layout.n_items, layout.max_thresholds)), np.nan)
-        pm.Deterministic(
-            "intercepts",
-            pt.set_subtensor(padded[layout.threshold_item, layout.threshold_position], flat),
-            dims=("item", "threshold"),
-        )
+        self._store_intercepts(flat)
         subject, pseudo_item, y = self._pseudo_pairs()
         a_flat = a[layout.threshold_item]
         loglik = irt_loglik(
@@ -272,24 +317,96 @@ class GradedResponse(_Logistic):
         cumulative = np.concatenate([ones, above, zeros], axis=-1)
         return cumulative[..., :-1] - cumulative[..., 1:]
 
-    @classmethod
-    def pointwise_log_likelihood(
-        cls, posterior, subject_index: np.ndarray, item_index: np.ndarray, y: np.ndarray
-    ) -> np.ndarray:
-        """Log-probability of the observed categories ``y`` (codes) in every draw."""
-        probabilities = cls.category_probabilities(posterior, subject_index, item_index)
-        chosen = np.take_along_axis(
-            probabilities, np.asarray(y, dtype=int)[None, None, :, None], axis=-1
-        )[..., 0]
-        return np.log(chosen)
+
+class PartialCredit(_Ordinal):
+    r"""Generalized partial credit model (Muraki), in mirt's ``gpcm`` convention:
+
+    .. math::
+
+        P(y_{ij} = k) = \frac{\exp(k\,a_i\theta_j + d_{ik})}
+        {\sum_{m=0}^{K_i - 1} \exp(m\,a_i\theta_j + d_{im})}, \qquad d_{i0} = 0,
+
+    with :math:`d_{ik} = \sum_{v \le k} s_{iv}` the sums of the step intercepts
+    :math:`s_{iv}` (the log-odds of category :math:`v` against :math:`v - 1` at
+    :math:`\theta = 0` is :math:`s_{iv}`). Unlike the graded model's, steps need not be ordered
+    (a middle category may be rarely chosen at any ability). With two categories it is the 2PL.
+
+    Priors: the hierarchical slope and mean step ``intercept`` :math:`\alpha_i` of every model
+    here, and steps :math:`s_{iv} = \alpha_i + \sigma_s (e_{iv} - \bar e_i)` with
+    :math:`e_{iv} \sim N(0, 1)` (``step_z``; the deviations sum to zero within an item, so
+    :math:`\alpha_i` is exactly the mean step) and :math:`\sigma_s \sim` ``sigma_step``.
+    ``intercepts`` holds :math:`d_{i1}, \dots, d_{i,K_i-1}` (NaN beyond an item's own),
+    mirt's ``d1..`` of ``gpcm`` items. The likelihood is a log-sum-exp over each item's
+    categories per answer (not the fused binary kernel).
+    """
+
+    name = "gpcm"
+    default_priors: ClassVar[dict[str, Prior]] = {
+        **_INTERCEPT_PRIORS,
+        **_DISCRIMINATION_PRIORS,
+        "sigma_step": Prior("HalfNormal", sigma=1.0),
+    }
+    internal_variables: ClassVar[tuple[str, ...]] = (*_Logistic.internal_variables, "step_z")
+
+    def _step_start(self) -> np.ndarray:
+        """Observed adjacent-category log-odds of every step (half an answer added to each
+        category)."""
+        r, layout = self.responses, self.layout
+        counts = np.zeros((r.n_items, layout.max_thresholds + 1))
+        np.add.at(counts, (r.item_index, r.response), 1.0)
+        counts += 0.5
+        below = counts[layout.threshold_item, layout.threshold_position]
+        above = counts[layout.threshold_item, layout.threshold_position + 1]
+        return np.log(above / below)
+
+    def _intercept_start(self) -> np.ndarray:
+        layout = self.layout
+        return np.bincount(layout.threshold_item, weights=self._step_start()) / layout.n_thresholds
+
+    def _add_likelihood(self, theta, subject_index, item_index) -> None:
+        r, layout = self.responses, self.layout
+        a, mean_step = self._add_slope_and_mean_intercept()
+        start = self._step_start()
+        item_mean = np.bincount(layout.threshold_item, weights=start) / layout.n_thresholds
+        deviation_start = start - item_mean[layout.threshold_item]
+        sigma = self._prior("sigma_step")
+        sigma0 = self.priors["sigma_step"].typical_value()
+        e = pm.Normal(
+            "step_z", 0.0, 1.0, shape=layout.total_thresholds, initval=deviation_start / sigma0
+        )
+        e_mean = pt.zeros(layout.n_items)[layout.threshold_item].inc(e) / layout.n_thresholds
+        steps = mean_step[layout.threshold_item] + sigma * (e - e_mean[layout.threshold_item])
+        # d_k: running sums of the steps within each item
+        cumulative = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+        first = layout.threshold_start[layout.threshold_item]
+        flat = cumulative[first + layout.threshold_position + 1] - cumulative[first]
+        self._store_intercepts(flat)
+        # per answer: logits k a theta + d_k over the item's categories (-inf beyond them)
+        k_max = layout.max_thresholds + 1
+        valid = np.arange(k_max)[None, :] < r.n_categories[:, None]
+        flat_index = np.where(
+            valid[:, 1:], layout.threshold_start[:, None] + np.arange(k_max - 1)[None, :], 0
+        )
+        d = pt.concatenate(
+            [pt.zeros((r.n_items, 1)), pt.where(valid[:, 1:], flat[flat_index], -np.inf)], axis=1
+        )
+        eta = (a[item_index] * theta[subject_index])[:, None] * np.arange(k_max)[None, :] + d[
+            item_index
+        ]
+        chosen = eta[np.arange(r.n_observed), r.response]
+        pm.Potential("loglik", pt.sum(chosen - pt.logsumexp(eta, axis=1)))
 
     @classmethod
-    def observation_probability(cls, posterior, subject_index, item_index) -> np.ndarray:
-        r"""The expected score on :math:`[0, 1]`, :math:`E[y_{ij}] / (K_i - 1)`, at the given
-        pairs in every draw: the graded counterpart of P(correct) (equal to it with two
-        categories), which ranking by expected score averages over items."""
-        probabilities = cls.category_probabilities(posterior, subject_index, item_index)
-        valid = ~np.isnan(posterior["intercepts"].values[0, 0, item_index, :])
-        top = valid.sum(axis=-1)
-        codes = np.arange(probabilities.shape[-1])
-        return (probabilities @ codes) / top
+    def category_probabilities(
+        cls, posterior, subject_index: np.ndarray, item_index: np.ndarray
+    ) -> np.ndarray:
+        theta = posterior["theta"].values[:, :, subject_index]
+        a = posterior["a"].values[:, :, item_index]
+        d = posterior["intercepts"].values[:, :, item_index, :]
+        d = np.concatenate([np.zeros((*d.shape[:-1], 1)), d], axis=-1)
+        codes = np.arange(d.shape[-1])
+        eta = (a * theta)[..., None] * codes + d
+        eta = np.where(np.isnan(eta), -np.inf, eta)
+        eta -= eta.max(axis=-1, keepdims=True)
+        weight = np.exp(eta)
+        return weight / weight.sum(axis=-1, keepdims=True)

@@ -12,7 +12,7 @@ from bayesirt.data import Responses
 from bayesirt.models.base import IRTModel
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet
 from bayesirt.models.explanatory import ExplanatoryTwoPL
-from bayesirt.models.graded import GradedResponse
+from bayesirt.models.graded import GradedResponse, PartialCredit
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
 
@@ -30,6 +30,7 @@ MODELS: dict[str, type[IRTModel]] = {
         MultidimensionalTwoPL,
         ExplanatoryTwoPL,
         GradedResponse,
+        PartialCredit,
     )
 }
 

@@ -27,7 +27,19 @@ def mixed():
     return simulate_graded(60, len(levels), n_levels=levels, seed=3, missing_fraction=0.1)
 
 
-def _direct_loglik(responses, theta, a, intercepts):
+def _direct_gpcm(responses, theta, a, intercepts):
+    """sum log softmax_k(k a theta + d_k) at the observed k, written out."""
+    total = 0.0
+    for s, i, y in zip(
+        responses.subject_index, responses.item_index, responses.response, strict=True
+    ):
+        k = responses.n_categories[i]
+        eta = np.arange(k) * a[i] * theta[s] + np.concatenate([[0.0], intercepts[i, : k - 1]])
+        total += eta[y] - np.log(np.sum(np.exp(eta)))
+    return total
+
+
+def _direct_grm(responses, theta, a, intercepts):
     """sum log(P(y >= k) - P(y >= k + 1)), written out (as P(y < k + 1) - P(y < k) where
     both logits are positive, so that neither difference loses its digits)."""
     total = 0.0
@@ -51,9 +63,13 @@ def _at_point(model, names):
     return model.compile_fn(outputs, inputs=model.value_vars, on_unused_input="ignore")
 
 
-def test_likelihood_is_the_graded_formula(mixed):
+DIRECT = {"grm": _direct_grm, "gpcm": _direct_gpcm}
+
+
+@pytest.mark.parametrize("name", ["grm", "gpcm"])
+def test_likelihood_is_the_model_formula(mixed, name):
     responses, _ = mixed
-    model = GradedResponse(responses).build_model()
+    model = get_model(name)(responses).build_model()
     rng = np.random.default_rng(0)
     evaluate = _at_point(model, ["loglik", "theta", "a", "intercepts"])
     for shift in (0.0, 0.3):
@@ -61,16 +77,18 @@ def test_likelihood_is_the_graded_formula(mixed):
             k: v + shift * rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()
         }
         loglik, theta, a, d = evaluate(point)
-        assert loglik == pytest.approx(_direct_loglik(responses, theta, a, d), rel=1e-10)
-    # padded thresholds are NaN, real ones strictly decreasing
+        assert loglik == pytest.approx(DIRECT[name](responses, theta, a, d), rel=1e-10)
+    # padded intercepts are NaN; the graded model's real ones strictly decrease
     k = responses.n_categories
     assert np.all(np.isnan(d) == (np.arange(d.shape[1])[None, :] >= (k - 1)[:, None]))
-    assert all(np.all(np.diff(row[: n - 1]) < 0) for row, n in zip(d, k, strict=True))
+    if name == "grm":
+        assert all(np.all(np.diff(row[: n - 1]) < 0) for row, n in zip(d, k, strict=True))
 
 
-def test_gradient_matches_finite_differences(mixed):
+@pytest.mark.parametrize("name", ["grm", "gpcm"])
+def test_gradient_matches_finite_differences(mixed, name):
     responses, _ = mixed
-    model = GradedResponse(responses).build_model()
+    model = get_model(name)(responses).build_model()
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     rng = np.random.default_rng(1)
     point = {k: v + 0.2 * rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()}
@@ -94,14 +112,18 @@ def test_gradient_matches_finite_differences(mixed):
         assert gradient[index] == pytest.approx(numeric, rel=1e-4, abs=1e-5)
 
 
-def test_two_levels_is_the_two_pl():
+@pytest.mark.parametrize("name", ["grm", "gpcm"])
+def test_two_levels_is_the_two_pl(name):
     binary, _ = bayesirt.simulate_responses(30, 8, seed=4)
     wide = binary.to_wide()
     ordinal = Responses.from_wide(wide.reset_index(), subject="subject", response_type="ordinal")
-    grm = GradedResponse(ordinal).build_model()
+    grm = get_model(name)(ordinal).build_model()
     two_pl = get_model("2pl")(binary).build_model()
+    # the 2PL's point; what the 2PL does not have (the partial credit model's step spread
+    # and deviations, which are zero with two categories) from the ordinal model's own
     point = two_pl.initial_point()
-    (grm_loglik,) = _at_point(grm, ["loglik"])(point)
+    own = {key: point.get(key, value) for key, value in grm.initial_point().items()}
+    (grm_loglik,) = _at_point(grm, ["loglik"])(own)
     (two_pl_loglik,) = _at_point(two_pl, ["loglik"])(point)
     assert grm_loglik == pytest.approx(two_pl_loglik, rel=1e-12)
 
@@ -115,11 +137,15 @@ def test_models_refuse_the_other_kind_of_responses(mixed):
 
 
 def _standardised(truth):
+    """The truth on the fit's scale, abilities of mean 0 and sd 1: theta = m + s theta*, so
+    a* = a s and the intercept of category k gains a m (graded) or k a m (partial credit),
+    the multiple of theta in its logit."""
     theta = truth["theta"].values
     m, s = theta.mean(), theta.std()
-    a = truth["a"].values * s
-    intercepts = truth["intercepts"].values + truth["a"].values[:, None] * m
-    return (theta - m) / s, a, intercepts
+    a = truth["a"].values
+    intercepts = truth["intercepts"].values
+    multiple = 1.0 if truth.attrs["model"] == "grm" else np.arange(1, intercepts.shape[1] + 1)
+    return (theta - m) / s, a * s, intercepts + a[:, None] * m * multiple
 
 
 def _coverage(draws, truth, level=0.9):
@@ -128,7 +154,8 @@ def _coverage(draws, truth, level=0.9):
     return float(np.mean((truth[keep] >= lo[keep]) & (truth[keep] <= hi[keep])))
 
 
-def test_recovers_a_simulated_truth():
+@pytest.mark.parametrize("name", ["grm", pytest.param("gpcm", marks=pytest.mark.slow)])
+def test_recovers_a_simulated_truth(name):
     levels = [3, 4, 5, 4] * 10
     # the first seed from 11 at which every level of every item was drawn (a level never
     # drawn is collapsed, as in real data, and the truth would have a threshold too many)
@@ -136,11 +163,13 @@ def test_recovers_a_simulated_truth():
         drawn
         for seed in range(11, 60)
         if np.all(
-            (drawn := simulate_graded(150, 40, n_levels=levels, seed=seed))[0].n_categories
+            (drawn := simulate_graded(150, 40, n_levels=levels, model=name, seed=seed))[
+                0
+            ].n_categories
             == levels
         )
     )
-    idata = fit(responses, model="grm", random_seed=2, progressbar=False)  # until converged
+    idata = fit(responses, model=name, random_seed=2, progressbar=False)  # until converged
     post = idata.posterior.stack(sample=("chain", "draw"))
     theta, a, intercepts = _standardised(truth)
     theta_draws = post["theta"].transpose("sample", ...).values

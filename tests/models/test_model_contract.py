@@ -61,9 +61,10 @@ CASES: dict[str, list[dict]] = {
     ],
     "2pl-explanatory": [{"item_features": _features, "explain_log_a": True}],
     "grm": [{"pool_by": "benchmark"}],
+    "gpcm": [{"pool_by": "benchmark"}],
 }
 #: Models of ordinal responses: given the same table read as ordinal scores.
-ORDINAL = {"grm"}
+ORDINAL = {"grm", "gpcm"}
 PARAMS = [(name, k) for name, cases in CASES.items() for k in range(len(cases))]
 
 
