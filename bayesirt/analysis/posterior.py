@@ -3,7 +3,11 @@ r"""Posterior draws of a fitted model as plain NumPy arrays.
 Every analysis of a fit starts from the same arrays: the abilities :math:`\theta` and the item
 parameters :math:`(a, b, c, d)` of each posterior draw. :func:`posterior_draws` extracts them
 once, stacked over chains, with the defaults of the simpler models filled in, so the analysis
-code never has to know which model was fitted. :func:`expected_scores` is the shared kernel
+code never has to know which model was fitted. Stacked rather than kept as (chain, draw), the
+ArviZ convention: every analysis here is a sum, a rank or a quantile over all draws (rank
+distributions, expected scores, information), none compares chains, and one sample axis keeps
+the chunked products simple; :meth:`PosteriorDraws.unstack` restores (chain, draw) where a
+result is returned per draw. :func:`expected_scores` is the shared kernel
 for "expected accuracy on a set of items", and :func:`item_weights` turns a user's item set
 and weights into normalised weights over the fitted items.
 
@@ -21,7 +25,9 @@ multidimensional; :mod:`bayesirt.models.correlated`) override
 :attr:`PosteriorDraws.pair_probability` evaluates it, and :func:`expected_scores` uses it
 instead of the 4PL curve. A multidimensional fit has no single ability: its draws carry only
 the labels and ``pair_probability``, and reading ``theta`` or an item parameter from them is
-an error that says so.
+an error that says so. So is reading an item parameter from a fit of ordinal scores
+(:mod:`bayesirt.models.graded`), whose items have no binary curve; its ``pair_probability`` is
+the expected score on [0, 1].
 """
 
 from __future__ import annotations
