@@ -103,6 +103,7 @@ def predict_items(
             f"parameters regressed on features), got model {config.get('model')!r}"
         )
     responses = fitted_responses(idata)
+    responses.require_binary("predicting new items")
     model = model_from_config(config, responses)
     features = read_item_features(new_item_features)
     features.index = features.index.astype(str)

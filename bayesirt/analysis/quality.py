@@ -91,6 +91,7 @@ def _groups(idata, by: str | None) -> pd.Series | None:
 def _item_counts(idata) -> pd.DataFrame:
     """Responses and accuracy per item, indexed by the item labels (as strings)."""
     responses = fitted_responses(idata)
+    responses.require_binary("the benchmark-quality analysis")
     table = pd.DataFrame(
         {
             "n_responses": responses.item_counts().to_numpy(),

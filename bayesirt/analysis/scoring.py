@@ -122,6 +122,7 @@ def score_new(
         raise ValueError(f"bounds must be increasing, got {bounds}")
     if not isinstance(responses, Responses):
         raise TypeError(f"responses must be a Responses, got {type(responses).__name__}")
+    responses.require_binary("scoring new subjects")
     draws = posterior_draws(idata)
     new_subjects = pd.Index(responses.subjects.astype(str), name="subject")
     clash = new_subjects.intersection(draws.subjects)

@@ -54,6 +54,7 @@ DATA_OPTIONS = (
     "threshold",
     "response_type",
     "scale",
+    "trials",
     "duplicates",
     "item_meta",
     "subject_meta",
@@ -180,7 +181,14 @@ def _add_data_options(cmd: argparse.ArgumentParser) -> None:
         "--response-type",
         choices=list(RESPONSE_TYPES),
         help="binary: right/wrong (0/1) responses; ordinal: whole-number scores as ordered "
-        "categories, for a graded model (default: binary)",
+        "categories, for a graded model; binomial: k successes of n trials per pair, k in "
+        "the response column and n in --trials (default: binary)",
+    )
+    data.add_argument(
+        "--trials",
+        metavar="COL",
+        help="with --response-type binomial (which needs it): the column of a long table "
+        "holding the number of trials of each pair",
     )
     data.add_argument(
         "--scale",
@@ -261,6 +269,19 @@ def _read_data(args: argparse.Namespace) -> Responses:
         raise UsageError(
             "--threshold and --response-type ordinal exclude each other: --threshold binarises "
             "the scores, --response-type ordinal keeps them as ordered categories"
+        )
+    binomial = options.get("response_type") == "binomial"
+    if binomial and "trials" not in options:
+        raise UsageError(
+            "--response-type binomial needs --trials COL: the column holding the number of "
+            "trials of each pair"
+        )
+    if "trials" in options and not binomial:
+        raise UsageError("--trials: only with --response-type binomial")
+    if binomial and "threshold" in options:
+        raise UsageError(
+            "--threshold and --response-type binomial exclude each other: --threshold binarises "
+            "the scores, --response-type binomial counts successes out of --trials"
         )
     return load_source(source, **options)
 

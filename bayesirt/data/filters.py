@@ -69,7 +69,8 @@ def drop_items_by_accuracy(
 
 def drop_constant_items(responses: Responses) -> tuple[Responses, pd.DataFrame]:
     """Drop items every observed subject answered the same way (accuracy 0 or 1; ordinal
-    items: observed in a single category).
+    items: observed in a single category; binomial items: every trial failed, or every one
+    succeeded).
 
     Such an item adds nothing to the likelihood's information about abilities; see
     :meth:`Responses.constant_items`.
@@ -82,6 +83,10 @@ def drop_constant_items(responses: Responses) -> tuple[Responses, pd.DataFrame]:
         reasons[constant] = [
             f"constant: every observed score is {by_item[label]}" for label in constant
         ]
+        return _drop(responses, "item", reasons, accuracy)
+    if responses.response_type == "binomial":
+        reasons[accuracy == 0] = "constant: every observed trial failed"
+        reasons[accuracy == 1] = "constant: every observed trial succeeded"
         return _drop(responses, "item", reasons, accuracy)
     reasons[accuracy == 0] = "constant: every observed response is 0"
     reasons[accuracy == 1] = "constant: every observed response is 1"

@@ -132,6 +132,7 @@ def load_responses(
     drop_constant: bool = False,
     response_type: str = "binary",
     scale: tuple[int, int] | None = None,
+    trials: str | None = None,
 ) -> Responses:
     """Read benchmark results into :class:`Responses`.
 
@@ -234,8 +235,12 @@ def load_responses(
     drop_constant : bool
         Drop items that every observed subject answered the same way. Either way such items
         are reported with a :class:`ResponsesWarning` (see :meth:`Responses.constant_items`).
-    response_type : {"binary", "ordinal"}
-        ``long``, ``wide`` and ``py-irt`` only. ``"binary"``: right/wrong responses, 0/1
+    response_type : {"binary", "ordinal", "binomial"}
+        ``long``, ``wide`` and ``py-irt`` only (``"binomial"``: ``long`` only). ``"binomial"``:
+        k successes of n trials per pair (e.g. a model sampled n times on a question), k in
+        the ``response`` column and n in the column named by ``trials``; a wide or py-irt
+        table holds one number per cell and cannot carry them. ``"binary"``: right/wrong
+        responses, 0/1
         (or binarised by ``threshold``). ``"ordinal"``: whole-number scores (e.g. a 1..4
         rating) read as ordered categories, for a graded model; each item's categories are
         the scores observed for it (see :meth:`Responses.from_long`, and
@@ -243,6 +248,9 @@ def load_responses(
     scale : (int, int), optional
         With ``response_type="ordinal"``: the range ``(lo, hi)`` of the scores, e.g.
         ``(1, 5)``; a score outside it is an error.
+    trials : str, optional
+        With ``response_type="binomial"``, which needs it: the column of a long table
+        holding the number of trials n of each pair (see :attr:`Responses.trials`).
 
     Returns
     -------
@@ -263,8 +271,14 @@ def load_responses(
         On an unknown or ambiguous format, an option the format does not use, or bad data;
         the message names the offending value.
     """
-    scale = reading_options(response_type, threshold, scale)
+    scale = reading_options(response_type, threshold, scale, trials)
     fmt = _resolve_format(source, format, subject=subject, item=item, sep=sep)
+    if response_type == "binomial" and fmt.name != "long":
+        raise ResponsesError(
+            f"response_type='binomial' (k successes of n trials) needs a long table with a "
+            f"column of trials (trials={trials!r}); format {fmt.name!r} holds one number per "
+            "(subject, item) pair and cannot carry the trials"
+        )
     options = {
         "subject": subject,
         "item": item,
@@ -279,6 +293,7 @@ def load_responses(
         "sep": sep,
         "response_type": response_type,
         "scale": scale,
+        "trials": trials,
     }
     unused = [
         f"{key}={value!r}"
@@ -328,6 +343,7 @@ def _read_long(
     sep: str | None,
     response_type: str,
     scale: tuple[int, int] | None,
+    trials: str | None,
 ) -> Responses:
     sep = _table_sep(source, sep)
     resp = Responses.from_long(
@@ -341,6 +357,7 @@ def _read_long(
         subject_meta_columns=subject_meta_columns,
         response_type=response_type,
         scale=scale,
+        trials=trials,
     )
     return resp.with_source({"sep": sep} if sep else {})
 
@@ -410,6 +427,7 @@ FORMATS: dict[str, ResponseFormat] = {
                     "sep",
                     "response_type",
                     "scale",
+                    "trials",
                 }
             ),
             _read_long,

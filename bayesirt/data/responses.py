@@ -1,12 +1,14 @@
 """The :class:`Responses` container: who answered which question, and how.
 
-A benchmark result is a sparse subjects × items table of binary outcomes (right/wrong) or of
-ordinal scores (ordered categories, e.g. a 1..4 rating). ``Responses`` stores only the
+A benchmark result is a sparse subjects × items table of binary outcomes (right/wrong), of
+ordinal scores (ordered categories, e.g. a 1..4 rating) or of binomial counts (k successes of
+n trials, e.g. an LLM sampled n times on a question). ``Responses`` stores only the
 observed cells, in long format with integer codes, next to the original labels:
 
 * ``subject_index[k]``, ``item_index[k]``, ``response[k]`` for each observed pair ``k``;
-* ``response_type``: ``"binary"`` or ``"ordinal"``; for ordinal responses ``response`` holds
-  category codes and ``category_scores`` the score behind each code of each item;
+* ``response_type``: ``"binary"``, ``"ordinal"`` or ``"binomial"``; for ordinal responses
+  ``response`` holds category codes and ``category_scores`` the score behind each code of each
+  item; for binomial ones ``response`` holds the successes k and ``trials`` the trials n;
 * ``subjects`` and ``items``: the labels behind the codes (a subject or an item with no observed
   response at all keeps its label: it is part of the table, its cells are missing);
 * ``item_meta`` / ``subject_meta``: optional metadata tables indexed by label (``category``,
@@ -47,18 +49,21 @@ RESPONSE_TYPE_ATTR = "bayesirt_response_type"
 #: on the dims ``("item", CATEGORY_DIM)``.
 CATEGORY_SCORES_VAR = "category_scores"
 CATEGORY_DIM = "category"
+#: Variable of :meth:`Responses.to_xarray` output holding :attr:`Responses.trials` (binomial
+#: responses only), on the observation dimension of ``response``.
+TRIALS_VAR = "trials"
 #: Integer type of the codes in :attr:`Responses.response`, by response type.
-CODE_DTYPES = {"binary": np.int8, "ordinal": np.int16}
+CODE_DTYPES = {"binary": np.int8, "ordinal": np.int16, "binomial": np.int32}
 
 
 @dataclass(frozen=True, eq=False)
 class Responses:
     """Responses of subjects (evaluated models) to items (benchmark questions): binary
-    (right/wrong) or ordinal (ordered integer scores).
+    (right/wrong), ordinal (ordered integer scores) or binomial (k successes of n trials).
 
     Build one with :meth:`from_long`, :meth:`from_wide` or :func:`bayesirt.load_responses`
-    (``response_type="ordinal"`` for ordinal scores); the constructor expects
-    already-validated codes.
+    (``response_type="ordinal"`` for ordinal scores, ``response_type="binomial"`` with
+    ``trials=`` for counts of successes); the constructor expects already-validated codes.
 
     Attributes
     ----------
@@ -67,7 +72,8 @@ class Responses:
     response : numpy.ndarray, shape (n_observed,)
         Binary: the observed outcome, 0 or 1 (int8). Ordinal: the category code (int16),
         ``0 .. K_i - 1`` for item ``i``, in the order of the item's scores
-        (``category_scores[i, code]`` is the score).
+        (``category_scores[i, code]`` is the score). Binomial: the number of successes k
+        (int32), ``0 <= k <= trials``.
     subjects, items : pandas.Index
         Labels of the codes, unique.
     item_meta, subject_meta : pandas.DataFrame
@@ -78,7 +84,7 @@ class Responses:
         is stored as its string). It travels with the data through :meth:`subset`,
         :meth:`to_xarray` and :meth:`from_xarray`, but is not part of :meth:`fingerprint`:
         the same responses read in two ways are the same data.
-    response_type : {"binary", "ordinal"}
+    response_type : {"binary", "ordinal", "binomial"}
         What ``response`` holds (:data:`RESPONSE_TYPES`); anything else is an error.
     category_scores : numpy.ndarray of float, shape (n_items, K_max), or None
         Ordinal responses only (``None`` for binary ones): row ``i`` holds the scores of the
@@ -90,6 +96,10 @@ class Responses:
         categories, codes 0, 1, 2 for 1, 2, 4), as R's mirt does by default. :meth:`subset`
         keeps each item's categories even where the subset leaves one unobserved, so that a
         code keeps its meaning.
+    trials : numpy.ndarray of int32, shape (n_observed,), or None
+        Binomial responses only (``None`` for the others): the number of trials n of each
+        observed pair, at least 1. :attr:`n_trials` gives it for every response type (all
+        ones for binary responses).
     """
 
     subject_index: np.ndarray
@@ -102,6 +112,7 @@ class Responses:
     source: dict = field(default_factory=dict)
     response_type: str = "binary"
     category_scores: np.ndarray | None = None
+    trials: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         subjects = pd.Index(self.subjects, name="subject")
@@ -131,6 +142,14 @@ class Responses:
             raise ResponsesError("subject_index holds codes outside the subject labels")
         if n and (self.item_index.min() < 0 or self.item_index.max() >= len(items)):
             raise ResponsesError("item_index holds codes outside the item labels")
+        if response_type != "binomial" and self.trials is not None:
+            raise ResponsesError(
+                "trials are for binomial responses (response_type='binomial'); "
+                f"{response_type} responses have none"
+            )
+        if response_type == "binomial":
+            self._check_binomial()
+            return
         if response_type == "binary":
             if self.category_scores is not None:
                 raise ResponsesError(
@@ -156,6 +175,42 @@ class Responses:
                 f"found {describe_values(np.unique(self.response[bad]))}, e.g. code "
                 f"{int(self.response[first])} for item {items[item]!r}, which has {k[item]}"
             )
+
+    def _check_binomial(self) -> None:
+        if self.category_scores is not None:
+            raise ResponsesError(
+                "category_scores are for ordinal responses (response_type='ordinal'); "
+                "binomial responses have none"
+            )
+        if self.trials is None:
+            raise ResponsesError(
+                "binomial responses need trials: the number of trials n of each observed pair"
+            )
+        trials = _codes(self.trials, np.int32, what="trials")
+        if trials.shape != self.response.shape:
+            raise ResponsesError(
+                f"trials must have one entry per observed pair: {trials.size} for "
+                f"{self.response.shape[0]} responses"
+            )
+        object.__setattr__(self, "trials", trials)
+        k = self.response
+        for bad, problem, values in (
+            (trials < 1, "trials n below 1", trials),
+            (k < 0, "negative successes k", k),
+            (k > trials, "more successes than trials", None),
+        ):
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                shown = (
+                    f"k={k[first]} > n={trials[first]}"
+                    if values is None
+                    else describe_values(np.unique(values[bad]))
+                )
+                raise ResponsesError(
+                    f"binomial responses with {problem}: {shown} ({int(bad.sum())} pair(s), "
+                    f"e.g. subject {self.subjects[self.subject_index[first]]!r}, item "
+                    f"{self.items[self.item_index[first]]!r}); need 0 <= k <= n and n >= 1"
+                )
 
     # ------------------------------------------------------------------ counts
     @property
@@ -184,10 +239,24 @@ class Responses:
         return self.response_type == "ordinal"
 
     @property
+    def is_binomial(self) -> bool:
+        """Whether the responses are binomial (:attr:`response_type` ``"binomial"``)."""
+        return self.response_type == "binomial"
+
+    @property
+    def n_trials(self) -> np.ndarray:
+        """Number of trials n of each observed pair (int32, shape (n_observed,)):
+        :attr:`trials` for binomial responses, all ones otherwise (one binary response is
+        one trial), so that callers need not tell the types apart."""
+        if self.trials is None:
+            return np.ones(self.n_observed, dtype=np.int32)
+        return self.trials
+
+    @property
     def n_categories(self) -> np.ndarray:
         """Number of categories ``K_i`` of each item (int64, shape (n_items,)): 2 for every
-        binary item; for ordinal ones the non-NaN entries of its row of
-        :attr:`category_scores`."""
+        binary item (and for binomial ones: each trial is right or wrong); for ordinal ones
+        the non-NaN entries of its row of :attr:`category_scores`."""
         if not self.is_ordinal:
             return np.full(self.n_items, 2, dtype=np.int64)
         return np.sum(~np.isnan(self.category_scores), axis=1).astype(np.int64)
@@ -195,6 +264,13 @@ class Responses:
     def require_binary(self, what: str) -> None:
         """Raise :class:`ResponsesError` unless the responses are binary: for a model or an
         analysis (``what``, e.g. ``"the 2PL"``) defined for right/wrong responses only."""
+        if self.is_binomial:
+            top = int(self.trials.max()) if self.n_observed else 0
+            raise ResponsesError(
+                f"{what} needs binary (right/wrong) responses; these responses are binomial "
+                f"(k successes of n trials, up to {top} trials per pair). Use a model for "
+                "binomial responses, or read one trial per pair as binary"
+            )
         if self.is_ordinal:
             k = self.n_categories
             raise ResponsesError(
@@ -207,6 +283,9 @@ class Responses:
         kind = ""
         if self.is_ordinal:
             kind = f"ordinal, {_describe_categories(self.n_categories)}, "
+        elif self.is_binomial:
+            top = int(self.trials.max()) if self.n_observed else 0
+            kind = f"binomial, up to {top} trials, "
         return (
             f"Responses({self.n_subjects} subjects × {self.n_items} items, {kind}"
             f"{self.n_observed} observed, {self.fraction_missing:.1%} missing)"
@@ -214,15 +293,21 @@ class Responses:
 
     def summary(self) -> dict:
         """Counts of the table: subjects, items, observed pairs, missing fraction, accuracy
-        (for ordinal responses the mean normalised score, see :meth:`item_accuracy`), the
-        response type and, for ordinal responses, the most categories of an item."""
+        (for ordinal responses the mean normalised score, see :meth:`item_accuracy`; for
+        binomial ones the successes over the trials, all pairs pooled), the response type,
+        for ordinal responses the most categories of an item (``max_categories``) and for
+        binomial ones the number of trials in all (``total_trials``)."""
         out = {
             "n_subjects": self.n_subjects,
             "n_items": self.n_items,
             "n_observed": self.n_observed,
             "fraction_missing": self.fraction_missing,
             "mean_accuracy": (
-                float(self.normalised_scores().mean()) if self.n_observed else float("nan")
+                float(self.response.sum() / self.trials.sum())
+                if self.is_binomial and self.n_observed
+                else float(self.normalised_scores().mean())
+                if self.n_observed
+                else float("nan")
             ),
             "item_metadata": list(self.item_meta.columns),
             "subject_metadata": list(self.subject_meta.columns),
@@ -230,6 +315,8 @@ class Responses:
         }
         if self.is_ordinal:
             out["max_categories"] = int(self.n_categories.max()) if self.n_items else 0
+        if self.is_binomial:
+            out["total_trials"] = int(self.trials.sum(dtype=np.int64))
         return out
 
     # ------------------------------------------------------------ aggregates
@@ -239,6 +326,9 @@ class Responses:
         For ordinal responses: the mean normalised score ``code / (K_i - 1)`` in [0, 1]
         (0 for the lowest category of an item, 1 for its highest; 0 for an item with a single
         category), which weighs every item alike whatever its number of categories.
+
+        For binomial responses: trial-weighted, the subject's successes over its trials,
+        ``sum(k) / sum(n)`` over its observed items (not the mean of the fractions ``k / n``).
         """
         return self._mean_by(self.subject_index, self.subjects)
 
@@ -248,6 +338,9 @@ class Responses:
         For ordinal responses: the mean normalised score ``code / (K_i - 1)`` in [0, 1], as
         in :meth:`subject_accuracy`. Codes count the observed categories, so with a collapsed
         category this is not the mean score rescaled to the scale's range.
+
+        For binomial responses: trial-weighted, the item's successes over its trials,
+        ``sum(k) / sum(n)`` over the subjects that answered it.
         """
         return self._mean_by(self.item_index, self.items)
 
@@ -264,8 +357,9 @@ class Responses:
     def constant_items(self) -> pd.Index:
         """Items every observed subject answered the same way: they carry no information.
 
-        Binary: accuracy 0 or 1. Ordinal: items observed in fewer than 2 categories (items
-        with no observed response are in neither case).
+        Binary: accuracy 0 or 1. Ordinal: items observed in fewer than 2 categories. Binomial:
+        items where every trial of every subject succeeded (``k = n`` throughout) or every
+        one failed (``k = 0``). Items with no observed response are in none of these cases.
         """
         if self.is_ordinal:
             pairs = np.unique(np.column_stack([self.item_index, self.response]), axis=0)
@@ -275,15 +369,24 @@ class Responses:
         return acc.index[(acc == 0) | (acc == 1)]
 
     def normalised_scores(self) -> np.ndarray:
-        """Each observed response in [0, 1]: binary as is, ordinal ``code / (K_i - 1)``."""
+        """Each observed response in [0, 1]: binary as is, ordinal ``code / (K_i - 1)``,
+        binomial ``k / n``."""
+        if self.is_binomial:
+            return self.response / self.trials
         if not self.is_ordinal:
             return self.response.astype(float)
         top = np.maximum(self.n_categories - 1, 1)
         return self.response / top[self.item_index]
 
     def _mean_by(self, codes: np.ndarray, labels: pd.Index) -> pd.Series:
-        total = np.bincount(codes, weights=self.normalised_scores(), minlength=len(labels))
-        count = np.bincount(codes, minlength=len(labels))
+        """Mean normalised score by ``codes``; binomial responses pool the trials (sum of the
+        successes over the sum of the trials)."""
+        if self.is_binomial:
+            total = np.bincount(codes, weights=self.response, minlength=len(labels))
+            count = np.bincount(codes, weights=self.trials, minlength=len(labels))
+        else:
+            total = np.bincount(codes, weights=self.normalised_scores(), minlength=len(labels))
+            count = np.bincount(codes, minlength=len(labels))
         with np.errstate(invalid="ignore", divide="ignore"):
             return pd.Series(total / count, index=labels)
 
@@ -291,7 +394,7 @@ class Responses:
         """Subjects × items float matrix of :attr:`response` with NaN for missing cells.
 
         For ordinal responses it holds the category codes, not the scores (those are in
-        :meth:`to_wide`).
+        :meth:`to_wide`); for binomial ones the successes k, not the fractions ``k / n``.
         """
         out = np.full((self.n_subjects, self.n_items), np.nan)
         out[self.subject_index, self.item_index] = self.response
@@ -299,7 +402,7 @@ class Responses:
 
     def _scores(self) -> np.ndarray:
         """The original score of each observed response: binary 0/1, ordinal the score of
-        its code (ints where every score is whole, else floats)."""
+        its code (ints where every score is whole, else floats), binomial the successes k."""
         if not self.is_ordinal:
             return self.response
         scores = self.category_scores[self.item_index, self.response]
@@ -324,6 +427,7 @@ class Responses:
         subject_meta_columns: list[str] | None = None,
         response_type: str = "binary",
         scale: tuple[int, int] | None = None,
+        trials: str | None = None,
     ) -> Responses:
         """Build from a long table with one row per (subject, item) pair.
 
@@ -336,7 +440,8 @@ class Responses:
             Column names in ``frame``.
         duplicates : {"error", "mean", "first", "last"}
             What to do with repeated (subject, item) pairs. ``"mean"`` averages them, which
-            can give a fractional response that then needs ``threshold``.
+            can give a fractional response that then needs ``threshold``; it is refused for
+            binomial responses (``"first"`` and ``"last"`` keep a row's k and n together).
         threshold : float, optional
             Binarise graded or fractional responses: ``response >= threshold`` counts as
             correct. Without it any binary response other than 0/1 is an error. Not with
@@ -347,8 +452,10 @@ class Responses:
         item_meta_columns, subject_meta_columns : list of str, optional
             Columns of ``frame`` that are item (subject) metadata; each must hold one value
             per item (subject).
-        response_type : {"binary", "ordinal"}
-            ``"binary"``: responses 0/1 (or binarised by ``threshold``). ``"ordinal"``:
+        response_type : {"binary", "ordinal", "binomial"}
+            ``"binary"``: responses 0/1 (or binarised by ``threshold``). ``"binomial"``: the
+            response column holds the successes k and the column ``trials`` the trials n of
+            each pair, whole numbers with ``0 <= k <= n`` and ``n >= 1``. ``"ordinal"``:
             whole-number scores read as ordered categories; each item's categories are the
             distinct scores observed for it, coded ``0 .. K_i - 1`` in increasing order, the
             scores kept in :attr:`category_scores` (unobserved scores are collapsed, as R's
@@ -357,10 +464,17 @@ class Responses:
             Ordinal responses only: the range ``(lo, hi)`` a score must lie in, e.g. ``(1, 5)``
             for a five-point scale; a score outside it is an error. It does not add
             categories: a score of the scale that nobody gave on an item is still collapsed.
+        trials : str, optional
+            Binomial responses only, and needed by them: the column of the number of trials
+            n of each pair (read into :attr:`trials`). A missing response (NaN) leaves the
+            pair out whatever its trials.
         """
-        scale = checks.reading_options(response_type, threshold, scale)
+        scale = checks.reading_options(response_type, threshold, scale, trials)
         frame = checks.require_frame(frame)
-        checks.require_columns(frame, {"subject": subject, "item": item, "response": response})
+        columns = {"subject": subject, "item": item, "response": response}
+        if trials is not None:
+            columns["trials"] = trials
+        checks.require_columns(frame, columns)
         for col in (subject, item):
             checks.require_labels(frame[col], col)
         values = checks.numeric_responses(frame[response], response)
@@ -371,15 +485,28 @@ class Responses:
                 "response": values,
             }
         )
+        if trials is not None:
+            long["trials"] = checks.numeric_responses(frame[trials], trials)
+            if duplicates == "mean":
+                raise ResponsesError(
+                    "duplicates='mean' would average the successes of repeated pairs apart "
+                    "from their trials; binomial responses take duplicates='first' or 'last'"
+                )
         long = checks.resolve_duplicates(long, duplicates)
-        if response_type == "ordinal":
+        n_trials = None
+        if response_type == "binomial":
+            long["response"], n_trials = checks.binomial_counts(
+                long, column=response, trials_column=trials
+            )
+        elif response_type == "ordinal":
             long["response"] = checks.ordinal_scores(
                 long, scale=scale, column=response, averaged=duplicates == "mean"
             )
         else:
             long["response"] = checks.binarise(long, threshold=threshold, column=response)
 
-        observed = long.dropna(subset=["response"])
+        observed_rows = long["response"].notna().to_numpy()
+        observed = long[observed_rows]
         subjects = _labels_with_responses(long["subject"], observed["subject"], "subject")
         items = _labels_with_responses(long["item"], observed["item"], "item")
         meta_items = _meta_from_columns(frame, item, item_meta_columns, items)
@@ -395,6 +522,9 @@ class Responses:
         category_scores = None
         if response_type == "ordinal":
             codes, category_scores = _ordinal_codes(item_index, values, len(items))
+        elif response_type == "binomial":
+            codes = values.astype(np.int32)
+            n_trials = n_trials[observed_rows].astype(np.int32)
         else:
             codes = values.astype(np.int8)
         return cls(
@@ -407,6 +537,7 @@ class Responses:
             subject_meta=meta_subjects,
             response_type=response_type,
             category_scores=category_scores,
+            trials=n_trials,
         )
 
     @classmethod
@@ -425,8 +556,15 @@ class Responses:
 
         ``subject`` names the column with the subject labels; without it the frame's index
         is used. ``threshold``, ``response_type`` and ``scale`` are those of
-        :meth:`from_long`.
+        :meth:`from_long`. A wide table holds one number per cell, so it cannot carry
+        binomial responses (k of n trials): read those with :meth:`from_long`.
         """
+        if response_type == "binomial":
+            raise ResponsesError(
+                "a wide table holds one number per cell and cannot carry binomial responses "
+                "(k successes of n trials); give a long table with a column of successes and "
+                "one of trials (from_long(..., response_type='binomial', trials=...))"
+            )
         checks.reading_options(response_type, threshold, scale)
         frame = checks.require_frame(frame)
         if subject is not None:
@@ -452,7 +590,9 @@ class Responses:
         """Long table of the observed pairs: ``subject, item, response`` (+ metadata).
 
         For ordinal responses ``response`` is the original score, not the code, so that
-        :meth:`from_long` with ``response_type="ordinal"`` reads the table back.
+        :meth:`from_long` with ``response_type="ordinal"`` reads the table back. For binomial
+        responses ``response`` is the successes k and a column ``trials`` the trials n, read
+        back by ``from_long(..., response_type="binomial", trials="trials")``.
         """
         frame = pd.DataFrame(
             {
@@ -461,6 +601,8 @@ class Responses:
                 "response": self._scores(),
             }
         )
+        if self.is_binomial:
+            frame["trials"] = self.trials
         if with_metadata:
             if len(self.item_meta.columns):
                 frame = frame.join(self.item_meta, on="item")
@@ -470,16 +612,20 @@ class Responses:
 
     def to_wide(self) -> pd.DataFrame:
         """Subjects × items table with NaN where a response is missing (for ordinal
-        responses the original scores, not the codes of :meth:`dense`)."""
+        responses the original scores, not the codes of :meth:`dense`; for binomial ones the
+        fractions ``k / n``, so the number of trials is lost: use :meth:`to_long` to keep
+        it)."""
         out = np.full((self.n_subjects, self.n_items), np.nan)
-        out[self.subject_index, self.item_index] = self._scores()
+        values = self.normalised_scores() if self.is_binomial else self._scores()
+        out[self.subject_index, self.item_index] = values
         return pd.DataFrame(out, index=self.subjects, columns=self.items)
 
     def to_xarray(self) -> xr.Dataset:
         """The data as an xarray Dataset (dims ``obs``, ``subject``, ``item``).
 
         Variables: ``response``, ``subject_index``, ``item_index`` over ``obs``, for ordinal
-        responses ``category_scores`` over ``("item", "category")``, and each metadata
+        responses ``category_scores`` over ``("item", "category")``, for binomial ones
+        ``trials`` over ``obs``, and each metadata
         column as ``item_<name>`` / ``subject_<name>``; the attributes hold the fingerprint,
         the response type (``bayesirt_response_type``) and, if known, the provenance
         :attr:`source` as a JSON string. :meth:`from_xarray` inverts it; fitted models store
@@ -492,6 +638,8 @@ class Responses:
         }
         if self.is_ordinal:
             data_vars[CATEGORY_SCORES_VAR] = (("item", CATEGORY_DIM), self.category_scores)
+        if self.is_binomial:
+            data_vars[TRIALS_VAR] = ("obs", self.trials)
         for name, col in self.item_meta.items():
             data_vars[f"item_{name}"] = ("item", _storable(col))
         for name, col in self.subject_meta.items():
@@ -544,6 +692,7 @@ class Responses:
             category_scores=(
                 ds[CATEGORY_SCORES_VAR].values if CATEGORY_SCORES_VAR in ds.data_vars else None
             ),
+            trials=ds[TRIALS_VAR].values if TRIALS_VAR in ds.data_vars else None,
         )
 
     # -------------------------------------------------------------- subsets
@@ -580,6 +729,7 @@ class Responses:
                 if self.category_scores is None
                 else self.category_scores[self.items.get_indexer(new_items)]
             ),
+            trials=None if self.trials is None else self.trials[keep],
         )
 
     def with_item_meta(self, meta: pd.DataFrame, *, on: str = "item") -> Responses:
@@ -617,7 +767,8 @@ class Responses:
 
         Ordinal responses also hash the response type and the category scores, so they never
         share a fingerprint with binary responses of the same codes (binary fingerprints are
-        those of bayesirt before ordinal responses existed).
+        those of bayesirt before ordinal responses existed). Binomial responses likewise hash
+        the response type and the trials.
         """
         h = hashlib.sha256()
         order = np.lexsort((self.item_index, self.subject_index))
@@ -630,6 +781,9 @@ class Responses:
             h.update(b"\x1eordinal")
             h.update(np.ascontiguousarray(self.n_categories, dtype=np.int64).tobytes())
             h.update(np.ascontiguousarray(scores[~np.isnan(scores)], dtype=np.float64).tobytes())
+        if self.is_binomial:
+            h.update(b"\x1ebinomial")
+            h.update(np.ascontiguousarray(self.trials[order], dtype=np.int64).tobytes())
         return h.hexdigest()
 
     def equals(self, other: Responses) -> bool:
@@ -673,12 +827,13 @@ def _replace(resp: Responses, **changes) -> Responses:
         "source": resp.source,
         "response_type": resp.response_type,
         "category_scores": resp.category_scores,
+        "trials": resp.trials,
     }
     fields.update(changes)
     return Responses(**fields)
 
 
-def _codes(values, dtype: type) -> np.ndarray:
+def _codes(values, dtype: type, what: str = "response codes") -> np.ndarray:
     """``values`` as integer codes of ``dtype``; refuses values that do not convert exactly
     (a fraction, NaN, or a number out of the type's range)."""
     values = np.asarray(values)
@@ -690,7 +845,7 @@ def _codes(values, dtype: type) -> np.ndarray:
             bad = codes != values
         if np.any(bad):
             raise ResponsesError(
-                f"response codes must be integers in the range of {np.dtype(dtype).name}, found "
+                f"{what} must be integers in the range of {np.dtype(dtype).name}, found "
                 f"{describe_values(np.unique(values[bad]))}"
             )
     return codes

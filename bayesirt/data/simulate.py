@@ -162,6 +162,7 @@ def simulate_responses(
     trait_correlation: float = 0.0,
     cross_loading: float = 0.0,
     specific_loading: float = 1.0,
+    trials: int | None = None,
 ) -> tuple[Responses, xr.Dataset]:
     r"""Draw binary responses with a known truth (see the module docstring for the model).
 
@@ -206,12 +207,19 @@ def simulate_responses(
     specific_loading : float > 0
         ``"bifactor"`` only: :math:`s`, the typical loading on the specific traits (one per
         category; needs ``n_categories >= 2``).
+    trials : int >= 1, optional
+        Draw binomial responses instead (``response_type="binomial"``): each observed cell
+        gets ``trials`` independent Bernoulli draws at the model's probability
+        :math:`P(y_{ij} = 1)`, and its response is the number of successes k of ``trials``.
+        The truth, the missing cells and every other draw are those of the same seed
+        without ``trials`` (the successes are drawn last, from the same generator); only the
+        responses differ. Without it the responses are binary, as before.
 
     Returns
     -------
     responses : Responses
         Item metadata ``category`` (and ``cluster``, NaN outside clusters); subject metadata
-        ``family``.
+        ``family``. Binary, or binomial with ``trials``.
     truth : xarray.Dataset
         ``theta(subject)``, ``a(item)``, ``b(item)``, ``c(item)`` / ``d(item)`` where the
         model has them, ``subject_family(subject)``, ``item_category(item)``,
@@ -245,6 +253,12 @@ def simulate_responses(
         cross_loading=cross_loading,
         specific_loading=specific_loading,
     )
+    if trials is not None and (
+        isinstance(trials, bool | np.bool_)
+        or not isinstance(trials, int | np.integer)
+        or trials < 1
+    ):
+        raise ResponsesError(f"trials must be a whole number >= 1, got {trials!r}")
     rng = np.random.default_rng(seed)
     subjects = _labels("model", n_subjects)
     items = _labels("item", n_items)
@@ -314,11 +328,31 @@ def simulate_responses(
         cluster_labels = _labels("cluster", clusters)
         item_meta["cluster"] = pd.Series(cluster_labels[cluster], index=items).where(cluster >= 0)
     subject_meta = pd.DataFrame({"family": families[family]}, index=subjects)
-    responses = Responses.from_wide(
-        pd.DataFrame(y, index=subjects, columns=items),
-        item_meta=item_meta,
-        subject_meta=subject_meta,
-    )
+    if trials is None:
+        responses = Responses.from_wide(
+            pd.DataFrame(y, index=subjects, columns=items),
+            item_meta=item_meta,
+            subject_meta=subject_meta,
+        )
+    else:
+        # drawn after everything else, so that the rest is that of the seed without trials
+        successes = rng.binomial(int(trials), prob).astype(float)
+        successes[np.isnan(y)] = np.nan
+        long = (
+            pd.DataFrame(successes, index=subjects, columns=items)
+            .rename_axis(index="subject", columns="item")
+            .stack(future_stack=True)
+            .rename("response")
+            .reset_index()
+        )
+        long["trials"] = int(trials)
+        responses = Responses.from_long(
+            long,
+            item_meta=item_meta,
+            subject_meta=subject_meta,
+            response_type="binomial",
+            trials="trials",
+        )
 
     truth = xr.Dataset(
         {
@@ -349,6 +383,7 @@ def simulate_responses(
             **({"seed": seed} if isinstance(seed, int) else {}),
             **({"guessing": list(guessing)} if "c" in params else {}),
             **({"slipping": list(slipping)} if "d" in params else {}),
+            **({"trials": int(trials)} if trials is not None else {}),
         },
     )
     if clusters:

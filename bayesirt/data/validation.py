@@ -22,8 +22,9 @@ __all__ = [
 
 DUPLICATE_RULES = ("error", "mean", "first", "last")
 #: The kinds of response a :class:`~bayesirt.data.Responses` holds: ``"binary"`` (right or
-#: wrong, 0/1) or ``"ordinal"`` (ordered integer scores, e.g. 1..5 on a rating scale).
-RESPONSE_TYPES = ("binary", "ordinal")
+#: wrong, 0/1), ``"ordinal"`` (ordered integer scores, e.g. 1..5 on a rating scale) or
+#: ``"binomial"`` (k successes out of n trials, e.g. an LLM sampled n times on a question).
+RESPONSE_TYPES = ("binary", "ordinal", "binomial")
 
 
 class ResponsesError(ValueError):
@@ -112,17 +113,18 @@ def require_response_type(response_type: object) -> str:
     """One of :data:`RESPONSE_TYPES`; anything else is an error naming it."""
     if not isinstance(response_type, str) or response_type not in RESPONSE_TYPES:
         raise ResponsesError(
-            f"unknown response_type {response_type!r}; choose 'binary' (right/wrong, 0/1) or "
-            "'ordinal' (ordered integer scores)"
+            f"unknown response_type {response_type!r}; choose 'binary' (right/wrong, 0/1), "
+            "'ordinal' (ordered integer scores) or 'binomial' (k successes of n trials)"
         )
     return response_type
 
 
 def reading_options(
-    response_type: object, threshold: float | None, scale: object
+    response_type: object, threshold: float | None, scale: object, trials: object = None
 ) -> tuple[int, int] | None:
-    """Check how responses are to be read: ``response_type``, and ``threshold`` and
-    ``scale``, which belong to binary and to ordinal responses respectively.
+    """Check how responses are to be read: ``response_type``, and ``threshold``, ``scale``
+    and ``trials``, which belong to binary, ordinal and binomial responses respectively
+    (``trials`` names the column of the number of trials, which binomial responses need).
 
     Returns ``scale`` as a pair of ints (``None`` if not given).
     """
@@ -132,6 +134,24 @@ def reading_options(
             f"threshold={threshold!r} and response_type='ordinal' exclude each other: "
             "threshold= binarises the scores into right/wrong, response_type='ordinal' keeps "
             "them as ordered categories; give one of them"
+        )
+    if response_type == "binomial":
+        if threshold is not None:
+            raise ResponsesError(
+                f"threshold={threshold!r} and response_type='binomial' exclude each other: "
+                "threshold= binarises the scores into right/wrong, binomial responses count "
+                "successes out of trials; give one of them"
+            )
+        if trials is None:
+            raise ResponsesError(
+                "response_type='binomial' needs trials=: the column holding the number of "
+                "trials n of each (subject, item) pair, next to the successes k in the "
+                "response column"
+            )
+    elif trials is not None:
+        raise ResponsesError(
+            f"trials={trials!r} names the column of the number of trials of binomial "
+            f"responses; it needs response_type='binomial' (got response_type={response_type!r})"
         )
     if scale is None:
         return None
@@ -198,6 +218,45 @@ def ordinal_scores(
                 f"outside the declared scale={describe_scale(scale)} ({_first_at(long, outside)})"
             )
     return values
+
+
+def binomial_counts(
+    long: pd.DataFrame, *, column: str, trials_column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Successes ``k`` (NaN kept as missing) and trials ``n`` of binomial responses:
+    ``long`` has columns ``response`` (k) and ``trials`` (n). Observed rows need whole
+    numbers with ``n >= 1`` and ``0 <= k <= n``."""
+    k = long["response"].to_numpy(dtype=float)
+    n = long["trials"].to_numpy(dtype=float)
+    observed = ~np.isnan(k)
+    with np.errstate(invalid="ignore"):
+        k_whole = np.isfinite(k) & (k == np.round(k))
+        n_whole = np.isfinite(n) & (n == np.round(n))
+    problems = (
+        (observed & ~k_whole, column, k, "non-integer successes"),
+        (observed & np.isnan(n), trials_column, None, "no number of trials"),
+        (observed & ~np.isnan(n) & ~n_whole, trials_column, n, "non-integer trials"),
+        (observed & n_whole & (n < 1), trials_column, n, "trials below 1:"),
+        (observed & k_whole & (k < 0), column, k, "negative successes"),
+    )
+    for bad, name, values, problem in problems:
+        if bad.any():
+            shown = "" if values is None else f" {describe_values(np.unique(values[bad]))}"
+            raise ResponsesError(
+                f"column {name!r} holds {problem}{shown} ({_first_at(long, bad)}); binomial "
+                f"responses (response_type='binomial') need whole numbers k (column "
+                f"{column!r}) and n >= 1 (column {trials_column!r}) with 0 <= k <= n"
+            )
+    over = observed & (k > n)
+    if over.any():
+        first = int(np.flatnonzero(over)[0])
+        where = long.iloc[first]
+        raise ResponsesError(
+            f"{int(over.sum())} binomial response(s) with more successes than trials, e.g. "
+            f"k={int(k[first])} > n={int(n[first])} for subject {where['subject']!r}, item "
+            f"{where['item']!r} (columns {column!r} and {trials_column!r}); need 0 <= k <= n"
+        )
+    return k, n
 
 
 def _first_at(long: pd.DataFrame, mask: np.ndarray) -> str:

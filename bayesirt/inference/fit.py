@@ -30,6 +30,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
+from scipy.special import gammaln
 
 from bayesirt.inference.diagnostics import (
     STATISTICS_GROUP,
@@ -344,7 +345,8 @@ def _interrupts_raised() -> Iterator[threading.Event]:
 
 
 def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
-    """Log-likelihood of every observed pair in every draw: ``y`` (chain, draw, obs).
+    """Log-likelihood of every observed pair in every draw: ``y`` (chain, draw, obs); for
+    binomial responses the binomial log-probability of the pair's :math:`k` of :math:`n`.
 
     Computed from the posterior and the stored responses by the fitted model's
     :meth:`~bayesirt.models.base.IRTModel.pointwise_log_likelihood`, one chain at a time.
@@ -353,10 +355,20 @@ def pointwise_log_likelihood(idata: az.InferenceData) -> xr.Dataset:
     data = idata.constant_data
     s, i, y = (data[k].values for k in ("subject_index", "item_index", "response"))
     post = idata.posterior
-    chains = [
-        model_cls.pointwise_log_likelihood(post.isel(chain=[c]), s, i, y)[0]
-        for c in range(post.sizes["chain"])
-    ]
+    if "trials" in data:  # binomial: k of n per pair, from P(correct) of one trial
+        n = data["trials"].values
+        constant = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+
+        def pointwise(chain):
+            right = model_cls.pointwise_log_likelihood(chain, s, i, np.ones_like(y))[0]
+            wrong = model_cls.pointwise_log_likelihood(chain, s, i, np.zeros_like(y))[0]
+            return y * right + (n - y) * wrong + constant
+    else:
+
+        def pointwise(chain):
+            return model_cls.pointwise_log_likelihood(chain, s, i, y)[0]
+
+    chains = [pointwise(post.isel(chain=[c])) for c in range(post.sizes["chain"])]
     return xr.Dataset(
         {"y": (("chain", "draw", "obs"), np.stack(chains))},
         coords={"chain": post["chain"].values, "draw": post["draw"].values},

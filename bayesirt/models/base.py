@@ -94,6 +94,7 @@ class IRTModel:
                 + suggestion.get(responses.response_type, "")
             )
         self.responses = responses
+        self._answers = self.answer_pairs()
         self.priors = merge_priors(self.default_priors, priors)
         self.pool_by = pool_by
         if pool_by is not None:
@@ -115,11 +116,31 @@ class IRTModel:
         return f"{type(self).__name__}({self.responses!r}{pooled})"
 
     # ------------------------------------------------------------------ build
+    def answer_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The (subject, item, outcome) triples the likelihood sums over.
+
+        The observed pairs as they are, except for binomial responses (:math:`k` successes in
+        :math:`n` trials), which become :math:`k` correct and :math:`n - k` wrong answers of
+        the same subject to the same item: the Bernoulli likelihood of those answers is the
+        binomial likelihood up to the constant :math:`\log\binom{n}{k}`, so every model of
+        right/wrong answers takes repeated samples as the evidence they are, on the same
+        fused kernel. The cost grows with the total number of trials.
+        """
+        r = self.responses
+        if r.response_type != "binomial":
+            return r.subject_index, r.item_index, r.response
+        k = r.response.astype(np.int64)
+        n = r.n_trials.astype(np.int64)
+        subject = np.concatenate([np.repeat(r.subject_index, k), np.repeat(r.subject_index, n - k)])
+        item = np.concatenate([np.repeat(r.item_index, k), np.repeat(r.item_index, n - k)])
+        outcome = np.concatenate([np.ones(k.sum()), np.zeros((n - k).sum())])
+        return subject.astype(np.int32), item.astype(np.int32), outcome.astype(np.int8)
+
     def coords(self) -> dict[str, Any]:
         coords = {
             "subject": np.asarray(self.responses.subjects.astype(str)),
             "item": np.asarray(self.responses.items.astype(str)),
-            "obs": np.arange(self.responses.n_observed),
+            "obs": np.arange(len(self._answers[2])),
         }
         if self.pool_by is not None:
             coords[self.pool_by] = np.asarray(self._group_labels.astype(str))
@@ -135,27 +156,24 @@ class IRTModel:
         data only (NUTS needs the exact density). Models that support it set
         :attr:`supports_minibatch`.
         """
-        r = self.responses
+        subjects, items, outcomes = self._answers
         if batch_size is not None and not self.supports_minibatch:
             raise ValueError(f"the {self.name} model cannot be fitted in minibatches")
-        if batch_size is not None and not 1 <= int(batch_size) <= r.n_observed:
+        if batch_size is not None and not 1 <= int(batch_size) <= len(outcomes):
             raise ValueError(
-                f"batch_size must be between 1 and the {r.n_observed} observed responses, "
+                f"batch_size must be between 1 and the {len(outcomes)} observed responses, "
                 f"got {batch_size}"
             )
         with pm.Model(coords=self.coords()) as model:
             if batch_size is None:
                 self._minibatch = None
-                subject_index = pm.Data("subject_index", r.subject_index, dims="obs")
-                item_index = pm.Data("item_index", r.item_index, dims="obs")
+                subject_index = pm.Data("subject_index", subjects, dims="obs")
+                item_index = pm.Data("item_index", items, dims="obs")
             else:
                 subject_index, item_index, y = pm.Minibatch(
-                    r.subject_index,
-                    r.item_index,
-                    r.response.astype(np.int8),
-                    batch_size=int(batch_size),
+                    subjects, items, outcomes.astype(np.int8), batch_size=int(batch_size)
                 )
-                self._minibatch = (y, r.n_observed / int(batch_size))
+                self._minibatch = (y, len(outcomes) / int(batch_size))
             theta = self._add_abilities()
             self._add_likelihood(theta, subject_index, item_index)
         return model

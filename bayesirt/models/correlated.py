@@ -221,6 +221,8 @@ class _LogitPairs:
 class _Clustered(_Logistic):
     """Shared set-up of the testlet and bifactor models: the item clusters."""
 
+    response_types: ClassVar[tuple[str, ...]] = ("binary",)
+
     model_options: ClassVar[tuple[str, ...]] = ("cluster_by",)
 
     def __init__(
@@ -497,6 +499,8 @@ class MultidimensionalTwoPL(_LogitPairs, _Logistic):
         Confirmatory model: an item metadata column, or a mapping item label → trait label,
         giving every item's trait.
     """
+
+    response_types: ClassVar[tuple[str, ...]] = ("binary",)
 
     name = "mirt"
     internal_variables: ClassVar[tuple[str, ...]] = (

@@ -191,6 +191,8 @@ class ExplanatoryTwoPL(TwoPL):
     and with ``explain_log_a`` ``beta_log_a`` (feature), ``r2_log_a``.
     """
 
+    response_types: ClassVar[tuple[str, ...]] = ("binary",)
+
     name = "2pl-explanatory"
     default_priors: ClassVar[dict[str, Prior]] = {
         **TwoPL.default_priors,

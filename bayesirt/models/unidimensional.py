@@ -102,6 +102,7 @@ _SLIPPING_PRIORS = {
 class _Logistic(IRTModel):
     """Shared construction of the 1PL–4PL family."""
 
+    response_types: ClassVar[tuple[str, ...]] = ("binary", "binomial")
     has_guessing: ClassVar[bool] = False
     has_slipping: ClassVar[bool] = False
     supports_minibatch: ClassVar[bool] = True
@@ -124,7 +125,7 @@ class _Logistic(IRTModel):
             slip = self._unit_interval("logit_slip")
             d = pm.Deterministic("d", 1.0 - (1.0 - c) * slip, dims="item")
         if self._minibatch is None:
-            y, scale = pm.Data("y", self.responses.response.astype(np.int8), dims="obs"), 1.0
+            y, scale = pm.Data("y", self._answers[2].astype(np.int8), dims="obs"), 1.0
         else:
             y, scale = self._minibatch
         loglik = irt_loglik(theta, a, b, subject_index, item_index, y, c=c, d=d)
@@ -142,9 +143,10 @@ class _Logistic(IRTModel):
         return a, -intercept / a
 
     def _answer_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        r = self.responses
-        correct = np.bincount(r.item_index, weights=r.response, minlength=r.n_items)
-        return correct, r.item_counts().to_numpy() - correct
+        _, items, outcomes = self._answers
+        n_items = self.responses.n_items
+        correct = np.bincount(items, weights=outcomes, minlength=n_items)
+        return correct, np.bincount(items, minlength=n_items) - correct
 
     def _intercept_information(self) -> np.ndarray:
         r"""Precision that an item's answers carry about its intercept,

@@ -600,7 +600,9 @@ def _selection_data(source) -> SelectionData:
         )
     if isinstance(source, az.InferenceData):
         draws = posterior_draws(source)
-        return SelectionData(responses=fitted_responses(source), items=draws.items, draws=draws)
+        responses = fitted_responses(source)
+        responses.require_binary("item selection for a tiny benchmark")
+        return SelectionData(responses=responses, items=draws.items, draws=draws)
     raise TypeError(
         f"select_items needs an InferenceData or Responses, got {type(source).__name__}"
     )

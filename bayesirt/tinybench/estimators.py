@@ -231,6 +231,7 @@ def gpirt_constants(idata, draws: PosteriorDraws, items: pd.Index) -> tuple[floa
     refits without them), so :math:`\hat b` is slightly optimistic.
     """
     training = fitted_responses(idata)
+    training.require_binary("a tiny-benchmark score estimate")
     dense = training.dense()[:, training.items.astype(str).get_indexer(items)]
     validation = dense[::VALIDATION_STEP]
     seen = validation.copy()

@@ -245,7 +245,7 @@ def test_analyses_of_a_graded_fit(science_fit, shared_data, tmp_path):
     assert (by_theta["mean_rank"].values > 0).all()
     with pytest.raises(ValueError, match="posterior predictive check needs binary"):
         bayesirt.ppc(science_fit, n_draws=10)
-    with pytest.raises(ValueError, match="graded response model"):
+    with pytest.raises(ValueError, match="scoring new subjects needs binary"):
         bayesirt.score_new(science_fit, _new_subjects(shared_data))
     html = build_report(science_fit, out=tmp_path / "r.html", progress=False)
     assert "Posterior predictive checks is not available for this fit" in html

@@ -124,6 +124,7 @@ def observed_table(idata, draws: PosteriorDraws) -> ObservedTable:
         If the subject or item labels of the data and of the posterior differ.
     """
     responses = fitted_responses(idata)
+    responses.require_binary("the residual correlations (Q3)")
     rows = _positions(responses.subjects, draws.subjects, "subject")
     cols = _positions(responses.items, draws.items, "item")
     y = np.zeros((len(draws.subjects), len(draws.items)))
