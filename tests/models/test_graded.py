@@ -132,7 +132,9 @@ def test_models_refuse_the_other_kind_of_responses(mixed):
     binary, _ = bayesirt.simulate_responses(20, 5, seed=1)
     with pytest.raises(ValueError, match="grm model is for ordinal responses, got binary"):
         GradedResponse(binary)
-    with pytest.raises(ValueError, match=r"2pl model is for binary responses.*graded model 'grm'"):
+    with pytest.raises(
+        ValueError, match=r"2pl model is for binary or binomial responses.*graded model 'grm'"
+    ):
         get_model("2pl")(mixed[0])
 
 
