@@ -30,6 +30,22 @@ import pandas as pd
 import xarray as xr
 
 import bayesirt.data.validation as checks
+from bayesirt.data.codes import (
+    category_score_table,
+    describe_categories,
+    ordinal_codes,
+    response_codes,
+)
+from bayesirt.data.metadata import (
+    align_meta,
+    checked_labels,
+    index_meta,
+    joined_meta,
+    merge_meta,
+    meta_from_columns,
+    plain_source,
+    storable,
+)
 from bayesirt.data.validation import (
     DUPLICATE_RULES,
     RESPONSE_TYPES,
@@ -126,12 +142,12 @@ class Responses:
         object.__setattr__(self, "subject_index", np.asarray(self.subject_index, dtype=np.int32))
         object.__setattr__(self, "item_index", np.asarray(self.item_index, dtype=np.int32))
         response_type = checks.require_response_type(self.response_type)
-        object.__setattr__(self, "response", _codes(self.response, CODE_DTYPES[response_type]))
-        object.__setattr__(self, "item_meta", _align_meta(self.item_meta, items, "item"))
         object.__setattr__(
-            self, "subject_meta", _align_meta(self.subject_meta, subjects, "subject")
+            self, "response", response_codes(self.response, CODE_DTYPES[response_type])
         )
-        object.__setattr__(self, "source", _plain_source(self.source))
+        object.__setattr__(self, "item_meta", align_meta(self.item_meta, items, "item"))
+        object.__setattr__(self, "subject_meta", align_meta(self.subject_meta, subjects, "subject"))
+        object.__setattr__(self, "source", plain_source(self.source))
         n = len(self.response)
         if not (len(self.subject_index) == len(self.item_index) == n):
             raise ResponsesError(
@@ -163,7 +179,7 @@ class Responses:
                     f"{describe_values(np.unique(self.response[bad]))}"
                 )
             return
-        scores = _category_scores(self.category_scores, items)
+        scores = category_score_table(self.category_scores, items)
         object.__setattr__(self, "category_scores", scores)
         k = np.sum(~np.isnan(scores), axis=1)
         bad = (self.response < 0) | (self.response >= k[self.item_index])
@@ -186,7 +202,7 @@ class Responses:
             raise ResponsesError(
                 "binomial responses need trials: the number of trials n of each observed pair"
             )
-        trials = _codes(self.trials, np.int32, what="trials")
+        trials = response_codes(self.trials, np.int32, what="trials")
         if trials.shape != self.response.shape:
             raise ResponsesError(
                 f"trials must have one entry per observed pair: {trials.size} for "
@@ -275,14 +291,14 @@ class Responses:
             k = self.n_categories
             raise ResponsesError(
                 f"{what} needs binary (right/wrong) responses; these responses are ordinal "
-                f"({_describe_categories(k)} per item). Use a graded model for them, or read "
+                f"({describe_categories(k)} per item). Use a graded model for them, or read "
                 "the scores as binary with threshold= (score >= threshold counts as correct)"
             )
 
     def __repr__(self) -> str:
         kind = ""
         if self.is_ordinal:
-            kind = f"ordinal, {_describe_categories(self.n_categories)}, "
+            kind = f"ordinal, {describe_categories(self.n_categories)}, "
         elif self.is_binomial:
             top = int(self.trials.max()) if self.n_observed else 0
             kind = f"binomial, up to {top} trials, "
@@ -509,19 +525,19 @@ class Responses:
         observed = long[observed_rows]
         subjects = _labels_with_responses(long["subject"], observed["subject"], "subject")
         items = _labels_with_responses(long["item"], observed["item"], "item")
-        meta_items = _meta_from_columns(frame, item, item_meta_columns, items)
-        meta_subjects = _meta_from_columns(frame, subject, subject_meta_columns, subjects)
+        meta_items = meta_from_columns(frame, item, item_meta_columns, items)
+        meta_subjects = meta_from_columns(frame, subject, subject_meta_columns, subjects)
         if item_meta is not None:
-            meta_items = _merge_meta(meta_items, _index_meta(item_meta, "item"))
+            meta_items = merge_meta(meta_items, index_meta(item_meta, "item"))
         if subject_meta is not None:
-            meta_subjects = _merge_meta(meta_subjects, _index_meta(subject_meta, "subject"))
+            meta_subjects = merge_meta(meta_subjects, index_meta(subject_meta, "subject"))
 
         checks.require_nonempty(len(observed))
         item_index = items.get_indexer(observed["item"])
         values = observed["response"].to_numpy(dtype=float)
         category_scores = None
         if response_type == "ordinal":
-            codes, category_scores = _ordinal_codes(item_index, values, len(items))
+            codes, category_scores = ordinal_codes(item_index, values, len(items))
         elif response_type == "binomial":
             codes = values.astype(np.int32)
             n_trials = n_trials[observed_rows].astype(np.int32)
@@ -641,9 +657,9 @@ class Responses:
         if self.is_binomial:
             data_vars[TRIALS_VAR] = ("obs", self.trials)
         for name, col in self.item_meta.items():
-            data_vars[f"item_{name}"] = ("item", _storable(col))
+            data_vars[f"item_{name}"] = ("item", storable(col))
         for name, col in self.subject_meta.items():
-            data_vars[f"subject_{name}"] = ("subject", _storable(col))
+            data_vars[f"subject_{name}"] = ("subject", storable(col))
         attrs = {
             "bayesirt_responses_fingerprint": self.fingerprint(),
             RESPONSE_TYPE_ATTR: self.response_type,
@@ -706,9 +722,9 @@ class Responses:
         new_subjects = (
             self.subjects
             if subjects is None
-            else _checked_labels(subjects, self.subjects, "subject")
+            else checked_labels(subjects, self.subjects, "subject")
         )
-        new_items = self.items if items is None else _checked_labels(items, self.items, "item")
+        new_items = self.items if items is None else checked_labels(items, self.items, "item")
         s_map = new_subjects.get_indexer(self.subjects)
         i_map = new_items.get_indexer(self.items)
         s_new = s_map[self.subject_index]
@@ -734,11 +750,11 @@ class Responses:
 
     def with_item_meta(self, meta: pd.DataFrame, *, on: str = "item") -> Responses:
         """Join item metadata (indexed by item, or with the label in column ``on``)."""
-        return _replace(self, item_meta=_joined_meta(self.item_meta, meta, self.items, on, "item"))
+        return _replace(self, item_meta=joined_meta(self.item_meta, meta, self.items, on, "item"))
 
     def with_subject_meta(self, meta: pd.DataFrame, *, on: str = "subject") -> Responses:
         """Join subject metadata (indexed by subject, or with the label in column ``on``)."""
-        merged = _joined_meta(self.subject_meta, meta, self.subjects, on, "subject")
+        merged = joined_meta(self.subject_meta, meta, self.subjects, on, "subject")
         return _replace(self, subject_meta=merged)
 
     def with_source(self, source: Mapping) -> Responses:
@@ -831,168 +847,3 @@ def _replace(resp: Responses, **changes) -> Responses:
     }
     fields.update(changes)
     return Responses(**fields)
-
-
-def _codes(values, dtype: type, what: str = "response codes") -> np.ndarray:
-    """``values`` as integer codes of ``dtype``; refuses values that do not convert exactly
-    (a fraction, NaN, or a number out of the type's range)."""
-    values = np.asarray(values)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # NaN or inf cast: refused below
-        codes = values.astype(dtype)
-    if values.dtype.kind not in "biu" or codes.dtype.itemsize < values.dtype.itemsize:
-        with np.errstate(invalid="ignore"):
-            bad = codes != values
-        if np.any(bad):
-            raise ResponsesError(
-                f"{what} must be integers in the range of {np.dtype(dtype).name}, found "
-                f"{describe_values(np.unique(values[bad]))}"
-            )
-    return codes
-
-
-def _category_scores(scores, items: pd.Index) -> np.ndarray:
-    """Checked :attr:`Responses.category_scores`: one row per item, finite scores increasing
-    from the left then NaN only, at least one per row; trailing columns of NaN dropped."""
-    if scores is None:
-        raise ResponsesError(
-            "ordinal responses need category_scores: one row per item with the score of each "
-            "category code"
-        )
-    try:
-        scores = np.array(scores, dtype=float)
-    except (TypeError, ValueError):
-        raise ResponsesError("category_scores must be numbers") from None
-    if scores.ndim != 2 or scores.shape[0] != len(items) or scores.shape[1] < 1:
-        raise ResponsesError(
-            f"category_scores must have shape (n_items, K_max) = ({len(items)}, K_max) with "
-            f"K_max >= 1, got {scores.shape}"
-        )
-    if np.isinf(scores).any():
-        raise ResponsesError("category_scores must be finite (NaN only as padding)")
-    present = ~np.isnan(scores)
-    k = present.sum(axis=1)
-    padded = present == (np.arange(scores.shape[1]) < k[:, None])
-    for check, problem in (
-        (k >= 1, "has no category score (an ordinal item needs at least one)"),
-        (padded.all(axis=1), "has NaN before a score (NaN may only pad the row on the right)"),
-    ):
-        if not check.all():
-            bad = items[~check]
-            raise ResponsesError(f"category_scores: item(s) {describe_values(bad)} {problem}")
-    with np.errstate(invalid="ignore"):
-        steps = np.diff(scores, axis=1)
-    rising = np.where(present[:, 1:], steps > 0, True).all(axis=1)
-    if not rising.all():
-        first = int(np.flatnonzero(~rising)[0])
-        raise ResponsesError(
-            f"category_scores must increase along each row: item(s) "
-            f"{describe_values(items[~rising])} do not, e.g. {items[first]!r} has "
-            f"{describe_values(scores[first][present[first]])}"
-        )
-    return scores[:, : max(int(k.max()), 1)] if len(k) else scores
-
-
-def _ordinal_codes(
-    item_index: np.ndarray, scores: np.ndarray, n_items: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Codes ``0 .. K_i - 1`` of observed ordinal scores and the (n_items, K_max) scores of
-    the codes: the categories of item ``i`` are its distinct observed scores, increasing."""
-    pairs, inverse = np.unique(
-        np.column_stack([item_index.astype(float), scores]), axis=0, return_inverse=True
-    )
-    pair_item = pairs[:, 0].astype(np.int64)
-    k = np.bincount(pair_item, minlength=n_items)
-    starts = np.concatenate([[0], np.cumsum(k)[:-1]])
-    position = np.arange(len(pairs)) - starts[pair_item]
-    table = np.full((n_items, max(int(k.max()), 1)), np.nan)
-    table[pair_item, position] = pairs[:, 1]
-    return position[inverse.reshape(-1)].astype(np.int16), table
-
-
-def _describe_categories(k: np.ndarray) -> str:
-    """``"4 categories"`` or ``"2–5 categories"``, for the numbers ``k`` per item."""
-    if not len(k):
-        return "no categories"
-    lo, hi = int(k.min()), int(k.max())
-    return f"{hi} categories" if lo == hi else f"{lo}–{hi} categories"
-
-
-def _align_meta(meta: pd.DataFrame | None, labels: pd.Index, name: str) -> pd.DataFrame:
-    """Metadata with one row per label, in label order (rows are matched by label)."""
-    if meta is None:
-        return pd.DataFrame(index=labels)
-    missing = labels.difference(meta.index)
-    if len(missing) or len(meta) != len(labels):
-        raise ResponsesError(
-            f"{name} metadata must have one row per {name} label: {len(meta)} rows for "
-            f"{len(labels)} {name}s, no row for {describe_values(missing) or 'none'}"
-        )
-    meta = meta.loc[labels]
-    meta.index = labels
-    return meta
-
-
-def _index_meta(meta: pd.DataFrame, on: str) -> pd.DataFrame:
-    if on in meta.columns:
-        meta = meta.set_index(on)
-    if meta.index.has_duplicates:
-        dup = meta.index[meta.index.duplicated()].unique()
-        raise ResponsesError(f"metadata has several rows for {on} {describe_values(dup)}")
-    return meta
-
-
-def _joined_meta(
-    base: pd.DataFrame, meta: pd.DataFrame, labels: pd.Index, on: str, name: str
-) -> pd.DataFrame:
-    """``base`` joined with ``meta`` (keyed by ``on``), which must cover every label."""
-    meta = _index_meta(meta, on)
-    missing = labels.difference(meta.index)
-    if len(missing):
-        raise ResponsesError(
-            f"{name} metadata has no row for {len(missing)} {name}(s): {describe_values(missing)}"
-        )
-    return _merge_meta(base, meta.loc[labels])
-
-
-def _merge_meta(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
-    base = base.drop(columns=[c for c in extra.columns if c in base.columns])
-    return base.join(extra, how="left")
-
-
-def _meta_from_columns(
-    frame: pd.DataFrame, key: str, columns: list[str] | None, labels: pd.Index
-) -> pd.DataFrame:
-    """Metadata columns of a long table, one row per label of column ``key``."""
-    if not columns:
-        return pd.DataFrame(index=labels)
-    checks.require_columns(frame, {c: c for c in columns})
-    meta = frame[[key, *columns]].drop_duplicates()
-    conflicting = meta[key][meta[key].duplicated()].unique()
-    if len(conflicting):
-        raise ResponsesError(
-            f"metadata columns {columns} take several values for {labels.name} "
-            f"{describe_values(conflicting)}"
-        )
-    return meta.set_index(key).reindex(labels)
-
-
-def _checked_labels(wanted, available: pd.Index, name: str) -> pd.Index:
-    wanted = pd.Index(wanted, name=name)
-    unknown = wanted.difference(available)
-    if len(unknown):
-        raise ResponsesError(f"unknown {name} label(s): {describe_values(unknown)}")
-    return wanted
-
-
-def _plain_source(source: Mapping | None) -> dict:
-    """A copy of the provenance record made of plain JSON values (others become strings), so
-    that it reads back from :meth:`Responses.to_xarray` output exactly as it was."""
-    return json.loads(json.dumps(dict(source or {}), default=str))
-
-
-def _storable(col: pd.Series) -> np.ndarray:
-    """Metadata column as an array netCDF can store (strings for objects, NaN → '')."""
-    if pd.api.types.is_numeric_dtype(col):
-        return col.to_numpy()
-    return col.astype(object).where(col.notna(), "").astype(str).to_numpy()
