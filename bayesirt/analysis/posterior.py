@@ -162,37 +162,43 @@ def _labelled(cls: type[PosteriorDraws], posterior, pair_probability, **arrays) 
     )
 
 
-class _TraitDraws(PosteriorDraws):
+class _PartialDraws(PosteriorDraws):
+    """Draws of a fit without some of the binary-curve arrays: reading one of :attr:`missing`
+    raises :attr:`reason`."""
+
+    missing: tuple[str, ...] = ()
+    reason: str = ""
+
+    def __getattribute__(self, name: str):
+        if name in type(self).missing:
+            raise ValueError(type(self).reason)
+        return super().__getattribute__(name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.subjects)} subjects, {len(self.items)} items)"
+
+
+class _TraitDraws(_PartialDraws):
     """Draws of a fit with several abilities per subject (``theta`` over ``trait``)."""
 
-    def __getattribute__(self, name: str):
-        if name in ("theta", "a", "b", "c", "d"):
-            raise ValueError(
-                "this fit has several abilities per subject (theta over 'trait'), so there is "
-                "no single ability or item curve to analyse; rank it by expected score "
-                "(rank(idata, by='score'))"
-            )
-        return super().__getattribute__(name)
-
-    def __repr__(self) -> str:
-        return f"_TraitDraws({len(self.subjects)} subjects, {len(self.items)} items)"
+    missing = ("theta", "a", "b", "c", "d")
+    reason = (
+        "this fit has several abilities per subject (theta over 'trait'), so there is "
+        "no single ability or item curve to analyse; rank it by expected score "
+        "(rank(idata, by='score'))"
+    )
 
 
-class _GradedDraws(PosteriorDraws):
+class _GradedDraws(_PartialDraws):
     """Draws of a graded response model: one ability per subject, but no binary item curve."""
 
-    def __getattribute__(self, name: str):
-        if name in ("a", "b", "c", "d"):
-            raise ValueError(
-                "this fit is a graded response model (ordinal scores): the analyses of binary "
-                "item curves (information, posterior predictive checks, item fit, subsets, "
-                "scoring new subjects) do not apply to it yet; rank it by ability or by "
-                "expected score (rank(idata, by='score'))"
-            )
-        return super().__getattribute__(name)
-
-    def __repr__(self) -> str:
-        return f"_GradedDraws({len(self.subjects)} subjects, {len(self.items)} items)"
+    missing = ("a", "b", "c", "d")
+    reason = (
+        "this fit is a graded response model (ordinal scores): the analyses of binary "
+        "item curves (information, posterior predictive checks, item fit, subsets, "
+        "scoring new subjects) do not apply to it yet; rank it by ability or by "
+        "expected score (rank(idata, by='score'))"
+    )
 
 
 def draw_sample(n_samples: int, n_draws: int | None, rng: np.random.Generator) -> np.ndarray:

@@ -99,6 +99,11 @@ class IRTModel:
         self.pool_by = pool_by
         if pool_by is not None:
             self._group_codes, self._group_labels = responses.item_groups(pool_by)
+        self._check_responses()
+
+    def _check_responses(self) -> None:
+        """Checks of the data that only some models need (none here); raise naming the bad
+        items or subjects."""
 
     # ----------------------------------------------------------------- config
     def config(self) -> dict[str, Any]:

@@ -112,14 +112,8 @@ class _Ordinal(_Logistic):
     supports_minibatch: ClassVar[bool] = False
     response_types: ClassVar[tuple[str, ...]] = ("ordinal",)
 
-    def __init__(
-        self,
-        responses: Responses,
-        *,
-        priors: dict[str, Prior] | None = None,
-        pool_by: str | None = None,
-    ) -> None:
-        super().__init__(responses, priors=priors, pool_by=pool_by)
+    def _check_responses(self) -> None:
+        responses = self.responses
         too_few = responses.items[responses.n_categories < 2]
         if len(too_few):
             raise ValueError(
