@@ -112,25 +112,24 @@ def report_inputs(
     except ValueError as err:  # responses that are not right/wrong (graded models)
         unavailable = str(err)
     announce("item-fit")
-    try:
-        if checks is None:
-            raise ValueError(unavailable)
-        ranking = rank(primary, level=level)
-        quality = assess_quality(
-            primary,
-            se_max=se_max,
-            alpha=alpha,
-            a_min=a_min,
-            top=top,
-            level=level,
-            ranking=ranking,
-            item_fit=checks,
-        )
-    except ValueError as err:  # models without a unidimensional theta / a / b
-        ranking, unavailable = None, str(err)
-    else:
-        announce("quality")
-        announce("ranking")
+    if checks is not None:  # the item fit and quality stand on the checks
+        try:
+            ranking = rank(primary, level=level)
+            quality = assess_quality(
+                primary,
+                se_max=se_max,
+                alpha=alpha,
+                a_min=a_min,
+                top=top,
+                level=level,
+                ranking=ranking,
+                item_fit=checks,
+            )
+        except ValueError as err:  # models without a unidimensional theta / a / b
+            ranking, unavailable = None, str(err)
+        else:
+            announce("quality")
+            announce("ranking")
     same_data = len({data_fingerprint(idata) for idata in fits.values()}) == 1
     comparison = None
     if len(fits) > 1:

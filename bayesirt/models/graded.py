@@ -48,6 +48,7 @@ by how many answers fell in that category.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -120,11 +121,14 @@ class _Ordinal(_Logistic):
                 f"{len(too_few)} item(s) have fewer than 2 observed categories: "
                 f"{', '.join(map(str, too_few[:10]))}"
             )
-        self.layout = graded_layout(responses)
+
+    @cached_property
+    def layout(self) -> GradedLayout:
+        """Where each item's thresholds and gaps sit in the flat vectors."""
+        return graded_layout(self.responses)
 
     def coords(self) -> dict:
-        layout = graded_layout(self.responses)
-        return {**super().coords(), "threshold": np.arange(1, layout.max_thresholds + 1)}
+        return {**super().coords(), "threshold": np.arange(1, self.layout.max_thresholds + 1)}
 
     # -------------------------------------------------------------- empirical
     def _cumulative_shares(self) -> np.ndarray:
@@ -226,7 +230,7 @@ class GradedResponse(_Ordinal):
     )
 
     def coords(self) -> dict:
-        return {**super().coords(), "gap": np.arange(graded_layout(self.responses).total_gaps)}
+        return {**super().coords(), "gap": np.arange(self.layout.total_gaps)}
 
     # ------------------------------------------------------------------ build
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
