@@ -1,15 +1,16 @@
-"""The graded response model's likelihood: the fused binary kernel against plain PyTensor.
+"""The ordinal models' likelihoods: their fused kernels against plain PyTensor.
 
 :class:`bayesirt.models.GradedResponse` evaluates its log-likelihood as binary pseudo-answers
-on the fused 2PL kernel plus one term per gap (see :mod:`bayesirt.models.graded`). This script
-builds the model on a simulated table, then times the log density and its gradient, evaluated
-together as a sampler asks for them, with the package's likelihood and with the direct
-PyTensor expression a user would write,
-:math:`\\sum \\log(\\sigma(a\\theta + d_{y}) - \\sigma(a\\theta + d_{y+1}))`, swapped in for the
-``loglik`` potential. Both are compiled by numba, the backend nutpie samples with. It checks
-that the two give the same value and gradient and prints the median time of each.
+on the fused 2PL kernel plus one term per gap, :class:`bayesirt.models.PartialCredit` on a
+fused kernel of its own (see :mod:`bayesirt.models.graded`). This script builds the model on a
+simulated table, then times the log density and its gradient, evaluated together as a
+sampler asks for them, with the package's likelihood and with the direct PyTensor expression
+a user would write (graded: :math:`\\sum \\log(\\sigma(a\\theta + d_{y}) - \\sigma(a\\theta +
+d_{y+1}))`; partial credit: :math:`\\sum \\eta_y - \\log\\sum_k e^{\\eta_k}`), swapped in for
+the ``loglik`` potential. Both are compiled by numba, the backend nutpie samples with. It
+checks that the two give the same value and gradient and prints the median time of each.
 
-    python benchmarks/graded_kernel.py [--shape N I] [--levels K] [--repeats R]
+    python benchmarks/graded_kernel.py [--model grm|gpcm] [--shape N I] [--levels K]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from bayesirt.data.simulate import simulate_graded
-from bayesirt.models import GradedResponse
+from bayesirt.models import GradedResponse, PartialCredit
 
 
 def _direct_loglik(model: pm.Model, responses) -> pt.TensorVariable:
@@ -38,6 +39,18 @@ def _direct_loglik(model: pm.Model, responses) -> pt.TensorVariable:
     return pt.sum(pt.log(upper - lower))
 
 
+def _direct_gpcm(model: pm.Model, responses) -> pt.TensorVariable:
+    """The partial credit log-likelihood written out in PyTensor: a log-sum-exp over each
+    answer's categories, -inf beyond its item's own."""
+    theta, a, d = model.replace_rvs_by_values([model["theta"], model["a"], model["intercepts"]])
+    s, i, y = responses.subject_index, responses.item_index, responses.response.astype(int)
+    padded = pt.concatenate([pt.zeros((d.shape[0], 1)), pt.where(pt.isnan(d), -np.inf, d)], axis=1)
+    eta = (a[i] * theta[s])[:, None] * np.arange(responses.n_categories.max())[None, :]
+    eta = eta + padded[i]
+    chosen = eta[np.arange(len(y)), y]
+    return pt.sum(chosen - pt.logsumexp(eta, axis=1))
+
+
 def _timed(function, point, repeats: int) -> float:
     function(point)  # compile and warm up
     times = []
@@ -50,16 +63,21 @@ def _timed(function, point, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["grm", "gpcm"], default="grm")
     parser.add_argument("--shape", nargs=2, type=int, default=(400, 200), metavar=("N", "I"))
     parser.add_argument("--levels", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
 
-    responses, _ = simulate_graded(*args.shape, n_levels=args.levels, seed=1)
-    model = GradedResponse(responses).build_model()
+    responses, _ = simulate_graded(*args.shape, n_levels=args.levels, model=args.model, seed=1)
+    model_class, direct_loglik = {
+        "grm": (GradedResponse, _direct_loglik),
+        "gpcm": (PartialCredit, _direct_gpcm),
+    }[args.model]
+    model = model_class(responses).build_model()
     values = model.value_vars
     fused = model.replace_rvs_by_values([model["loglik"]])[0]
-    direct = _direct_loglik(model, responses)
+    direct = direct_loglik(model, responses)
     point = model.initial_point()
     rng = np.random.default_rng(0)
     point = {k: v + 0.1 * rng.normal(size=np.shape(v)) for k, v in point.items()}
@@ -76,7 +94,7 @@ def main() -> None:
         np.testing.assert_allclose(g_a, g_b, rtol=1e-8, atol=1e-8)
 
     print(
-        f"{responses!r}: {responses.n_observed:,} answers, value and gradient agree "
+        f"{args.model}, {responses!r}: {responses.n_observed:,} answers, value and gradient agree "
         f"(log-likelihood {value_a:.6f})"
     )
     times = {name: _timed(f, point, args.repeats) for name, f in functions.items()}

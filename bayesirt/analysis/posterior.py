@@ -130,10 +130,10 @@ def posterior_draws(idata) -> PosteriorDraws:
     if "theta" in posterior and "trait" in posterior["theta"].dims:
         no_curves = dict.fromkeys(("theta", "a", "b", "c", "d"))
         return _labelled(_TraitDraws, posterior, pair_probability, **no_curves)
-    if "intercepts" in posterior:
+    if "intercepts" in posterior or "cutpoints" in posterior:  # graded or ordered beta
         no_curves = dict.fromkeys(("a", "b", "c", "d"))
         theta = _stacked(posterior["theta"], "subject")
-        return _labelled(_GradedDraws, posterior, pair_probability, theta=theta, **no_curves)
+        return _labelled(_ScoreDraws, posterior, pair_probability, theta=theta, **no_curves)
     missing = [name for name in ("theta", "a", "b") if name not in posterior]
     if missing:
         raise ValueError(
@@ -189,12 +189,13 @@ class _TraitDraws(_PartialDraws):
     )
 
 
-class _GradedDraws(_PartialDraws):
-    """Draws of a graded response model: one ability per subject, but no binary item curve."""
+class _ScoreDraws(_PartialDraws):
+    """Draws of a model of ordinal or continuous scores (graded response, partial credit,
+    ordered beta): one ability per subject, but no binary item curve."""
 
     missing = ("a", "b", "c", "d")
     reason = (
-        "this fit is a graded response model (ordinal scores): the analyses of binary "
+        "this fit is a model of ordinal or continuous scores: the analyses of binary "
         "item curves (information, posterior predictive checks, item fit, subsets, "
         "scoring new subjects) do not apply to it yet; rank it by ability or by "
         "expected score (rank(idata, by='score'))"

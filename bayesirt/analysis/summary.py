@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_INTERVAL", "NON_DISCRIMINATING_A", "summarize_fit"]
 DEFAULT_INTERVAL = 0.9
 
 #: Item parameters summarised when the posterior has them (``c``, ``d``: 3PL and 4PL only).
-ITEM_PARAMETERS = ("a", "intercept", "b", "c", "d")
+ITEM_PARAMETERS = ("a", "intercept", "b", "c", "d", "phi")
 #: An item whose posterior median discrimination is below this barely discriminates: its
 #: information :math:`a^2 p(1-p)` is at most 1/16 of a unit-discrimination item's, and its
 #: difficulty :math:`b = -\alpha/a` has no finite posterior moments when :math:`a` can come
@@ -62,7 +62,8 @@ def summarize_fit(idata: az.InferenceData, *, interval: float = DEFAULT_INTERVAL
             ``d_mean`` and ``d_sd`` are lists instead: mirt's intercepts :math:`d_{ik}` of
             :math:`P(y \ge k) = \sigma(a\theta + d_{ik})`, one per category above the
             lowest, in order (``intercept`` is their mean, ``b`` the item's mean threshold
-            :math:`-\alpha/a`).
+            :math:`-\alpha/a`). For the ordered beta model (continuous scores), ``phi_mean`` and
+            ``phi_sd`` are the precision :math:`\phi_i` of the item's interior scores.
         ``diagnostics``
             ``max_rhat``, ``min_ess_bulk`` and ``divergences`` as recorded at fit time;
             ``None`` where a quantity does not apply (all three for ADVI) or was not recorded.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -182,21 +183,22 @@ def _add_data_options(cmd: argparse.ArgumentParser) -> None:
         choices=list(RESPONSE_TYPES),
         help="binary: right/wrong (0/1) responses; ordinal: whole-number scores as ordered "
         "categories, for a graded model; binomial: k successes of n trials per pair, k in "
-        "the response column and n in --trials (default: binary)",
+        "the response column and n in --trials; continuous: bounded scores (in [0, 1], or "
+        "in --scale), for the ordered beta model (default: binary)",
     )
     data.add_argument(
         "--trials",
         metavar="COL",
-        help="with --response-type binomial (which needs it): the column of a long table "
-        "holding the number of trials of each pair",
+        help="the column of a long table holding the number of trials of each pair, for "
+        "binomial responses (implies --response-type binomial, which needs it)",
     )
     data.add_argument(
         "--scale",
-        type=int,
+        type=float,
         nargs=2,
         metavar=("LO", "HI"),
-        help="with --response-type ordinal: the range of the scores, e.g. 1 5; a score "
-        "outside it is an error",
+        help="with --response-type ordinal or continuous: the range of the scores, e.g. 1 5; "
+        "a score outside it is an error (continuous scores are mapped onto [0, 1])",
     )
     data.add_argument(
         "--duplicates",
@@ -263,37 +265,43 @@ def _read_data(args: argparse.Namespace) -> Responses:
         raise UsageError(f"{flags}: only for results files, not for {source!r}")
     for key in KEYED_DATA_OPTIONS.keys() & options.keys():
         options[key] = _per_key(key, options[key])
+    if "trials" in options and "response_type" not in options:
+        options["response_type"] = "binomial"  # --trials says what the responses are
+    response_type = options.get("response_type", "binary")
     if "scale" in options:
-        options["scale"] = _scale(options["scale"], options.get("response_type"))
-    if options.get("response_type") == "ordinal" and "threshold" in options:
+        options["scale"] = _scale(options["scale"], response_type)
+    if response_type != "binary" and "threshold" in options:
         raise UsageError(
-            "--threshold and --response-type ordinal exclude each other: --threshold binarises "
-            "the scores, --response-type ordinal keeps them as ordered categories"
+            f"--threshold and --response-type {response_type} exclude each other: --threshold "
+            f"binarises the scores, --response-type {response_type} keeps them as "
+            + {
+                "ordinal": "ordered categories",
+                "binomial": "successes out of --trials",
+                "continuous": "bounded scores",
+            }[response_type]
         )
-    binomial = options.get("response_type") == "binomial"
+    binomial = response_type == "binomial"
     if binomial and "trials" not in options:
         raise UsageError(
             "--response-type binomial needs --trials COL: the column holding the number of "
             "trials of each pair"
         )
     if "trials" in options and not binomial:
-        raise UsageError("--trials: only with --response-type binomial")
-    if binomial and "threshold" in options:
-        raise UsageError(
-            "--threshold and --response-type binomial exclude each other: --threshold binarises "
-            "the scores, --response-type binomial counts successes out of --trials"
-        )
+        raise UsageError(f"--trials: only with --response-type binomial, not {response_type}")
     return load_source(source, **options)
 
 
-def _scale(given: list[int], response_type: str | None) -> tuple[int, int]:
-    """``--scale LO HI`` as load_responses takes it, checked before the data is read."""
+def _scale(given: list[float], response_type: str) -> tuple[float, float]:
+    """``--scale LO HI`` as load_responses takes it, checked before the data is read: whole
+    numbers for ordinal scores."""
     lo, hi = given
-    if response_type != "ordinal":
-        raise UsageError("--scale: only with --response-type ordinal")
-    if lo >= hi:
-        raise UsageError(f"--scale {lo} {hi}: LO must be below HI")
-    return lo, hi
+    if response_type not in ("ordinal", "continuous"):
+        raise UsageError("--scale: only with --response-type ordinal or continuous")
+    if response_type == "ordinal" and not (float(lo).is_integer() and float(hi).is_integer()):
+        raise UsageError(f"--scale {lo:g} {hi:g}: ordinal scores need whole numbers")
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise UsageError(f"--scale {lo:g} {hi:g}: LO must be below HI, both finite")
+    return (int(lo), int(hi)) if response_type == "ordinal" else (lo, hi)
 
 
 def _keyed_value(text: str) -> tuple[str | None, str]:

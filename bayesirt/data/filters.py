@@ -70,14 +70,14 @@ def drop_items_by_accuracy(
 def drop_constant_items(responses: Responses) -> tuple[Responses, pd.DataFrame]:
     """Drop items every observed subject answered the same way (accuracy 0 or 1; ordinal
     items: observed in a single category; binomial items: every trial failed, or every one
-    succeeded).
+    succeeded; continuous items: one score throughout).
 
     Such an item adds nothing to the likelihood's information about abilities; see
     :meth:`Responses.constant_items`.
     """
     accuracy = responses.item_accuracy()
     reasons = pd.Series(pd.NA, index=accuracy.index, dtype=object)
-    if responses.response_type == "ordinal":
+    if responses.response_type in ("ordinal", "continuous"):
         constant = responses.constant_items()
         by_item = responses.to_long().groupby("item", sort=False)["response"].first()
         reasons[constant] = [

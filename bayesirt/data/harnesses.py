@@ -291,9 +291,16 @@ def _jsonl_records(path: Path):
 
 
 def _long_responses(
-    frames: list[pd.DataFrame], *, threshold: float | None, duplicates: str, what: str
+    frames: list[pd.DataFrame],
+    *,
+    threshold: float | None,
+    duplicates: str,
+    what: str,
+    response_type: str = "binary",
+    scale: tuple[float, float] | None = None,
 ) -> Responses:
-    """The long tables (subject, item, response, benchmark) of every file, as Responses."""
+    """The long tables (subject, item, response, benchmark) of every file, as Responses
+    (``response_type``, ``scale``: :meth:`Responses.from_long`; e.g. ROUGE as continuous)."""
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         raise ResponsesError(f"the {what} read hold no scores")
@@ -302,6 +309,8 @@ def _long_responses(
         threshold=threshold,
         duplicates=duplicates,
         item_meta_columns=["benchmark"],
+        response_type=response_type,
+        scale=scale,
     )
 
 
@@ -405,6 +414,8 @@ def read_inspect(
     duplicates: str,
     model_name: str | Mapping[str, str] | None,
     metric: str | Mapping[str, str] | None,
+    response_type: str = "binary",
+    scale: tuple[float, float] | None = None,
 ) -> Responses:
     """Read Inspect AI logs; see :func:`~bayesirt.data.load_responses` (``format="inspect"``).
 
@@ -441,7 +452,14 @@ def read_inspect(
     _check_keys(model_name, "model_name", "model", labels)
     _check_keys(metric, "metric", "task", scorers.used)
     scorers.warn(stacklevel=3)
-    resp = _long_responses(frames, threshold=threshold, duplicates=duplicates, what="Inspect logs")
+    resp = _long_responses(
+        frames,
+        threshold=threshold,
+        duplicates=duplicates,
+        what="Inspect logs",
+        response_type=response_type,
+        scale=scale,
+    )
     return resp.with_source({"metric": scorers.recorded(), "model_name": labels, "epochs": epochs})
 
 
@@ -576,6 +594,8 @@ def read_helm(
     duplicates: str,
     model_name: str | Mapping[str, str] | None,
     metric: str | Mapping[str, str] | None,
+    response_type: str = "binary",
+    scale: tuple[float, float] | None = None,
 ) -> Responses:
     """Read HELM runs; see :func:`~bayesirt.data.load_responses` (``format="helm"``).
 
@@ -607,7 +627,14 @@ def read_helm(
     _check_keys(model_name, "model_name", "model", labels)
     _check_keys(metric, "metric", "benchmark", metrics.used)
     metrics.warn(stacklevel=3)
-    resp = _long_responses(frames, threshold=threshold, duplicates=duplicates, what="HELM runs")
+    resp = _long_responses(
+        frames,
+        threshold=threshold,
+        duplicates=duplicates,
+        what="HELM runs",
+        response_type=response_type,
+        scale=scale,
+    )
     return resp.with_source(
         {"metric": metrics.recorded(), "model_name": labels, "train_trials": trials}
     )
@@ -744,6 +771,8 @@ def read_leaderboard_details(
     model_name: str | Mapping[str, str] | None,
     metric: str | Mapping[str, str] | None,
     sample_filter: str | Mapping[str, str] | None,
+    response_type: str = "binary",
+    scale: tuple[float, float] | None = None,
 ) -> Responses:
     """Read Open LLM Leaderboard details; see :func:`~bayesirt.data.load_responses`
     (``format="leaderboard-details"``).
@@ -785,7 +814,12 @@ def read_leaderboard_details(
     filters.warn(stacklevel=3)
     metrics.warn(stacklevel=3)
     resp = _long_responses(
-        frames, threshold=threshold, duplicates=duplicates, what="leaderboard details"
+        frames,
+        threshold=threshold,
+        duplicates=duplicates,
+        what="leaderboard details",
+        response_type=response_type,
+        scale=scale,
     )
     return resp.with_source(
         {

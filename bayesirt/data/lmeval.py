@@ -55,6 +55,8 @@ def read_lmeval(
     model_name: str | Mapping[str, str] | None,
     metric: str | Mapping[str, str] | None,
     sample_filter: str | Mapping[str, str] | None,
+    response_type: str = "binary",
+    scale: tuple[float, float] | None = None,
 ) -> Responses:
     """Every samples file as a long table; the choices made are warned about and recorded.
 
@@ -90,7 +92,12 @@ def read_lmeval(
         _check_keys(wanted[argument], argument, "task", choice.used)
         choice.warn(stacklevel=3)
     resp = _long_responses(
-        frames, threshold=threshold, duplicates=duplicates, what="lm-eval samples"
+        frames,
+        threshold=threshold,
+        duplicates=duplicates,
+        what="lm-eval samples",
+        response_type=response_type,
+        scale=scale,
     )
     record = {argument: choice.recorded() for argument, choice in choices.items()}
     record["model_name"] = {folder.name: label for (folder, _), label in runs.items()}

@@ -131,7 +131,7 @@ def load_responses(
     sep: str | None = None,
     drop_constant: bool = False,
     response_type: str = "binary",
-    scale: tuple[int, int] | None = None,
+    scale: tuple[float, float] | None = None,
     trials: str | None = None,
 ) -> Responses:
     """Read benchmark results into :class:`Responses`.
@@ -235,19 +235,21 @@ def load_responses(
     drop_constant : bool
         Drop items that every observed subject answered the same way. Either way such items
         are reported with a :class:`ResponsesWarning` (see :meth:`Responses.constant_items`).
-    response_type : {"binary", "ordinal", "binomial"}
-        ``long``, ``wide`` and ``py-irt`` only (``"binomial"``: ``long`` only). ``"binomial"``:
-        k successes of n trials per pair (e.g. a model sampled n times on a question), k in
-        the ``response`` column and n in the column named by ``trials``; a wide or py-irt
-        table holds one number per cell and cannot carry them. ``"binary"``: right/wrong
-        responses, 0/1
-        (or binarised by ``threshold``). ``"ordinal"``: whole-number scores (e.g. a 1..4
-        rating) read as ordered categories, for a graded model; each item's categories are
-        the scores observed for it (see :meth:`Responses.from_long`, and
-        :attr:`Responses.category_scores`).
-    scale : (int, int), optional
-        With ``response_type="ordinal"``: the range ``(lo, hi)`` of the scores, e.g.
-        ``(1, 5)``; a score outside it is an error.
+    response_type : {"binary", "ordinal", "binomial", "continuous"}
+        ``"binary"``: right/wrong responses, 0/1 (or binarised by ``threshold``).
+        ``"ordinal"``: whole-number scores (e.g. a 1..4 rating) read as ordered categories,
+        for a graded model; each item's categories are the scores observed for it (see
+        :meth:`Responses.from_long`, and :attr:`Responses.category_scores`).
+        ``"continuous"``: bounded scores (a judge's preference, ROUGE, F1, a pass rate) kept
+        as they are, mapped onto [0, 1] by ``scale``, for the ordered beta model.
+        ``"binomial"`` (``long`` only): k successes of n trials per pair (e.g. a model
+        sampled n times on a question), k in the ``response`` column and n in the column
+        named by ``trials``; the other formats hold one number per pair and cannot carry
+        them.
+    scale : (float, float), optional
+        With ``response_type="ordinal"`` or ``"continuous"``: the range ``(lo, hi)`` of the
+        scores, e.g. ``(1, 5)`` (whole numbers for ordinal scores); a score outside it is an
+        error. Continuous scores are stored as ``(x - lo) / (hi - lo)`` (default ``(0, 1)``).
     trials : str, optional
         With ``response_type="binomial"``, which needs it: the column of a long table
         holding the number of trials n of each pair (see :attr:`Responses.trials`).
@@ -342,7 +344,7 @@ def _read_long(
     subject_meta_columns: list[str] | None,
     sep: str | None,
     response_type: str,
-    scale: tuple[int, int] | None,
+    scale: tuple[float, float] | None,
     trials: str | None,
 ) -> Responses:
     sep = _table_sep(source, sep)
@@ -369,7 +371,7 @@ def _read_wide(
     threshold: float | None,
     sep: str | None,
     response_type: str,
-    scale: tuple[int, int] | None,
+    scale: tuple[float, float] | None,
 ) -> Responses:
     sep = _table_sep(source, sep)
     frame = _wide_frame(_read_table(source, sep=sep), source=source, subject=subject)
@@ -383,7 +385,7 @@ def _read_pyirt(
     threshold: float | None,
     duplicates: str,
     response_type: str,
-    scale: tuple[int, int] | None,
+    scale: tuple[float, float] | None,
 ) -> Responses:
     rows = []
     for number, record in _jsonl_records(Path(source)):
@@ -447,25 +449,49 @@ FORMATS: dict[str, ResponseFormat] = {
         ResponseFormat(
             "lm-eval",
             "lm-evaluation-harness --log_samples output: folder(s) of samples_<task>_<time>.jsonl",
-            frozenset({"threshold", "duplicates", "model_name", "metric", "sample_filter"}),
+            frozenset(
+                {
+                    "threshold",
+                    "duplicates",
+                    "model_name",
+                    "metric",
+                    "sample_filter",
+                    "response_type",
+                    "scale",
+                }
+            ),
             read_lmeval,
         ),
         ResponseFormat(
             "inspect",
             "Inspect AI logs: .eval / .json files or folders of them (needs inspect_ai)",
-            frozenset({"threshold", "duplicates", "model_name", "metric"}),
+            frozenset(
+                {"threshold", "duplicates", "model_name", "metric", "response_type", "scale"}
+            ),
             read_inspect,
         ),
         ResponseFormat(
             "helm",
             "HELM run folder(s): per_instance_stats.json beside run_spec.json",
-            frozenset({"threshold", "duplicates", "model_name", "metric"}),
+            frozenset(
+                {"threshold", "duplicates", "model_name", "metric", "response_type", "scale"}
+            ),
             read_helm,
         ),
         ResponseFormat(
             "leaderboard-details",
             "Open LLM Leaderboard details: lm-eval samples as parquet or samples_*.jsonl",
-            frozenset({"threshold", "duplicates", "model_name", "metric", "sample_filter"}),
+            frozenset(
+                {
+                    "threshold",
+                    "duplicates",
+                    "model_name",
+                    "metric",
+                    "sample_filter",
+                    "response_type",
+                    "scale",
+                }
+            ),
             read_leaderboard_details,
         ),
     )

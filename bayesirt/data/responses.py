@@ -1,14 +1,17 @@
 """The :class:`Responses` container: who answered which question, and how.
 
 A benchmark result is a sparse subjects × items table of binary outcomes (right/wrong), of
-ordinal scores (ordered categories, e.g. a 1..4 rating) or of binomial counts (k successes of
-n trials, e.g. an LLM sampled n times on a question). ``Responses`` stores only the
-observed cells, in long format with integer codes, next to the original labels:
+ordinal scores (ordered categories, e.g. a 1..4 rating), of binomial counts (k successes of
+n trials, e.g. an LLM sampled n times on a question) or of continuous scores (a judge's
+preference, ROUGE, a pass rate: a number in a bounded range). ``Responses`` stores only the
+observed cells, in long format with integer codes (continuous scores as floats in [0, 1]),
+next to the original labels:
 
 * ``subject_index[k]``, ``item_index[k]``, ``response[k]`` for each observed pair ``k``;
-* ``response_type``: ``"binary"``, ``"ordinal"`` or ``"binomial"``; for ordinal responses
-  ``response`` holds category codes and ``category_scores`` the score behind each code of each
-  item; for binomial ones ``response`` holds the successes k and ``trials`` the trials n;
+* ``response_type``: ``"binary"``, ``"ordinal"``, ``"binomial"`` or ``"continuous"``; for
+  ordinal responses ``response`` holds category codes and ``category_scores`` the score
+  behind each code of each item; for binomial ones ``response`` holds the successes k and
+  ``trials`` the trials n; continuous ones are mapped onto [0, 1] by their scale;
 * ``subjects`` and ``items``: the labels behind the codes (a subject or an item with no observed
   response at all keeps its label: it is part of the table, its cells are missing);
 * ``item_meta`` / ``subject_meta``: optional metadata tables indexed by label (``category``,
@@ -70,12 +73,15 @@ CATEGORY_DIM = "category"
 TRIALS_VAR = "trials"
 #: Integer type of the codes in :attr:`Responses.response`, by response type.
 CODE_DTYPES = {"binary": np.int8, "ordinal": np.int16, "binomial": np.int32}
+#: Response types whose responses are numbers in [0, 1] rather than integer codes.
+SCORE_TYPES = ("continuous",)
 
 
 @dataclass(frozen=True, eq=False)
 class Responses:
     """Responses of subjects (evaluated models) to items (benchmark questions): binary
-    (right/wrong), ordinal (ordered integer scores) or binomial (k successes of n trials).
+    (right/wrong), ordinal (ordered integer scores), binomial (k successes of n trials) or
+    continuous (bounded scores, stored in [0, 1]).
 
     Build one with :meth:`from_long`, :meth:`from_wide` or :func:`bayesirt.load_responses`
     (``response_type="ordinal"`` for ordinal scores, ``response_type="binomial"`` with
@@ -89,7 +95,8 @@ class Responses:
         Binary: the observed outcome, 0 or 1 (int8). Ordinal: the category code (int16),
         ``0 .. K_i - 1`` for item ``i``, in the order of the item's scores
         (``category_scores[i, code]`` is the score). Binomial: the number of successes k
-        (int32), ``0 <= k <= trials``.
+        (int32), ``0 <= k <= trials``. Continuous: the score mapped onto [0, 1] by its scale
+        (float64; exact 0 and 1 are the ends of the scale).
     subjects, items : pandas.Index
         Labels of the codes, unique.
     item_meta, subject_meta : pandas.DataFrame
@@ -100,7 +107,7 @@ class Responses:
         is stored as its string). It travels with the data through :meth:`subset`,
         :meth:`to_xarray` and :meth:`from_xarray`, but is not part of :meth:`fingerprint`:
         the same responses read in two ways are the same data.
-    response_type : {"binary", "ordinal", "binomial"}
+    response_type : {"binary", "ordinal", "binomial", "continuous"}
         What ``response`` holds (:data:`RESPONSE_TYPES`); anything else is an error.
     category_scores : numpy.ndarray of float, shape (n_items, K_max), or None
         Ordinal responses only (``None`` for binary ones): row ``i`` holds the scores of the
@@ -143,7 +150,11 @@ class Responses:
         object.__setattr__(self, "item_index", np.asarray(self.item_index, dtype=np.int32))
         response_type = checks.require_response_type(self.response_type)
         object.__setattr__(
-            self, "response", response_codes(self.response, CODE_DTYPES[response_type])
+            self,
+            "response",
+            checks.require_unit_interval(self.response)
+            if response_type in SCORE_TYPES
+            else response_codes(self.response, CODE_DTYPES[response_type]),
         )
         object.__setattr__(self, "item_meta", align_meta(self.item_meta, items, "item"))
         object.__setattr__(self, "subject_meta", align_meta(self.subject_meta, subjects, "subject"))
@@ -163,15 +174,17 @@ class Responses:
                 "trials are for binomial responses (response_type='binomial'); "
                 f"{response_type} responses have none"
             )
+        if response_type != "ordinal" and self.category_scores is not None:
+            raise ResponsesError(
+                "category_scores are for ordinal responses (response_type='ordinal'); "
+                f"{response_type} responses have none"
+            )
         if response_type == "binomial":
             self._check_binomial()
             return
+        if response_type == "continuous":
+            return
         if response_type == "binary":
-            if self.category_scores is not None:
-                raise ResponsesError(
-                    "category_scores are for ordinal responses (response_type='ordinal'); "
-                    "binary responses have none"
-                )
             bad = ~np.isin(self.response, (0, 1))
             if bad.any():
                 raise ResponsesError(
@@ -193,11 +206,6 @@ class Responses:
             )
 
     def _check_binomial(self) -> None:
-        if self.category_scores is not None:
-            raise ResponsesError(
-                "category_scores are for ordinal responses (response_type='ordinal'); "
-                "binomial responses have none"
-            )
         if self.trials is None:
             raise ResponsesError(
                 "binomial responses need trials: the number of trials n of each observed pair"
@@ -260,6 +268,11 @@ class Responses:
         return self.response_type == "binomial"
 
     @property
+    def is_continuous(self) -> bool:
+        """Whether the responses are continuous scores in [0, 1] (``"continuous"``)."""
+        return self.response_type == "continuous"
+
+    @property
     def n_trials(self) -> np.ndarray:
         """Number of trials n of each observed pair (int32, shape (n_observed,)):
         :attr:`trials` for binomial responses, all ones otherwise (one binary response is
@@ -294,6 +307,12 @@ class Responses:
                 f"({describe_categories(k)} per item). Use a graded model for them, or read "
                 "the scores as binary with threshold= (score >= threshold counts as correct)"
             )
+        if self.is_continuous:
+            raise ResponsesError(
+                f"{what} needs binary (right/wrong) responses; these responses are continuous "
+                "scores in [0, 1]. Use a model for continuous scores (the ordered beta model "
+                "'beta'), or read the scores as binary with threshold="
+            )
 
     def __repr__(self) -> str:
         kind = ""
@@ -302,6 +321,8 @@ class Responses:
         elif self.is_binomial:
             top = int(self.trials.max()) if self.n_observed else 0
             kind = f"binomial, up to {top} trials, "
+        elif self.is_continuous:
+            kind = "continuous in [0, 1], "
         return (
             f"Responses({self.n_subjects} subjects × {self.n_items} items, {kind}"
             f"{self.n_observed} observed, {self.fraction_missing:.1%} missing)"
@@ -375,8 +396,15 @@ class Responses:
 
         Binary: accuracy 0 or 1. Ordinal: items observed in fewer than 2 categories. Binomial:
         items where every trial of every subject succeeded (``k = n`` throughout) or every
-        one failed (``k = 0``). Items with no observed response are in none of these cases.
+        one failed (``k = 0``). Continuous: items with one score for every subject. Items with
+        no observed response are in none of these cases.
         """
+        if self.is_continuous:
+            lowest = np.full(self.n_items, np.inf)
+            highest = np.full(self.n_items, -np.inf)
+            np.minimum.at(lowest, self.item_index, self.response)
+            np.maximum.at(highest, self.item_index, self.response)
+            return self.items[lowest == highest]
         if self.is_ordinal:
             pairs = np.unique(np.column_stack([self.item_index, self.response]), axis=0)
             seen = np.bincount(pairs[:, 0].astype(np.int64), minlength=self.n_items)
@@ -385,8 +413,8 @@ class Responses:
         return acc.index[(acc == 0) | (acc == 1)]
 
     def normalised_scores(self) -> np.ndarray:
-        """Each observed response in [0, 1]: binary as is, ordinal ``code / (K_i - 1)``,
-        binomial ``k / n``."""
+        """Each observed response in [0, 1]: binary and continuous as they are, ordinal
+        ``code / (K_i - 1)``, binomial ``k / n``."""
         if self.is_binomial:
             return self.response / self.trials
         if not self.is_ordinal:
@@ -442,7 +470,7 @@ class Responses:
         item_meta_columns: list[str] | None = None,
         subject_meta_columns: list[str] | None = None,
         response_type: str = "binary",
-        scale: tuple[int, int] | None = None,
+        scale: tuple[float, float] | None = None,
         trials: str | None = None,
     ) -> Responses:
         """Build from a long table with one row per (subject, item) pair.
@@ -468,18 +496,22 @@ class Responses:
         item_meta_columns, subject_meta_columns : list of str, optional
             Columns of ``frame`` that are item (subject) metadata; each must hold one value
             per item (subject).
-        response_type : {"binary", "ordinal", "binomial"}
-            ``"binary"``: responses 0/1 (or binarised by ``threshold``). ``"binomial"``: the
+        response_type : {"binary", "ordinal", "binomial", "continuous"}
+            ``"binary"``: responses 0/1 (or binarised by ``threshold``). ``"continuous"``:
+            bounded scores, in [0, 1] or in ``scale``, stored mapped onto [0, 1] (a score
+            outside the range is an error). ``"binomial"``: the
             response column holds the successes k and the column ``trials`` the trials n of
             each pair, whole numbers with ``0 <= k <= n`` and ``n >= 1``. ``"ordinal"``:
             whole-number scores read as ordered categories; each item's categories are the
             distinct scores observed for it, coded ``0 .. K_i - 1`` in increasing order, the
             scores kept in :attr:`category_scores` (unobserved scores are collapsed, as R's
             mirt does by default). A non-integer score is an error.
-        scale : (int, int), optional
-            Ordinal responses only: the range ``(lo, hi)`` a score must lie in, e.g. ``(1, 5)``
-            for a five-point scale; a score outside it is an error. It does not add
-            categories: a score of the scale that nobody gave on an item is still collapsed.
+        scale : (float, float), optional
+            Ordinal and continuous responses only: the range ``(lo, hi)`` a score must lie in,
+            e.g. ``(1, 5)`` for a five-point scale (whole numbers for ordinal scores); a score
+            outside it is an error. For ordinal scores it does not add categories: a score of
+            the scale that nobody gave on an item is still collapsed. Continuous scores are
+            stored as ``(x - lo) / (hi - lo)`` (default ``(0, 1)``).
         trials : str, optional
             Binomial responses only, and needed by them: the column of the number of trials
             n of each pair (read into :attr:`trials`). A missing response (NaN) leaves the
@@ -518,6 +550,8 @@ class Responses:
             long["response"] = checks.ordinal_scores(
                 long, scale=scale, column=response, averaged=duplicates == "mean"
             )
+        elif response_type == "continuous":
+            long["response"] = checks.continuous_scores(long, scale=scale, column=response)
         else:
             long["response"] = checks.binarise(long, threshold=threshold, column=response)
 
@@ -541,6 +575,8 @@ class Responses:
         elif response_type == "binomial":
             codes = values.astype(np.int32)
             n_trials = n_trials[observed_rows].astype(np.int32)
+        elif response_type == "continuous":
+            codes = values
         else:
             codes = values.astype(np.int8)
         return cls(
@@ -566,7 +602,7 @@ class Responses:
         item_meta: pd.DataFrame | None = None,
         subject_meta: pd.DataFrame | None = None,
         response_type: str = "binary",
-        scale: tuple[int, int] | None = None,
+        scale: tuple[float, float] | None = None,
     ) -> Responses:
         """Build from a subjects × items table (NaN = missing).
 
@@ -784,7 +820,7 @@ class Responses:
         Ordinal responses also hash the response type and the category scores, so they never
         share a fingerprint with binary responses of the same codes (binary fingerprints are
         those of bayesirt before ordinal responses existed). Binomial responses likewise hash
-        the response type and the trials.
+        the response type and the trials, continuous ones the response type.
         """
         h = hashlib.sha256()
         order = np.lexsort((self.item_index, self.subject_index))
@@ -800,6 +836,8 @@ class Responses:
         if self.is_binomial:
             h.update(b"\x1ebinomial")
             h.update(np.ascontiguousarray(self.trials[order], dtype=np.int64).tobytes())
+        if self.is_continuous:
+            h.update(b"\x1econtinuous")
         return h.hexdigest()
 
     def equals(self, other: Responses) -> bool:

@@ -58,7 +58,7 @@ from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError
 from bayesirt.irt import icc
 
-__all__ = ["SIMULATION_MODELS", "simulate_graded", "simulate_responses"]
+__all__ = ["SIMULATION_MODELS", "simulate_graded", "simulate_responses", "simulate_scores"]
 
 
 @dataclass(frozen=True)
@@ -569,5 +569,91 @@ def simulate_graded(
         },
         coords={"subject": subjects, "item": items, "threshold": np.arange(1, levels.max())},
         attrs={"model": model, "seed": seed if isinstance(seed, int) else "generator"},
+    )
+    return responses, truth
+
+
+def simulate_scores(
+    n_subjects: int,
+    n_items: int,
+    *,
+    seed: int | np.random.Generator,
+    discrimination_sd: float = 0.3,
+    cutpoints: tuple[float, float] = (-3.0, 3.0),
+    precision: float = 8.0,
+    missing_fraction: float = 0.0,
+) -> tuple[Responses, xr.Dataset]:
+    r"""Draw continuous scores in [0, 1] from the ordered beta model with a known truth
+    (:class:`bayesirt.models.OrderedBeta`).
+
+    :math:`\theta_j \sim N(0, 1)`, :math:`\log a_i \sim N(0, \sigma_a^2)`, intercepts
+    :math:`\alpha_i \sim N(0, 1)`, precisions :math:`\log\phi_i \sim N(\log\phi_0, 0.3^2)`;
+    with :math:`\eta = a_i\theta_j + \alpha_i` a score is 0 with probability
+    :math:`1 - \sigma(\eta - \kappa_1)`, 1 with probability :math:`\sigma(\eta - \kappa_2)`,
+    and otherwise drawn from :math:`\operatorname{Beta}(\sigma(\eta)\phi_i,
+    \sigma(-\eta)\phi_i)`.
+
+    Parameters
+    ----------
+    n_subjects, n_items : int
+        Table size (at least 2 each).
+    seed : int or numpy.random.Generator
+        Everything is drawn from ``numpy.random.default_rng(seed)``.
+    discrimination_sd : float
+        :math:`\sigma_a`.
+    cutpoints : (float, float)
+        :math:`\kappa_1 < \kappa_2`.
+    precision : float
+        :math:`\phi_0`, the typical precision of the interior scores.
+    missing_fraction : float in [0, 1)
+        Share of cells removed completely at random.
+
+    Returns
+    -------
+    (Responses, xarray.Dataset)
+        Continuous responses and the truth: ``theta``, ``a``, ``intercept``, ``phi`` and
+        ``cutpoints``.
+    """
+    if n_subjects < 2 or n_items < 2:
+        raise ResponsesError(f"need n_subjects >= 2 and n_items >= 2, got {n_subjects}, {n_items}")
+    if not 0.0 <= missing_fraction < 1.0:
+        raise ResponsesError(f"missing_fraction={missing_fraction} must be in [0, 1)")
+    low, high = cutpoints
+    if not low < high:
+        raise ResponsesError(f"cutpoints={cutpoints} must be increasing")
+    if not precision > 0:
+        raise ResponsesError(f"precision={precision} must be positive")
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=n_subjects)
+    a = np.exp(rng.normal(0.0, discrimination_sd, size=n_items))
+    intercept = rng.normal(size=n_items)
+    phi = np.exp(rng.normal(np.log(precision), 0.3, size=n_items))
+    eta = a[None, :] * theta[:, None] + intercept[None, :]
+    interior = rng.beta(expit(eta) * phi, expit(-eta) * phi)
+    uniform = rng.uniform(size=eta.shape)
+    scores = np.where(
+        uniform < 1.0 - expit(eta - low),
+        0.0,
+        np.where(uniform > 1.0 - expit(eta - high), 1.0, interior),
+    )
+    cells = n_subjects * n_items
+    missing = rng.choice(cells, size=round(missing_fraction * cells), replace=False)
+    scores.reshape(-1)[missing] = np.nan
+    subjects, items = _labels("model", n_subjects), _labels("item", n_items)
+    wide = pd.DataFrame(scores, index=subjects, columns=items)
+    long = wide.rename_axis(index="subject", columns="item").stack(future_stack=True)
+    responses = Responses.from_long(
+        long.rename("response").reset_index(), response_type="continuous"
+    )
+    truth = xr.Dataset(
+        {
+            "theta": ("subject", theta),
+            "a": ("item", a),
+            "intercept": ("item", intercept),
+            "phi": ("item", phi),
+            "cutpoints": ("cutpoint", np.array([low, high], dtype=float)),
+        },
+        coords={"subject": subjects, "item": items, "cutpoint": ["low", "high"]},
+        attrs={"model": "beta", "seed": seed if isinstance(seed, int) else "generator"},
     )
     return responses, truth

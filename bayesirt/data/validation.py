@@ -24,7 +24,7 @@ DUPLICATE_RULES = ("error", "mean", "first", "last")
 #: The kinds of response a :class:`~bayesirt.data.Responses` holds: ``"binary"`` (right or
 #: wrong, 0/1), ``"ordinal"`` (ordered integer scores, e.g. 1..5 on a rating scale) or
 #: ``"binomial"`` (k successes out of n trials, e.g. an LLM sampled n times on a question).
-RESPONSE_TYPES = ("binary", "ordinal", "binomial")
+RESPONSE_TYPES = ("binary", "ordinal", "binomial", "continuous")
 
 
 class ResponsesError(ValueError):
@@ -114,54 +114,54 @@ def require_response_type(response_type: object) -> str:
     if not isinstance(response_type, str) or response_type not in RESPONSE_TYPES:
         raise ResponsesError(
             f"unknown response_type {response_type!r}; choose 'binary' (right/wrong, 0/1), "
-            "'ordinal' (ordered integer scores) or 'binomial' (k successes of n trials)"
+            "'ordinal' (ordered integer scores), 'binomial' (k successes of n trials) or "
+            "'continuous' (bounded scores, e.g. fractions in [0, 1])"
         )
     return response_type
 
 
 def reading_options(
     response_type: object, threshold: float | None, scale: object, trials: object = None
-) -> tuple[int, int] | None:
+) -> tuple[float, float] | None:
     """Check how responses are to be read: ``response_type``, and ``threshold``, ``scale``
-    and ``trials``, which belong to binary, ordinal and binomial responses respectively
-    (``trials`` names the column of the number of trials, which binomial responses need).
+    and ``trials``, which belong to binary, ordinal or continuous, and binomial responses
+    respectively (``trials`` names the column of the number of trials, which binomial
+    responses need).
 
-    Returns ``scale`` as a pair of ints (``None`` if not given).
+    Returns ``scale`` as a pair (``None`` if not given): whole numbers for ordinal scores,
+    finite numbers for continuous ones.
     """
     response_type = require_response_type(response_type)
-    if response_type == "ordinal" and threshold is not None:
+    if response_type != "binary" and threshold is not None:
+        kept = {
+            "ordinal": "keeps them as ordered categories",
+            "binomial": "counts successes out of trials",
+            "continuous": "keeps them as bounded scores",
+        }[response_type]
         raise ResponsesError(
-            f"threshold={threshold!r} and response_type='ordinal' exclude each other: "
-            "threshold= binarises the scores into right/wrong, response_type='ordinal' keeps "
-            "them as ordered categories; give one of them"
+            f"threshold={threshold!r} and response_type={response_type!r} exclude each other: "
+            f"threshold= binarises the scores into right/wrong, response_type={response_type!r} "
+            f"{kept}; give one of them"
         )
-    if response_type == "binomial":
-        if threshold is not None:
-            raise ResponsesError(
-                f"threshold={threshold!r} and response_type='binomial' exclude each other: "
-                "threshold= binarises the scores into right/wrong, binomial responses count "
-                "successes out of trials; give one of them"
-            )
-        if trials is None:
-            raise ResponsesError(
-                "response_type='binomial' needs trials=: the column holding the number of "
-                "trials n of each (subject, item) pair, next to the successes k in the "
-                "response column"
-            )
-    elif trials is not None:
+    if response_type == "binomial" and trials is None:
+        raise ResponsesError(
+            "response_type='binomial' needs trials=: the column holding the number of "
+            "trials n of each (subject, item) pair, next to the successes k in the "
+            "response column"
+        )
+    if response_type != "binomial" and trials is not None:
         raise ResponsesError(
             f"trials={trials!r} names the column of the number of trials of binomial "
             f"responses; it needs response_type='binomial' (got response_type={response_type!r})"
         )
     if scale is None:
         return None
-    lo_hi = _scale_pair(scale)
-    if response_type != "ordinal":
+    if response_type not in ("ordinal", "continuous"):
         raise ResponsesError(
-            f"scale={describe_scale(lo_hi)} declares the range of ordinal scores; it needs "
-            "response_type='ordinal'"
+            f"scale={scale!r} declares the range of ordinal or continuous scores; it needs "
+            "response_type='ordinal' or 'continuous'"
         )
-    return lo_hi
+    return _scale_pair(scale, whole=response_type == "ordinal")
 
 
 def describe_scale(scale: tuple[int, int]) -> str:
@@ -169,28 +169,59 @@ def describe_scale(scale: tuple[int, int]) -> str:
     return f"({scale[0]}, {scale[1]})"
 
 
-def _scale_pair(scale: object) -> tuple[int, int]:
-    """``scale`` as ``(lo, hi)``: two whole numbers, ``lo < hi``."""
+def _scale_pair(scale: object, *, whole: bool) -> tuple[float, float]:
+    """``scale`` as ``(lo, hi)``, ``lo < hi``: finite numbers, whole ones if ``whole``."""
+    kind = "whole numbers" if whole else "finite numbers"
     try:
         lo, hi = scale  # type: ignore[misc]
     except (TypeError, ValueError):
-        raise ResponsesError(
-            f"scale must be a pair (lo, hi) of whole numbers, got {scale!r}"
-        ) from None
+        raise ResponsesError(f"scale must be a pair (lo, hi) of {kind}, got {scale!r}") from None
     pair = []
     for value in (lo, hi):
-        if isinstance(value, bool | np.bool_) or not isinstance(
-            value, int | float | np.integer | np.floating
+        if (
+            isinstance(value, bool | np.bool_)
+            or not isinstance(value, int | float | np.integer | np.floating)
+            or not np.isfinite(value)
+            or (whole and not float(value).is_integer())
         ):
-            raise ResponsesError(f"scale must be a pair (lo, hi) of whole numbers, got {scale!r}")
-        if not (np.isfinite(value) and float(value).is_integer()):
-            raise ResponsesError(f"scale must be a pair (lo, hi) of whole numbers, got {scale!r}")
-        pair.append(int(value))
+            raise ResponsesError(f"scale must be a pair (lo, hi) of {kind}, got {scale!r}")
+        pair.append(int(value) if whole else float(value))
     if pair[0] >= pair[1]:
         raise ResponsesError(
-            f"scale=({pair[0]}, {pair[1]}) is empty or reversed: need lo < hi, e.g. (1, 5)"
+            f"scale=({pair[0]:g}, {pair[1]:g}) is empty or reversed: need lo < hi, e.g. (1, 5)"
         )
     return pair[0], pair[1]
+
+
+def continuous_scores(
+    long: pd.DataFrame, *, scale: tuple[float, float] | None, column: str
+) -> np.ndarray:
+    """Continuous scores (NaN kept as missing) mapped onto [0, 1]: ``(x - lo) / (hi - lo)``
+    with ``scale = (lo, hi)``, default ``(0, 1)``. A score outside the scale, or infinite,
+    is an error naming it."""
+    values = long["response"].to_numpy(dtype=float)
+    lo, hi = (0.0, 1.0) if scale is None else scale
+    observed = ~np.isnan(values)
+    outside = observed & ~((values >= lo) & (values <= hi))
+    if outside.any():
+        hint = "" if scale is not None else "; pass scale=(lo, hi) for scores on another range"
+        raise ResponsesError(
+            f"column {column!r} holds scores {describe_values(np.unique(values[outside]))} "
+            f"outside the scale [{lo:g}, {hi:g}] ({_first_at(long, outside)}){hint}"
+        )
+    return (values - lo) / (hi - lo)
+
+
+def require_unit_interval(values: np.ndarray) -> np.ndarray:
+    """Continuous responses as stored: finite floats in [0, 1]."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~((values >= 0.0) & (values <= 1.0))
+    if bad.any():
+        raise ResponsesError(
+            f"continuous responses must lie in [0, 1], found "
+            f"{describe_values(np.unique(values[bad]))}"
+        )
+    return values
 
 
 def ordinal_scores(
@@ -295,7 +326,7 @@ def binarise(long: pd.DataFrame, *, threshold: float | None, column: str) -> np.
         ordinal = (
             ", or response_type='ordinal' to keep integer scores as ordered categories"
             if integers
-            else ""
+            else ", or response_type='continuous' to keep bounded scores as they are"
         )
         raise ResponsesError(
             f"column {column!r} holds non-binary responses {shown}"

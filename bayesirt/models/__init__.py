@@ -14,6 +14,7 @@ from bayesirt.irt import (
     test_information,
 )
 from bayesirt.models.base import IRTModel
+from bayesirt.models.beta import OrderedBeta
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet, align_traits
 from bayesirt.models.explanatory import ExplanatoryTwoPL
 from bayesirt.models.graded import GradedResponse, PartialCredit
@@ -30,6 +31,7 @@ __all__ = [
     "IRTModel",
     "MultidimensionalTwoPL",
     "OnePL",
+    "OrderedBeta",
     "PartialCredit",
     "Prior",
     "Testlet",

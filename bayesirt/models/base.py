@@ -87,7 +87,10 @@ class IRTModel:
             raise TypeError(f"responses must be a Responses, got {type(responses).__name__}")
         require_fittable(responses.n_subjects, responses.n_items)
         if responses.response_type not in self.response_types:
-            suggestion = {"ordinal": "; ordinal scores are fitted by the graded model 'grm'"}
+            suggestion = {
+                "ordinal": "; ordinal scores are fitted by the graded model 'grm'",
+                "continuous": "; continuous scores are fitted by the ordered beta model 'beta'",
+            }
             raise ValueError(
                 f"the {self.name} model is for {' or '.join(self.response_types)} responses, "
                 f"got {responses.response_type} responses"

@@ -58,7 +58,7 @@ from scipy.special import expit
 
 from bayesirt.data import Responses
 from bayesirt.models._hierarchy import hierarchical_item_vector
-from bayesirt.models.likelihood import irt_loglik
+from bayesirt.models.likelihood import irt_loglik, partial_credit_loglik
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import (
     _DISCRIMINATION_PRIORS,
@@ -334,8 +334,10 @@ class PartialCredit(_Ordinal):
     :math:`e_{iv} \sim N(0, 1)` (``step_z``; the deviations sum to zero within an item, so
     :math:`\alpha_i` is exactly the mean step) and :math:`\sigma_s \sim` ``sigma_step``.
     ``intercepts`` holds :math:`d_{i1}, \dots, d_{i,K_i-1}` (NaN beyond an item's own),
-    mirt's ``d1..`` of ``gpcm`` items. The likelihood is a log-sum-exp over each item's
-    categories per answer (not the fused binary kernel).
+    mirt's ``d1..`` of ``gpcm`` items. The likelihood, a log-sum-exp over each item's
+    categories per answer, has a fused kernel of its own
+    (:func:`~bayesirt.models.likelihood.partial_credit_loglik`: value and gradient in one
+    pass; timings in ``benchmarks/README.md``).
     """
 
     name = "gpcm"
@@ -379,20 +381,15 @@ class PartialCredit(_Ordinal):
         first = layout.threshold_start[layout.threshold_item]
         flat = cumulative[first + layout.threshold_position + 1] - cumulative[first]
         self._store_intercepts(flat)
-        # per answer: logits k a theta + d_k over the item's categories (-inf beyond them)
-        k_max = layout.max_thresholds + 1
-        valid = np.arange(k_max)[None, :] < r.n_categories[:, None]
-        flat_index = np.where(
-            valid[:, 1:], layout.threshold_start[:, None] + np.arange(k_max - 1)[None, :], 0
+        index = np.where(
+            np.arange(layout.max_thresholds)[None, :] < layout.n_thresholds[:, None],
+            layout.threshold_start[:, None] + np.arange(layout.max_thresholds)[None, :],
+            -1,
         )
-        d = pt.concatenate(
-            [pt.zeros((r.n_items, 1)), pt.where(valid[:, 1:], flat[flat_index], -np.inf)], axis=1
+        loglik = partial_credit_loglik(
+            theta, a, flat, r.subject_index, r.item_index, r.response, index
         )
-        eta = (a[item_index] * theta[subject_index])[:, None] * np.arange(k_max)[None, :] + d[
-            item_index
-        ]
-        chosen = eta[np.arange(r.n_observed), r.response]
-        pm.Potential("loglik", pt.sum(chosen - pt.logsumexp(eta, axis=1)))
+        pm.Potential("loglik", loglik)
 
     @classmethod
     def category_probabilities(

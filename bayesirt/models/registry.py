@@ -10,6 +10,7 @@ from typing import Any
 
 from bayesirt.data import Responses
 from bayesirt.models.base import IRTModel
+from bayesirt.models.beta import OrderedBeta
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet
 from bayesirt.models.explanatory import ExplanatoryTwoPL
 from bayesirt.models.graded import GradedResponse, PartialCredit
@@ -31,6 +32,7 @@ MODELS: dict[str, type[IRTModel]] = {
         ExplanatoryTwoPL,
         GradedResponse,
         PartialCredit,
+        OrderedBeta,
     )
 }
 

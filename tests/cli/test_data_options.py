@@ -156,7 +156,10 @@ def test_errors_name_the_options(capsys, fitted, tmp_path):
     assert "--model-name names run folder(s) 'run-z'" in err
     status, err = run(capsys, "fit", runs, "--sep", ";", *out)
     assert "--sep ';' do not apply to format 'lm-eval'" in err
-    assert "it uses --duplicates, --metric, --model-name, --sample-filter, --threshold" in err
+    assert (
+        "it uses --duplicates, --metric, --model-name, --response-type, --sample-filter, "
+        "--scale, --threshold" in err
+    )
     assert not fitted
 
 

@@ -194,7 +194,11 @@ class FitReached(Exception):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--trials", "n"], "--trials: only with --response-type binomial"),
+        (
+            ["--response-type", "binary", "--trials", "n"],
+            "--trials: only with --response-type binomial, not binary",
+        ),
+        (["--trials", "n", "--threshold", "0.5"], "--threshold and --response-type binomial"),
         (["--response-type", "binomial"], "--response-type binomial needs --trials COL"),
         (
             ["--response-type", "binomial", "--trials", "n", "--threshold", "0.5"],
@@ -225,6 +229,12 @@ def test_the_command_line_reads_binomial_data(capsys, monkeypatch, tmp_path):
     with pytest.raises(FitReached):
         main([*args, "--out", str(tmp_path / "x.nc")])
     assert given[0].is_binomial and given[0].trials.tolist() == [5, 4, 5, 3, 2]
+    # --trials alone says the responses are binomial
+    with pytest.raises(FitReached):
+        main(
+            ["fit", str(path), "--response", "k", "--trials", "n", "--out", str(tmp_path / "y.nc")]
+        )
+    assert given[1].is_binomial and given[1].equals(given[0])
 
 
 def test_simulated_binomial_responses_leave_the_binary_draws_alone():

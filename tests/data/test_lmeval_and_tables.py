@@ -268,6 +268,7 @@ def test_provenance_records_what_was_read(lmeval, tmp_path):
         "format": "lm-eval",
         "threshold": 0.5,
         "duplicates": "first",
+        "response_type": "binary",
         "sample_filter": {"arc_easy": "none", "gsm8k": "strict-match"},
         "metric": {"arc_easy": "acc", "gsm8k": "exact_match"},
         "model_name": {"run-a": "org/run-a", "run-b": "org/run-b"},

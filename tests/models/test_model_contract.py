@@ -62,6 +62,7 @@ CASES: dict[str, list[dict]] = {
     "2pl-explanatory": [{"item_features": _features, "explain_log_a": True}],
     "grm": [{"pool_by": "benchmark"}],
     "gpcm": [{"pool_by": "benchmark"}],
+    "beta": [{"pool_by": "benchmark"}],
 }
 #: Models of ordinal responses: given the same table read as ordinal scores.
 ORDINAL = {"grm", "gpcm"}
@@ -86,7 +87,11 @@ def responses():
 
 
 def _data(name: str, responses):
-    """``responses`` as the model ``name`` takes them (ordinal scores for the graded model)."""
+    """``responses`` as the model ``name`` takes them (ordinal scores for the graded models,
+    continuous scores for the ordered beta model)."""
+    if name == "beta":
+        continuous = bayesirt.Responses.from_long(responses.to_long(), response_type="continuous")
+        return continuous.with_item_meta(responses.item_meta)
     if name not in ORDINAL:
         return responses
     wide = responses.to_wide().reset_index()
