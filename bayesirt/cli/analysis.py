@@ -1,4 +1,4 @@
-"""``bayesirt summary``, ``bayesirt rank`` and ``bayesirt robustness``: analyses of a saved fit.
+"""``bayesirt summary``, ``rank``, ``robustness`` and ``audit``: analyses of a saved fit.
 
 ``summary FIT``
     Abilities (best first) with intervals, item parameters and diagnostics of a saved fit
@@ -10,6 +10,9 @@
     Local dependence between questions (Yen's Q3), its tests, clusters of questions and the
     ranking under other distributions of interest
     (:func:`bayesirt.analysis.robustness.assess_robustness`).
+``audit FIT``
+    Person fit of every subject and, with ``--item-groups``, a contamination screen per
+    subject and group of items (:func:`bayesirt.analysis.audit.audit`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from bayesirt.analysis import rank, rank_table, rank_to_json
+from bayesirt.analysis.audit import audit, audit_json
 from bayesirt.analysis.ranking import RANK_BY
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.analysis.summary import DEFAULT_INTERVAL, NON_DISCRIMINATING_A, summarize_fit
@@ -43,14 +47,17 @@ from bayesirt.inference import fit_info, load_fit
 __all__ = ["add_command"]
 
 _RANK_DEFAULTS = _defaults(rank)
+_AUDIT_DEFAULTS = _defaults(audit)
 _RANK_TOP_K = tuple(_RANK_DEFAULTS["top_k"])
 
 
 def add_command(commands: Any) -> None:
-    """Add ``summary``, ``rank`` and ``robustness`` to the subcommands of ``bayesirt``."""
+    """Add ``summary``, ``rank``, ``robustness`` and ``audit`` to the subcommands of
+    ``bayesirt``."""
     _add_summary_command(commands)
     _add_rank_command(commands)
     _add_robustness_command(commands)
+    _add_audit_command(commands)
 
 
 def _add_summary_command(commands: Any) -> None:
@@ -210,3 +217,87 @@ def _run_robustness(args: argparse.Namespace) -> None:
     )
     print("\naccuracy ranking across distributions of interest:")
     print(shifts.to_string(float_format=lambda x: f"{x:.2f}"))
+
+
+def _open_probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
+    return value
+
+
+def _add_audit_command(commands: Any) -> None:
+    cmd = _command(
+        commands,
+        "audit",
+        _run_audit,
+        "person fit and a contamination screen of the subjects of a saved fit",
+        "Posterior predictive person fit (standardised log-likelihood l_z) of every subject, "
+        "the items that drive it and, with --item-groups, per subject and group of items "
+        "the probability that the subject answers the group better than its ability "
+        "predicts (a sign of having seen the questions).",
+    )
+    _add_fit_argument(cmd)
+    cmd.add_argument(
+        "--item-groups",
+        metavar="COL",
+        help="item metadata column whose values group the items (a benchmark, a category, "
+        "before/after a date): screen each subject's answers per group",
+    )
+    _add_defaulted(
+        cmd,
+        "--alpha",
+        _AUDIT_DEFAULTS["alpha"],
+        "flag a subject whose p-value is below ALPHA, a group whose p_better is above 1 - ALPHA",
+        type=_open_probability,
+    )
+    _add_defaulted(
+        cmd,
+        "--draws",
+        _AUDIT_DEFAULTS["n_draws"],
+        "posterior draws used, one replication each",
+        type=_positive_int,
+    )
+    _add_defaulted(
+        cmd, "--drivers", _AUDIT_DEFAULTS["drivers"], "items named per subject", type=int
+    )
+    _add_seed_option(cmd, _AUDIT_DEFAULTS["random_seed"])
+    _add_json_option(cmd)
+
+
+def _run_audit(args: argparse.Namespace) -> None:
+    idata = load_fit(args.fit)
+    result = audit(
+        idata,
+        item_groups=args.item_groups,
+        alpha=args.alpha,
+        n_draws=args.draws,
+        drivers=args.drivers,
+        random_seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(audit_json(result), indent=2, allow_nan=False))
+        return
+    subjects = result["subjects"]
+    flagged = int(subjects["flagged"].sum())
+    print(
+        f"person fit of {len(subjects)} subjects, worst first (l_z: posterior mean; p: "
+        f"posterior predictive p-value, flagged below {args.alpha:g}): {flagged} flagged"
+    )
+    table = subjects.assign(
+        flagged=subjects["flagged"].map({True: "FLAG", False: ""}),
+        drivers=[
+            ", ".join(f"{item} ({'right' if y else 'wrong'}, P={p:.2f})" for item, y, p in row)
+            for row in subjects["drivers"]
+        ],
+    )
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if "groups" in result:
+        groups = result["groups"].sort_values("p_better", ascending=False, kind="stable")
+        print(
+            f"\ncontamination screen by {args.item_groups!r} (p_better: probability that the "
+            f"subject answers the group better than its ability predicts; flagged above "
+            f"{1 - args.alpha:g}): {int(groups['flagged'].sum())} flagged"
+        )
+        groups = groups.assign(flagged=groups["flagged"].map({True: "FLAG", False: ""}))
+        print(groups.to_string(index=False, float_format=lambda x: f"{x:.3f}"))

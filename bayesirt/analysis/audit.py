@@ -1,0 +1,274 @@
+r"""Auditing subjects: posterior predictive person fit and a contamination screen.
+
+Two questions a leaderboard maintainer asks of every model: *does its pattern of answers
+look like the answers of a model of its ability?* and *does it answer one group of questions
+(a benchmark, a category, the items published before its training cut-off) better than its
+ability predicts*, the signature of having seen them. Both are answered here from the
+posterior of a fitted model of right/wrong answers, by posterior predictive checks (Gelman,
+Meng & Stern 1996) with one replication :math:`y^{rep,(s)} \sim \text{Bernoulli}(P^{(s)})` per
+used draw :math:`s` (the probabilities of the fitted model,
+:meth:`~bayesirt.models.base.IRTModel.observation_probability`).
+
+**Person fit.** For subject :math:`j` over a set of its observed items :math:`G`, the
+standardised log-likelihood of Drasgow, Levine & Williams (1985),
+
+.. math::
+
+    l_z = \frac{l - E[l]}{\sqrt{\operatorname{Var}[l]}}, \quad
+    l = \sum_{i \in G} y_i \log P_i + (1 - y_i) \log(1 - P_i),
+
+    E[l] = \sum_{i \in G} P_i \log P_i + (1 - P_i)\log(1 - P_i), \quad
+    \operatorname{Var}[l] = \sum_{i \in G} P_i (1 - P_i) \Big(\log\frac{P_i}{1 - P_i}\Big)^2,
+
+is computed in every used draw, for the observed answers and for their replication. A low
+:math:`l_z` is a pattern less likely than the model's own (easy questions failed, hard ones
+solved). The posterior predictive p-value is the mid-p
+
+.. math::
+
+    p = \Pr\big(l_z(y^{rep}) < l_z(y)\big) + \tfrac12\Pr\big(l_z(y^{rep}) = l_z(y)\big),
+
+small when the observed answers fit worse than the model's replications. Evaluated in each
+draw, :math:`l_z` needs no correction for an estimated ability (the reason for Snijders'
+:math:`l_z^*`): the draws carry the ability's uncertainty. Like every posterior predictive
+p-value it is conservative, since the subject's own answers inform its ability: under the
+model, subjects are flagged (``p < alpha``) at most at the rate ``alpha``, usually less
+(measured in ``benchmarks/audit.py``). ``person_fit`` is the posterior mean of the observed
+:math:`l_z`; ``drivers`` names the items whose answers were most surprising, by the posterior
+mean of :math:`-\log p(y_i) - H(P_i)` (the surprise of the answer beyond the entropy of the
+item's own answers).
+
+**Contamination screen.** Per subject and item group :math:`g` (an item metadata column,
+``item_groups``), the number right :math:`T = \sum_{i \in g} y_i` against its replications:
+``p_better`` :math:`= \Pr(T(y^{rep}) < T(y)) + \tfrac12 \Pr(T(y^{rep}) = T(y))`, the posterior
+predictive probability that the subject answers the group better than its ability (fitted to
+all of its answers) predicts. A group is flagged where ``p_better > 1 - alpha``; the group's
+person fit (:math:`l_z` within the group) comes with it. The screen is conservative in the
+same way: a model that saw one group has its ability pulled up by it, which hides part of
+the excess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bayesirt._json import json_number
+from bayesirt._validate import check_probability
+from bayesirt.analysis.posterior import fitted_responses
+from bayesirt.analysis.ppc import (
+    CHUNK_ELEMENTS,
+    _chosen_draws,
+    _mid_p,
+    _observed,
+    _probabilities,
+)
+
+__all__ = ["audit", "audit_json"]
+
+#: Probabilities are kept this far from 0 and 1 in the logarithms of the person-fit statistic.
+_EDGE = 1e-12
+
+
+def audit(
+    idata,
+    *,
+    item_groups: str | None = None,
+    alpha: float = 0.05,
+    n_draws: int | None = 500,
+    drivers: int = 5,
+    random_seed: int = 0,
+) -> dict[str, pd.DataFrame]:
+    r"""Person fit of every subject, and with ``item_groups`` a contamination screen per
+    subject and group (definitions in the module docstring).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit of right/wrong answers made by :func:`bayesirt.fit`.
+    item_groups : str, optional
+        Item metadata column of the fitted responses whose values group the items (a
+        benchmark, a category, "before"/"after" a date).
+    alpha : float in (0, 1)
+        Flag a subject when its person-fit p-value is below ``alpha``, a group when its
+        ``p_better`` is above ``1 - alpha``.
+    n_draws : int or None
+        Posterior draws used, one replication each (``None``: all).
+    drivers : int
+        Items named per subject as driving its person fit.
+    random_seed : int
+        Seed of the draws used and of the replications.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``"subjects"``: one row per subject, worst fit first: ``person_fit`` (posterior mean
+        :math:`l_z`), ``p_value``, ``flagged``, ``drivers`` (a list of ``(item, answer,
+        P(correct))``), ``n_items``. With ``item_groups``, ``"groups"``: one row per subject
+        and group: ``group``, ``n_items``, ``observed_right``, ``expected_right`` (posterior
+        mean of :math:`\sum P`), ``p_better``, ``flagged``, ``person_fit``, ``p_value``.
+    """
+    check_probability("alpha", alpha)
+    if int(drivers) != drivers or drivers < 0:
+        raise ValueError(f"drivers must be a whole number >= 0, got {drivers!r}")
+    observed = _observed(idata)  # refuses responses that are not right/wrong
+    group_codes, group_labels = _groups(idata, item_groups, observed)
+    rng = np.random.default_rng(random_seed)
+    samples = _chosen_draws(idata.posterior, n_draws, rng)
+
+    n_subjects = observed.n_subjects
+    n_groups = len(group_labels)
+    # units: each subject over all its items, then each (subject, group)
+    units = [observed.subject_index]
+    if n_groups:
+        units.append(n_subjects + observed.subject_index * n_groups + group_codes)
+    n_units = n_subjects * (1 + n_groups)
+    y = observed.y
+    lz_obs = np.empty((len(samples), n_units))
+    lz_rep = np.empty_like(lz_obs)
+    right_rep = np.empty_like(lz_obs)
+    expected_right = np.zeros(n_units)
+    surprise = np.zeros(len(y))
+    for s, p in enumerate(_probabilities(idata, observed, samples, CHUNK_ELEMENTS)):
+        p = np.clip(p, _EDGE, 1.0 - _EDGE)
+        log_p, log_q = np.log(p), np.log1p(-p)
+        entropy = -(p * log_p + (1 - p) * log_q)
+        variance = p * (1 - p) * (log_p - log_q) ** 2
+        y_rep = (rng.uniform(size=p.size) < p).astype(float)
+        ll_obs = np.where(y == 1, log_p, log_q)
+        ll_rep = np.where(y_rep == 1, log_p, log_q)
+        surprise += -ll_obs - entropy
+        for codes in units:
+            mean = -_sums(codes, entropy, n_units)
+            sd = np.sqrt(_sums(codes, variance, n_units))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                obs = (_sums(codes, ll_obs, n_units) - mean) / sd
+                rep = (_sums(codes, ll_rep, n_units) - mean) / sd
+            used = np.bincount(codes, minlength=n_units) > 0
+            lz_obs[s, used] = obs[used]
+            lz_rep[s, used] = rep[used]
+            right_rep[s, used] = _sums(codes, y_rep, n_units)[used]
+            expected_right[used] += _sums(codes, p, n_units)[used]
+    surprise /= len(samples)
+    expected_right /= len(samples)
+    p_value = _mid_p(-lz_rep, -lz_obs)  # Pr(l_z(rep) < l_z(obs))
+    person = np.nanmean(lz_obs, axis=0)
+
+    counts = np.zeros(n_units, dtype=np.int64)
+    right = np.zeros(n_units)
+    for codes in units:
+        counts += np.bincount(codes, minlength=n_units)
+        right += _sums(codes, y, n_units)
+    subjects = pd.DataFrame(
+        {
+            "subject": observed.subjects,
+            "person_fit": person[:n_subjects],
+            "p_value": p_value[:n_subjects],
+            "flagged": p_value[:n_subjects] < alpha,
+            "drivers": _drivers(observed, surprise, idata, samples, drivers),
+            "n_items": counts[:n_subjects],
+        }
+    ).sort_values("person_fit", kind="stable", ignore_index=True)
+    out = {"subjects": subjects}
+    if n_groups:
+        better = _mid_p(np.broadcast_to(right, right_rep.shape), right_rep)  # Pr(T > T_rep)
+        rows = slice(n_subjects, None)
+        groups = pd.DataFrame(
+            {
+                "subject": np.repeat(observed.subjects, n_groups),
+                "group": np.tile(group_labels, n_subjects),
+                "n_items": counts[rows],
+                "observed_right": right[rows],
+                "expected_right": expected_right[rows],
+                "p_better": better[rows],
+                "flagged": better[rows] > 1 - alpha,
+                "person_fit": person[rows],
+                "p_value": p_value[rows],
+            }
+        )
+        out["groups"] = groups[groups["n_items"] > 0].reset_index(drop=True)
+    return out
+
+
+def _sums(codes: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:
+    return np.bincount(codes, weights=values, minlength=n_units)
+
+
+def _groups(idata, column: str | None, observed) -> tuple[np.ndarray, pd.Index]:
+    """The group code of every observed answer and the group labels (none without
+    ``column``)."""
+    if column is None:
+        return np.zeros(len(observed.y), dtype=np.int64), pd.Index([])
+    responses = fitted_responses(idata)
+    codes, labels = responses.item_groups(column)
+    return np.asarray(codes, dtype=np.int64)[observed.item_index], pd.Index(labels).astype(str)
+
+
+def _drivers(observed, surprise: np.ndarray, idata, samples, top: int) -> list[list]:
+    """Per subject, its ``top`` most surprising answers: (item, answer, posterior mean
+    P(correct))."""
+    out: list[list] = [[] for _ in range(observed.n_subjects)]
+    if top == 0:
+        return out
+    order = np.lexsort((-surprise, observed.subject_index))
+    chosen = []
+    for j in range(observed.n_subjects):
+        rows = order[observed.subject_index[order] == j][:top]
+        chosen.append(rows)
+    rows = np.concatenate(chosen) if chosen else np.array([], dtype=int)
+    mean_p = np.zeros(len(rows))
+    for p in _probabilities(idata, observed, samples, CHUNK_ELEMENTS):
+        mean_p += p[rows]
+    mean_p /= len(samples)
+    for row, p in zip(rows, mean_p, strict=True):
+        out[observed.subject_index[row]].append(
+            (str(observed.items[observed.item_index[row]]), int(observed.y[row]), float(p))
+        )
+    return out
+
+
+def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None = None) -> dict:
+    """The audit as plain JSON values: ``{"subjects": [{"subject", "person_fit", "p_value",
+    "flagged", "drivers": [{"item", "answer", "p_correct"}], "groups": [{"group", "n_items",
+    "observed_right", "expected_right", "p_better", "flagged", "person_fit", "p_value"}]}]}``
+    (``groups`` limits the groups listed)."""
+    by_subject = {}
+    if "groups" in result:
+        table = result["groups"]
+        if groups is not None:
+            table = table[table["group"].isin(list(groups))]
+        for subject, rows in table.groupby("subject", sort=False):
+            by_subject[subject] = [
+                {key: _plain(value) for key, value in row.items() if key != "subject"}
+                for row in rows.to_dict("records")
+            ]
+    subjects = []
+    for row in result["subjects"].to_dict("records"):
+        record = {
+            "subject": row["subject"],
+            "person_fit": _plain(row["person_fit"]),
+            "p_value": _plain(row["p_value"]),
+            "flagged": bool(row["flagged"]),
+            "n_items": int(row["n_items"]),
+            "drivers": [
+                {"item": item, "answer": answer, "p_correct": _plain(p)}
+                for item, answer, p in row["drivers"]
+            ],
+        }
+        if by_subject:
+            record["groups"] = by_subject.get(row["subject"], [])
+        subjects.append(record)
+    return {"subjects": subjects}
+
+
+def _plain(value):
+    """A table value as a plain JSON value (NaN and infinities as None)."""
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return json_number(value)
+    return value

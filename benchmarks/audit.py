@@ -1,0 +1,202 @@
+"""Auditing subjects (issue 22): planted contamination on simulated leaderboards, the rate at
+which clean subjects are flagged, and the audit of real leaderboards.
+
+**Planted.** For each of ``--seeds`` seeds, a simulated 2PL leaderboard of 60 subjects × 400
+items (``simulate_responses(60, 400, seed=100 + k)``) whose items are labelled "old" and "new"
+alternately (item metadata ``release``). Two subjects, drawn at random, are contaminated:
+
+* subject A answers 60 items (15% of the benchmark) right regardless of its ability, drawn
+  among the 100 hardest "old" items: person fit should flag it, and the contamination screen
+  should flag its "old" group and not its "new" one;
+* subject B answers 30 items right, drawn among the 200 hardest of all items (15% of the
+  hardest half): a weaker planting.
+
+Each data set is fitted with the defaults (2PL until converged) and audited at ``alpha =
+0.05``. The other 58 subjects are clean. **Null.** ``--seeds`` more data sets with nothing
+planted (``seed=200 + k``): the share of subjects and of (subject, group) pairs flagged.
+
+**Real.** Default fits and the audit of ChemBench (22 × 2,854), AlpacaEval 2 (58 × 805, win =
+``correct >= 0.5``, grouped by the instructions' source ``category``) and metabench gsm8k
+(train, 5,041 × 249): what is flagged and how long the fit and the audit take.
+
+    python benchmarks/audit.py                    # everything (about an hour on 2 cores)
+    python benchmarks/audit.py --only simulated --seeds 20
+    python benchmarks/audit.py --only real
+
+Results are appended to ``results/audit.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import bayesirt
+from bayesirt.analysis.audit import audit
+from bayesirt.data.sources import load_source
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results" / "audit.json"
+ALPHA = 0.05
+
+
+def _fit(responses):
+    started = time.perf_counter()
+    idata = bayesirt.fit(responses, model="2pl", random_seed=1, progressbar=False)
+    return idata, time.perf_counter() - started
+
+
+def _planted(seed: int, rng: np.random.Generator) -> dict:
+    responses, truth = bayesirt.simulate_responses(60, 400, seed=seed)
+    wide = responses.to_wide()
+    items = wide.columns
+    release = pd.Series(np.where(np.arange(len(items)) % 2 == 0, "old", "new"), index=items)
+    difficulty = truth["b"].to_series().loc[items]
+    a, b = rng.choice(wide.index, size=2, replace=False)
+    hard_old = difficulty[release == "old"].sort_values(ascending=False).index[:100]
+    hard = difficulty.sort_values(ascending=False).index[:200]
+    wide.loc[a, rng.choice(hard_old, size=60, replace=False)] = 1.0
+    wide.loc[b, rng.choice(hard, size=30, replace=False)] = 1.0
+    data = bayesirt.Responses.from_wide(wide, item_meta=release.rename("release").to_frame())
+    idata, fit_seconds = _fit(data)
+    started = time.perf_counter()
+    result = audit(idata, item_groups="release", alpha=ALPHA)
+    audit_seconds = time.perf_counter() - started
+    subjects = result["subjects"].set_index("subject")
+    groups = result["groups"].set_index(["subject", "group"])
+    clean = subjects.drop(index=[a, b])
+    ability = truth["theta"].to_series().rank(pct=True)
+    return {
+        "seed": seed,
+        "converged": bayesirt.inference.io.fit_diagnostics(idata)["converged"],
+        "fit_seconds": round(fit_seconds, 1),
+        "audit_seconds": round(audit_seconds, 2),
+        "a_ability_percentile": float(ability[a]),
+        "a_p_value": float(subjects.loc[a, "p_value"]),
+        "a_flagged": bool(subjects.loc[a, "flagged"]),
+        "a_old_p_better": float(groups.loc[(a, "old"), "p_better"]),
+        "a_old_flagged": bool(groups.loc[(a, "old"), "flagged"]),
+        "a_new_flagged": bool(groups.loc[(a, "new"), "flagged"]),
+        "b_ability_percentile": float(ability[b]),
+        "b_p_value": float(subjects.loc[b, "p_value"]),
+        "b_flagged": bool(subjects.loc[b, "flagged"]),
+        "clean_flagged": float(clean["flagged"].mean()),
+        "clean_groups_flagged": float(groups.drop(index=[a, b], level="subject")["flagged"].mean()),
+    }
+
+
+def _null(seed: int) -> dict:
+    responses, _ = bayesirt.simulate_responses(60, 400, seed=seed)
+    release = pd.Series(
+        np.where(np.arange(responses.n_items) % 2 == 0, "old", "new"), index=responses.items
+    )
+    data = responses.with_item_meta(release.rename("release").to_frame())
+    idata, _ = _fit(data)
+    result = audit(idata, item_groups="release", alpha=ALPHA)
+    return {
+        "seed": seed,
+        "flagged": float(result["subjects"]["flagged"].mean()),
+        "groups_flagged": float(result["groups"]["flagged"].mean()),
+        "p_values": [round(float(p), 4) for p in result["subjects"]["p_value"]],
+    }
+
+
+def simulated(n_seeds: int) -> dict:
+    rng = np.random.default_rng(22)
+    planted = [_planted(100 + k, rng) for k in range(n_seeds)]
+    null = [_null(200 + k) for k in range(n_seeds)]
+    frame = pd.DataFrame(planted)
+    return {
+        "planted": planted,
+        "null": [{k: v for k, v in run.items() if k != "p_values"} for run in null],
+        "a_detected": float(frame["a_flagged"].mean()),
+        "a_old_group_detected": float(frame["a_old_flagged"].mean()),
+        "a_new_group_flagged": float(frame["a_new_flagged"].mean()),
+        "b_detected": float(frame["b_flagged"].mean()),
+        "clean_flagged_in_planted": float(frame["clean_flagged"].mean()),
+        "clean_groups_flagged_in_planted": float(frame["clean_groups_flagged"].mean()),
+        "null_flagged": float(np.mean([run["flagged"] for run in null])),
+        "null_groups_flagged": float(np.mean([run["groups_flagged"] for run in null])),
+        "null_p_value_deciles": np.quantile(
+            np.concatenate([run["p_values"] for run in null]), np.linspace(0.1, 0.9, 9)
+        )
+        .round(3)
+        .tolist(),
+    }
+
+
+REAL = {
+    "chembench": ("dataset:chembench", {}, None),
+    "alpacaeval2": (
+        str(SHARED / "alpacaeval2/responses_tidy.csv"),
+        {"response": "correct", "threshold": 0.5},
+        "category",
+    ),
+    "gsm8k": (str(SHARED / "metabench/gsm8k_train_responses_wide.csv"), {}, None),
+}
+
+
+def real(names) -> dict:
+    out = {}
+    for name in names:
+        source, options, groups = REAL[name]
+        responses = load_source(source, **options)
+        if name == "alpacaeval2":
+            meta = pd.read_csv(SHARED / "alpacaeval2/items.csv", index_col="item")
+            responses = responses.with_item_meta(meta[["category"]])
+        idata, fit_seconds = _fit(responses)
+        started = time.perf_counter()
+        result = audit(idata, item_groups=groups, alpha=ALPHA)
+        audit_seconds = time.perf_counter() - started
+        subjects = result["subjects"]
+        record = {
+            "shape": [responses.n_subjects, responses.n_items],
+            "converged": bayesirt.inference.io.fit_diagnostics(idata)["converged"],
+            "fit_seconds": round(fit_seconds, 1),
+            "audit_seconds": round(audit_seconds, 2),
+            "flagged": int(subjects["flagged"].sum()),
+            "worst": [
+                {
+                    "subject": row.subject,
+                    "person_fit": round(float(row.person_fit), 2),
+                    "p_value": float(row.p_value),
+                    "drivers": row.drivers[:3],
+                }
+                for row in subjects.head(5).itertuples()
+            ],
+        }
+        if groups is not None:
+            table = result["groups"].sort_values("p_better", ascending=False)
+            record["groups_flagged"] = int(table["flagged"].sum())
+            record["top_groups"] = table.head(5).to_dict("records")
+        out[name] = record
+        print(name, json.dumps(record, indent=1, default=str), flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["simulated", "real"])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--real", nargs="*", choices=list(REAL), default=list(REAL))
+    args = parser.parse_args()
+    record: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds")}
+    if args.only in (None, "simulated"):
+        record["simulated"] = simulated(args.seeds)
+        summary = {k: v for k, v in record["simulated"].items() if k not in ("planted", "null")}
+        print(json.dumps(summary, indent=1), flush=True)
+    if args.only in (None, "real"):
+        record["real"] = real(args.real)
+    runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    RESULTS.write_text(json.dumps([*runs, record], indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The audit of subjects: a planted contamination is found by person fit and by the screen of
+the contaminated group; clean subjects and groups are rarely flagged."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesirt
+from bayesirt.analysis.audit import audit, audit_json
+from bayesirt.cli import main
+from bayesirt.inference import save_fit
+
+PLANTED = 40  # hard "old" items answered right regardless of ability
+
+
+@pytest.fixture(scope="module")
+def contaminated():
+    """A 2PL leaderboard, 40 × 240, items "old" or "new"; a subject of low ability answers
+    40 of the 60 hardest old items right."""
+    responses, truth = bayesirt.simulate_responses(40, 240, seed=11)
+    wide = responses.to_wide()
+    items = wide.columns
+    release = pd.Series(np.where(np.arange(len(items)) % 2 == 0, "old", "new"), index=items)
+    difficulty = truth["b"].to_series().loc[items]
+    hardest_old = difficulty[release == "old"].sort_values(ascending=False).index[:60]
+    rng = np.random.default_rng(0)
+    subject = truth["theta"].to_series().sort_values().index[8]
+    planted = rng.choice(hardest_old, size=PLANTED, replace=False)
+    wide.loc[subject, planted] = 1.0
+    meta = release.rename("release").rename_axis("item").to_frame()
+    data = bayesirt.Responses.from_wide(wide, item_meta=meta)
+    idata = bayesirt.fit(data, model="2pl", random_seed=1, progressbar=False)
+    return idata, subject, set(planted)
+
+
+def test_person_fit_flags_the_planted_subject(contaminated):
+    idata, subject, planted = contaminated
+    result = audit(idata, random_seed=2)
+    subjects = result["subjects"].set_index("subject")
+    assert subjects.loc[subject, "flagged"] and subjects.loc[subject, "p_value"] < 0.01
+    assert result["subjects"]["subject"].iloc[0] == subject  # the worst fit comes first
+    clean = subjects.drop(index=subject)
+    assert clean["flagged"].mean() <= 0.1
+    assert subjects.loc[subject, "person_fit"] < clean["person_fit"].min()
+    # its most surprising answers are mostly planted right answers to hard items
+    drivers = subjects.loc[subject, "drivers"]
+    assert len(drivers) == 5
+    assert sum(item in planted and answer == 1 and p < 0.5 for item, answer, p in drivers) >= 3
+
+
+def test_the_screen_flags_the_contaminated_group_only(contaminated):
+    idata, subject, _ = contaminated
+    groups = audit(idata, item_groups="release", random_seed=2)["groups"]
+    table = groups.set_index(["subject", "group"])
+    assert table.loc[(subject, "old"), "flagged"]
+    assert (
+        table.loc[(subject, "old"), "observed_right"]
+        > table.loc[(subject, "old"), "expected_right"]
+    )
+    assert not table.loc[(subject, "new"), "flagged"]
+    assert table.drop(index=subject, level="subject")["flagged"].mean() <= 0.1
+    assert set(table.loc[subject].index) == {"old", "new"}
+    assert (groups["n_items"] == 120).all()
+
+
+def test_json_has_the_documented_shape(contaminated):
+    idata, subject, _ = contaminated
+    out = audit_json(audit(idata, item_groups="release", n_draws=50, drivers=2))
+    json.dumps(out, allow_nan=False)
+    first = out["subjects"][0]
+    assert set(first) == {
+        "subject",
+        "person_fit",
+        "p_value",
+        "flagged",
+        "n_items",
+        "drivers",
+        "groups",
+    }
+    assert set(first["drivers"][0]) == {"item", "answer", "p_correct"}
+    assert {g["group"] for g in first["groups"]} == {"old", "new"}
+    assert first["subject"] == subject
+
+
+def test_bad_options_are_named(contaminated):
+    idata, _, _ = contaminated
+    with pytest.raises(ValueError, match="no item metadata column 'family'"):
+        audit(idata, item_groups="family")
+    with pytest.raises(ValueError, match="alpha"):
+        audit(idata, alpha=1.5)
+    with pytest.raises(ValueError, match="drivers"):
+        audit(idata, drivers=-1)
+
+
+def test_the_command_line_audits_a_saved_fit(contaminated, tmp_path, capsys):
+    idata, subject, _ = contaminated
+    path = tmp_path / "fit.nc"
+    save_fit(idata, path)
+    assert main(["audit", str(path), "--item-groups", "release", "--draws", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["subjects"][0]["subject"] == subject and out["subjects"][0]["flagged"]
+    assert main(["audit", str(path), "--draws", "100"]) == 0
+    first_row = capsys.readouterr().out.splitlines()[2].split()
+    assert first_row[0] == subject and first_row[3] == "FLAG"
+    assert main(["audit", str(path), "--alpha", "1.5"]) == 2
+    assert "--alpha: must be strictly between 0 and 1" in capsys.readouterr().err
