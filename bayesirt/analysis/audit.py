@@ -171,6 +171,7 @@ def audit(
             "n_items": counts[:n_subjects],
         }
     ).sort_values("person_fit", kind="stable", ignore_index=True)
+    subjects.attrs["alpha"] = alpha
     out = {"subjects": subjects}
     if n_groups:
         better = _mid_p(np.broadcast_to(right, right_rep.shape), right_rep)  # Pr(T > T_rep)

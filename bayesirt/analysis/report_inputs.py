@@ -2,9 +2,9 @@
 
 :func:`report_inputs` runs on the fits of :func:`bayesirt.reports.build_report` what its
 sections present: the posterior predictive checks of the first fit, its ranking and benchmark
-quality (item fit, information, separability), and the PSIS-LOO comparison of the fits by
-response and by item when there are several. :class:`ReportInputs` holds the results; the
-report only draws them.
+quality (item fit, information, separability), the person fit of its subjects, and the PSIS-LOO
+comparison of the fits by response and by item when there are several. :class:`ReportInputs`
+holds the results; the report only draws them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
+from bayesirt.analysis.audit import audit
 from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
 from bayesirt.analysis.ppc import STATISTICS, ppc
 from bayesirt.analysis.quality import BenchmarkQuality, assess_quality
@@ -27,7 +28,7 @@ __all__ = ["STAGES", "ReportInputs", "report_inputs"]
 
 #: What :func:`report_inputs` announces to its ``progress`` callback, in order: the ids of the
 #: report's sections whose analyses it runs.
-STAGES = ("ppc", "item-fit", "quality", "ranking", "comparison")
+STAGES = ("ppc", "item-fit", "quality", "ranking", "person-fit", "comparison")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class ReportInputs:
         ``unavailable`` (the checks are of right/wrong answers).
     ranking : xarray.Dataset or None
         :func:`bayesirt.analysis.rank` of the first fit; None when ``unavailable``.
+    person_fit : pandas.DataFrame or None
+        The person fit of the first fit's subjects (``audit(...)["subjects"]``,
+        :func:`bayesirt.analysis.audit.audit`); None when ``unavailable``.
     quality : BenchmarkQuality or None
         :func:`bayesirt.analysis.assess_quality` of the first fit, with ``ranking`` and the
         item fit of ``checks``; None when ``unavailable``.
@@ -58,6 +62,7 @@ class ReportInputs:
 
     checks: xr.Dataset | None
     ranking: xr.Dataset | None
+    person_fit: pd.DataFrame | None
     quality: BenchmarkQuality | None
     unavailable: str | None
     same_data: bool
@@ -92,8 +97,9 @@ def report_inputs(
     progress : callable, optional
         Called with each stage of :data:`STAGES` as it starts: ``"ppc"`` before the checks,
         ``"item-fit"`` before the ranking and the quality (they are computed together, so
-        ``"quality"`` and ``"ranking"`` follow at once, and only when there are both), and
-        ``"comparison"`` before the LOO comparison of two or more fits.
+        ``"quality"`` and ``"ranking"`` follow at once, and only when there are both),
+        ``"person-fit"`` before the person fit (with the checks), and ``"comparison"`` before
+        the LOO comparison of two or more fits.
 
     Returns
     -------
@@ -104,7 +110,7 @@ def report_inputs(
     announce = progress if progress is not None else _silent
     primary = next(iter(fits.values()))
     announce("ppc")
-    checks = ranking = quality = unavailable = None
+    checks = ranking = quality = unavailable = person_fit = None
     try:
         checks = ppc(
             primary, statistics=tuple(STATISTICS), n_draws=n_draws, random_seed=random_seed
@@ -130,6 +136,10 @@ def report_inputs(
         else:
             announce("quality")
             announce("ranking")
+        announce("person-fit")
+        person_fit = audit(primary, alpha=alpha, n_draws=n_draws, random_seed=random_seed)[
+            "subjects"
+        ]
     same_data = len({data_fingerprint(idata) for idata in fits.values()}) == 1
     comparison = None
     if len(fits) > 1:
@@ -143,6 +153,7 @@ def report_inputs(
     return ReportInputs(
         checks=checks,
         ranking=ranking,
+        person_fit=person_fit,
         quality=quality,
         unavailable=unavailable,
         same_data=same_data,

@@ -1,6 +1,7 @@
 """bayesirt.reports: every figure of the package (matplotlib; each plot returns its Axes) and
 the self-contained HTML diagnostics report (:func:`build_report`)."""
 
+from bayesirt.reports.audit import plot_person_fit
 from bayesirt.reports.diagnostics import plot_hyperparameter_trace, plot_worst_rank
 from bayesirt.reports.ppc import plot_ppc_discrepancy, plot_ppc_histogram, plot_ppc_units
 from bayesirt.reports.quality import plot_information, plot_item_parameters, plot_wright_map
@@ -17,6 +18,7 @@ __all__ = [
     "plot_information",
     "plot_item_parameters",
     "plot_p_beats",
+    "plot_person_fit",
     "plot_ppc_discrepancy",
     "plot_ppc_histogram",
     "plot_ppc_units",

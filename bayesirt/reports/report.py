@@ -50,6 +50,7 @@ from bayesirt.analysis.quality import FLAGS
 from bayesirt.analysis.ranking import rank_table
 from bayesirt.analysis.report_inputs import ReportInputs, report_inputs
 from bayesirt.inference.io import CONFIG_ATTR, data_fingerprint, fit_config, fit_settings
+from bayesirt.reports.audit import plot_person_fit
 from bayesirt.reports.diagnostics import (
     advi_stopping_rule,
     convergence_table,
@@ -72,6 +73,7 @@ SECTIONS = {
     "item-fit": "Item fit and flagged items",
     "quality": "Benchmark quality",
     "ranking": "Ranking with uncertainty",
+    "person-fit": "Person fit",
     "comparison": "Model comparison",
 }
 #: Id of the banner shown when a fit failed its convergence checks.
@@ -377,6 +379,29 @@ def _ranking_section(ranking, quality) -> tuple[str, Markup]:
     return _section("ranking", body)
 
 
+def _person_fit_section(subjects: pd.DataFrame) -> tuple[str, Markup]:
+    alpha = subjects.attrs["alpha"]
+    flagged = subjects[subjects["flagged"]]
+    shown = subjects.head(max(10, len(flagged))).assign(
+        drivers=[
+            ", ".join(f"{item} ({'right' if y else 'wrong'}, P={p:.2f})" for item, y, p in row)
+            for row in subjects["drivers"].head(max(10, len(flagged)))
+        ]
+    )
+    body = [
+        f"<p>{len(flagged)} of {len(subjects)} subjects flagged: their answers fit the model "
+        f"worse than its own replications do (posterior predictive p-value of the "
+        f"standardised log-likelihood l<sub>z</sub> below {alpha:g}). Failing easy questions "
+        "while solving hard ones (a model that has seen some of the questions) lowers "
+        "l<sub>z</sub>; the drivers are each subject's most surprising answers. The check is "
+        "conservative: under the model it flags fewer than the nominal share. "
+        "<code>bayesirt audit FIT --item-groups COL</code> screens each group of items.</p>",
+        _figure(plot_person_fit(subjects), "Person-fit p-value of every subject, worst first"),
+        _table(shown.set_index("subject")),
+    ]
+    return _section("person-fit", body)
+
+
 def _comparison_section(inputs: ReportInputs) -> tuple[str, Markup]:
     if inputs.comparison is None:  # only called with two or more fits
         return _section(
@@ -516,6 +541,12 @@ def build_report(
         sections.append(_item_fit_section(inputs.quality, inputs.checks))
         sections.append(_quality_section(inputs.quality))
         sections.append(_ranking_section(inputs.ranking, inputs.quality))
+    if inputs.person_fit is None:
+        sections.append(
+            _section("person-fit", [_unavailable(SECTIONS["person-fit"], inputs.unavailable)])
+        )
+    else:
+        sections.append(_person_fit_section(inputs.person_fit))
     if len(fits) > 1:
         sections.append(_comparison_section(inputs))
 

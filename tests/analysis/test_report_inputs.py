@@ -21,12 +21,14 @@ def stamped(seed: int):
 def test_one_fit_has_checks_ranking_and_quality_but_no_comparison():
     stages = []
     inputs = report_inputs({"fit": stamped(0)}, n_draws=10, progress=stages.append)
-    assert stages == ["ppc", "item-fit", "quality", "ranking"]
+    assert stages == ["ppc", "item-fit", "quality", "ranking", "person-fit"]
     assert inputs.unavailable is None and inputs.same_data
     assert inputs.checks.attrs["n_draws"] == 10
     assert inputs.ranking.sizes["subject"] == 8
     assert inputs.quality.item_fit is inputs.checks  # the quality reuses the checks
     assert inputs.comparison is None
+    assert sorted(inputs.person_fit["subject"]) == sorted(inputs.ranking["subject"].values)
+    assert inputs.person_fit.attrs["alpha"] == 0.05
 
 
 def test_fits_on_different_data_are_not_compared():

@@ -162,7 +162,7 @@ def test_chromium_renders_every_section_and_image(two_fit_report):
     document = two_fit_report.read_text()
     # two fits by ADVI (one chain, no rank plots): 2 traces, 3 checks, item fit, 3 quality
     # figures, the caterpillar and the comparisons by response and by item
-    assert seen["images"] == document.count("<figure><img") == 12
+    assert seen["images"] == document.count("<figure><img") == 13
     assert seen["images_ok"] == seen["images"], f"broken images: {seen['broken']}"
     assert seen["banner"]
     assert seen["errors"] == []
