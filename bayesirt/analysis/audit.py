@@ -46,6 +46,22 @@ all of its answers) predicts. A group is flagged where ``p_better > 1 - alpha``;
 person fit (:math:`l_z` within the group) comes with it. The screen is conservative in the
 same way: a model that saw one group has its ability pulled up by it, which hides part of
 the excess.
+
+**Differential item functioning.** A fit of the DIF model (:mod:`bayesirt.models.dif`,
+``model="2pl-dif"``, ``dif_by=`` a subject metadata column) holds each focal group's effect
+:math:`\delta_{g,i}` of every item at equal ability. The audit reports its posterior mean and
+central ``1 - alpha`` interval; ``flagged`` where the interval excludes 0 (per item, at the
+nominal rate ``alpha`` for items without DIF), and ``flagged_fdr`` by the Benjamini–Hochberg
+rule at level ``alpha`` over all items and focal groups, applied to the two-sided posterior
+tail probabilities :math:`2\min(\Pr(\delta > 0), \Pr(\delta < 0))` (multiplicity-aware, and
+conservative; both measured in ``benchmarks/audit.py``). Differential test functioning
+(``dtf``): per focal group, the difference its subjects' expected scores on the whole
+benchmark would show if the items functioned for them as for the reference group,
+:math:`\frac{1}{N_g}\sum_{j \in g}\frac{1}{I}\sum_i [\sigma(a_i\theta_j + \alpha_i +
+\delta_{g,i}) - \sigma(a_i\theta_j + \alpha_i)]`, with its interval. The effects sum to zero
+over the items (a shift of every item for a group cannot be told from a difference of
+ability), so the DTF is the part of the score gap that the items' differences make beyond
+such a shift, small unless the effects fall on items that the group finds hard or easy.
 """
 
 from __future__ import annotations
@@ -54,6 +70,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from bayesirt._json import json_number
 from bayesirt._validate import check_probability
@@ -66,7 +83,7 @@ from bayesirt.analysis.ppc import (
     _probabilities,
 )
 
-__all__ = ["audit", "audit_json"]
+__all__ = ["audit", "audit_json", "dif_table"]
 
 #: Probabilities are kept this far from 0 and 1 in the logarithms of the person-fit statistic.
 _EDGE = 1e-12
@@ -104,6 +121,7 @@ def audit(
     Returns
     -------
     dict of str to pandas.DataFrame
+        For a fit of the DIF model, also ``"items"`` and ``"dtf"`` (:func:`dif_table`).
         ``"subjects"``: one row per subject, worst fit first: ``person_fit`` (posterior mean
         :math:`l_z`), ``p_value``, ``flagged``, ``drivers`` (a list of ``(item, answer,
         P(correct))``), ``n_items``. With ``item_groups``, ``"groups"``: one row per subject
@@ -173,6 +191,8 @@ def audit(
     ).sort_values("person_fit", kind="stable", ignore_index=True)
     subjects.attrs["alpha"] = alpha
     out = {"subjects": subjects}
+    if "dif" in idata.posterior:
+        out["items"], out["dtf"] = dif_table(idata, alpha=alpha)
     if n_groups:
         better = _mid_p(np.broadcast_to(right, right_rep.shape), right_rep)  # Pr(T > T_rep)
         rows = slice(n_subjects, None)
@@ -191,6 +211,57 @@ def audit(
         )
         out["groups"] = groups[groups["n_items"] > 0].reset_index(drop=True)
     return out
+
+
+def dif_table(idata, *, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The DIF effects of a fit of the DIF model, one row per focal group and item (``group``,
+    ``item``, ``dif``, ``dif_lo``, ``dif_hi``, ``p_two_sided``, ``flagged``, ``flagged_fdr``;
+    largest effects first), and its differential test functioning per focal group
+    (``group``, ``dtf``, ``dtf_lo``, ``dtf_hi``); definitions in the module docstring."""
+    check_probability("alpha", alpha)
+    posterior = idata.posterior
+    if "dif" not in posterior:
+        raise ValueError("the fit has no DIF effects; fit model='2pl-dif' with dif_by=")
+    dif = posterior["dif"].stack(sample=("chain", "draw")).transpose("dif_group", "item", ...)
+    draws = dif.values
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=-1)
+    positive = (draws > 0).mean(axis=-1)
+    p_two = 2 * np.minimum(positive, 1 - positive)
+    flat = p_two.ravel()
+    order = np.argsort(flat, kind="stable")
+    passing = flat[order] <= alpha * np.arange(1, flat.size + 1) / flat.size
+    fdr = np.zeros(flat.size, dtype=bool)
+    if passing.any():
+        fdr[order[: np.flatnonzero(passing).max() + 1]] = True
+    groups = dif["dif_group"].values.astype(str)
+    items = dif["item"].values.astype(str)
+    table = pd.DataFrame(
+        {
+            "group": np.repeat(groups, len(items)),
+            "item": np.tile(items, len(groups)),
+            "dif": draws.mean(axis=-1).ravel(),
+            "dif_lo": lo.ravel(),
+            "dif_hi": hi.ravel(),
+            "p_two_sided": flat,
+            "flagged": ((lo > 0) | (hi < 0)).ravel(),
+            "flagged_fdr": fdr,
+        }
+    )
+    table = table.iloc[np.argsort(-np.abs(table["dif"].to_numpy()), kind="stable")]
+    # DTF: the focal subjects' expected scores with and without their group's effects
+    theta = posterior["theta"].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    a = posterior["a"].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    intercept = posterior["intercept"].stack(sample=("chain", "draw")).transpose("sample", ...)
+    intercept = intercept.values
+    codes = posterior["dif_code"].values[0, 0].astype(int)
+    rows = []
+    for g, label in enumerate(groups, start=1):
+        logit = a[:, None, :] * theta[:, codes == g, None] + intercept[:, None, :]
+        shift = draws[g - 1].T[:, None, :]  # sample, 1, item
+        gap = (expit(logit + shift) - expit(logit)).mean(axis=(1, 2))
+        low, high = np.quantile(gap, [alpha / 2, 1 - alpha / 2])
+        rows.append({"group": label, "dtf": gap.mean(), "dtf_lo": low, "dtf_hi": high})
+    return table.reset_index(drop=True), pd.DataFrame(rows)
 
 
 def _sums(codes: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:
@@ -233,8 +304,10 @@ def _drivers(observed, surprise: np.ndarray, idata, samples, top: int) -> list[l
 def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None = None) -> dict:
     """The audit as plain JSON values: ``{"subjects": [{"subject", "person_fit", "p_value",
     "flagged", "drivers": [{"item", "answer", "p_correct"}], "groups": [{"group", "n_items",
-    "observed_right", "expected_right", "p_better", "flagged", "person_fit", "p_value"}]}]}``
-    (``groups`` limits the groups listed)."""
+    "observed_right", "expected_right", "p_better", "flagged", "person_fit", "p_value"}]}],
+    "items": [{"group", "item", "dif", "dif_lo", "dif_hi", "p_two_sided", "flagged",
+    "flagged_fdr"}], "dtf": [{"group", "dtf", "dtf_lo", "dtf_hi"}]}`` (items and dtf for a fit of
+    the DIF model; ``groups`` limits the groups listed)."""
     by_subject = {}
     if "groups" in result:
         table = result["groups"]
@@ -261,7 +334,14 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
         if by_subject:
             record["groups"] = by_subject.get(row["subject"], [])
         subjects.append(record)
-    return {"subjects": subjects}
+    out = {"subjects": subjects}
+    for key in ("items", "dtf"):
+        if key in result:
+            out[key] = [
+                {name: _plain(value) for name, value in row.items()}
+                for row in result[key].to_dict("records")
+            ]
+    return out
 
 
 def _plain(value):

@@ -292,6 +292,17 @@ def _run_audit(args: argparse.Namespace) -> None:
         ],
     )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if "items" in result:
+        items, dtf = result["items"], result["dtf"]
+        shown = items[items["flagged"]]
+        print(
+            f"\ndifferential item functioning (logits at equal ability; flagged where the "
+            f"{1 - args.alpha:.0%} interval excludes 0: {len(shown)}, by the "
+            f"Benjamini-Hochberg rule: {int(items['flagged_fdr'].sum())}):"
+        )
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print("\ndifferential test functioning (expected score, focal group minus reference):")
+        print(dtf.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     if "groups" in result:
         groups = result["groups"].sort_values("p_better", ascending=False, kind="stable")
         print(

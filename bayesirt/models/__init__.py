@@ -16,6 +16,7 @@ from bayesirt.irt import (
 from bayesirt.models.base import IRTModel
 from bayesirt.models.beta import OrderedBeta
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet, align_traits
+from bayesirt.models.dif import DifferentialTwoPL
 from bayesirt.models.explanatory import ExplanatoryTwoPL
 from bayesirt.models.graded import GradedResponse, PartialCredit
 from bayesirt.models.priors import Prior
@@ -25,6 +26,7 @@ from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
 __all__ = [
     "MODELS",
     "Bifactor",
+    "DifferentialTwoPL",
     "ExplanatoryTwoPL",
     "FourPL",
     "GradedResponse",

@@ -12,6 +12,7 @@ from bayesirt.data import Responses
 from bayesirt.models.base import IRTModel
 from bayesirt.models.beta import OrderedBeta
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet
+from bayesirt.models.dif import DifferentialTwoPL
 from bayesirt.models.explanatory import ExplanatoryTwoPL
 from bayesirt.models.graded import GradedResponse, PartialCredit
 from bayesirt.models.priors import Prior
@@ -33,6 +34,7 @@ MODELS: dict[str, type[IRTModel]] = {
         GradedResponse,
         PartialCredit,
         OrderedBeta,
+        DifferentialTwoPL,
     )
 }
 

@@ -1,5 +1,6 @@
-"""The audit of subjects: a planted contamination is found by person fit and by the screen of
-the contaminated group; clean subjects and groups are rarely flagged."""
+"""The audit: a planted contamination is found by person fit and by the screen of the
+contaminated group, planted differential item functioning by the DIF model; clean subjects,
+groups and items are rarely flagged."""
 
 from __future__ import annotations
 
@@ -108,3 +109,87 @@ def test_the_command_line_audits_a_saved_fit(contaminated, tmp_path, capsys):
     assert first_row[0] == subject and first_row[3] == "FLAG"
     assert main(["audit", str(path), "--alpha", "1.5"]) == 2
     assert "--alpha: must be strictly between 0 and 1" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- DIF
+DIF_ITEMS = 8
+
+
+@pytest.fixture(scope="module")
+def differential():
+    """240 subjects in two families × 60 items; 8 items are 1.5 logits harder for family "b"."""
+    responses, truth = bayesirt.simulate_responses(240, 60, seed=13)
+    subjects, items = responses.subjects, responses.items
+    family = np.where(np.arange(len(subjects)) % 2 == 0, "a", "b")
+    rng = np.random.default_rng(4)
+    planted = rng.choice(len(items), size=DIF_ITEMS, replace=False)
+    theta = truth["theta"].to_series().loc[subjects].to_numpy()
+    a = truth["a"].to_series().loc[items].to_numpy()
+    b = truth["b"].to_series().loc[items].to_numpy()
+    logit = a * (theta[:, None] - b)
+    logit[np.ix_(family == "b", planted)] -= 1.5
+    y = (rng.uniform(size=logit.shape) < 1 / (1 + np.exp(-logit))).astype(float)
+    meta = pd.DataFrame({"family": family}, index=pd.Index(subjects, name="subject"))
+    data = bayesirt.Responses.from_wide(
+        pd.DataFrame(y, index=subjects, columns=items), subject_meta=meta
+    )
+    idata = bayesirt.fit(data, model="2pl-dif", dif_by="family", random_seed=1, progressbar=False)
+    return idata, set(items[planted]), data
+
+
+def test_the_dif_model_likelihood_is_its_pointwise_sum(differential):
+    from bayesirt.models import DifferentialTwoPL
+
+    _, _, data = differential
+    model = DifferentialTwoPL(data, dif_by="family").build_model()
+    names = ["loglik", "theta", "a", "intercept", "dif", "dif_code"]
+    outputs = model.replace_rvs_by_values([model[n] for n in names])
+    evaluate = model.compile_fn(outputs, inputs=model.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(0)
+    point = {k: v + 0.3 * rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()}
+    loglik, *values = evaluate(point)
+    dims = {"theta": ["subject"], "a": ["item"], "intercept": ["item"], "dif_code": ["subject"]}
+    dims["dif"] = ["dif_group", "item"]
+    posterior = xr_dataset({k: (dims[k], v) for k, v in zip(names[1:], values, strict=True)})
+    pointwise = DifferentialTwoPL.pointwise_log_likelihood(
+        posterior, data.subject_index, data.item_index, data.response
+    )
+    assert pointwise.sum() == pytest.approx(loglik, rel=1e-10)
+
+
+def xr_dataset(variables):
+    import xarray as xr
+
+    return xr.Dataset(
+        {k: (("chain", "draw", *d), np.asarray(v)[None, None]) for k, (d, v) in variables.items()}
+    )
+
+
+def test_planted_dif_is_found(differential):
+    idata, planted, _ = differential
+    assert bayesirt.inference.io.fit_diagnostics(idata)["converged"]
+    result = audit(idata, n_draws=100)
+    items = result["items"].set_index("item")
+    assert items.loc[list(planted), "flagged"].sum() >= DIF_ITEMS - 2
+    assert (items.loc[list(planted), "dif"] < 0).all()  # harder for the focal family
+    assert items.drop(index=list(planted))["flagged"].mean() <= 0.1
+    assert items["flagged_fdr"].sum() <= items["flagged"].sum()
+    assert list(result["dtf"]["group"]) == ["b"]
+    out = audit_json(result)
+    json.dumps(out, allow_nan=False)
+    assert {row["item"] for row in out["items"] if row["flagged"]} == set(
+        items.index[items["flagged"]]
+    )
+
+
+def test_the_dif_model_names_bad_groupings(differential):
+    from bayesirt.models import DifferentialTwoPL
+
+    _, _, data = differential
+    with pytest.raises(ValueError, match="dif_by='size' is not a subject metadata column"):
+        DifferentialTwoPL(data, dif_by="size")
+    one = data.with_subject_meta(
+        pd.DataFrame({"size": "7b"}, index=pd.Index(data.subjects, name="subject"))
+    )
+    with pytest.raises(ValueError, match="puts every subject in one group"):
+        DifferentialTwoPL(one, dif_by="size")

@@ -63,6 +63,7 @@ CASES: dict[str, list[dict]] = {
     "grm": [{"pool_by": "benchmark"}],
     "gpcm": [{"pool_by": "benchmark"}],
     "beta": [{"pool_by": "benchmark"}],
+    "2pl-dif": [{"pool_by": "benchmark", "dif_by": "family"}],
 }
 #: Models of ordinal responses: given the same table read as ordinal scores.
 ORDINAL = {"grm", "gpcm"}
@@ -83,7 +84,11 @@ def responses():
         },
         index=pd.Index(items, name="item"),
     )
-    return resp.with_item_meta(meta)
+    family = pd.DataFrame(
+        {"family": [f"family_{k % 2}" for k in range(resp.n_subjects)]},
+        index=pd.Index(resp.subjects.astype(str), name="subject"),
+    )
+    return resp.with_item_meta(meta).with_subject_meta(family)
 
 
 def _data(name: str, responses):
