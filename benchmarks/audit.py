@@ -15,13 +15,21 @@ Each data set is fitted with the defaults (2PL until converged) and audited at `
 0.05``. The other 58 subjects are clean. **Null.** ``--seeds`` more data sets with nothing
 planted (``seed=200 + k``): the share of subjects and of (subject, group) pairs flagged.
 
+**Planted DIF.** For each of ``--dif-seeds`` seeds, a simulated 2PL of 400 subjects (two
+families of 200, alternating) × 200 items (``seed=300 + k``) in which 20 random items are 0.8
+logits harder for one family, answers redrawn from the truth; and as many with no DIF
+(``seed=400 + k``). Each is fitted with the DIF model (``model="2pl-dif"``,
+``dif_by="family"``) and audited: the share of planted items flagged (interval rule and
+Benjamini–Hochberg rule) and of the other items flagged.
+
 **Real.** Default fits and the audit of ChemBench (22 × 2,854), AlpacaEval 2 (58 × 805, win =
 ``correct >= 0.5``, grouped by the instructions' source ``category``) and metabench gsm8k
 (train, 5,041 × 249): what is flagged and how long the fit and the audit take.
 
-    python benchmarks/audit.py                    # everything (about an hour on 2 cores)
+    python benchmarks/audit.py                    # everything (over an hour on 2 cores)
     python benchmarks/audit.py --only simulated --seeds 20
     python benchmarks/audit.py --only real
+    python benchmarks/audit.py --only dif --dif-seeds 8
 
 Results are appended to ``results/audit.json``.
 """
@@ -132,6 +140,61 @@ def simulated(n_seeds: int) -> dict:
     }
 
 
+def _dif_run(seed: int, shift: float) -> dict:
+    responses, truth = bayesirt.simulate_responses(400, 200, seed=seed)
+    subjects, items = responses.subjects, responses.items
+    family = np.where(np.arange(len(subjects)) % 2 == 0, "a", "b")
+    rng = np.random.default_rng(seed)
+    planted = rng.choice(len(items), size=20, replace=False)
+    theta = truth["theta"].to_series().loc[subjects].to_numpy()
+    a = truth["a"].to_series().loc[items].to_numpy()
+    b = truth["b"].to_series().loc[items].to_numpy()
+    logit = a * (theta[:, None] - b)
+    logit[np.ix_(family == "b", planted)] -= shift
+    y = (rng.uniform(size=logit.shape) < 1 / (1 + np.exp(-logit))).astype(float)
+    meta = pd.DataFrame({"family": family}, index=pd.Index(subjects, name="subject"))
+    data = bayesirt.Responses.from_wide(
+        pd.DataFrame(y, index=subjects, columns=items), subject_meta=meta
+    )
+    started = time.perf_counter()
+    idata = bayesirt.fit(data, model="2pl-dif", dif_by="family", random_seed=1, progressbar=False)
+    fit_seconds = time.perf_counter() - started
+    table = audit(idata, alpha=ALPHA)["items"].set_index("item")
+    chosen = items[planted]
+    others = table.drop(index=chosen)
+    return {
+        "seed": seed,
+        "shift": shift,
+        "converged": bayesirt.inference.io.fit_diagnostics(idata)["converged"],
+        "fit_seconds": round(fit_seconds, 1),
+        "planted_flagged": float(table.loc[chosen, "flagged"].mean()),
+        "planted_flagged_fdr": float(table.loc[chosen, "flagged_fdr"].mean()),
+        "planted_mean_dif": float(table.loc[chosen, "dif"].mean()),
+        "other_flagged": float(others["flagged"].mean()),
+        "other_flagged_fdr": float(others["flagged_fdr"].mean()),
+    }
+
+
+def dif(n_seeds: int) -> dict:
+    planted = [_dif_run(300 + k, 0.8) for k in range(n_seeds)]
+    null = [_dif_run(400 + k, 0.0) for k in range(n_seeds)]
+    frame, frame0 = pd.DataFrame(planted), pd.DataFrame(null)
+    return {
+        "planted": planted,
+        "null": null,
+        "planted_found": float(frame["planted_flagged"].mean()),
+        "planted_found_fdr": float(frame["planted_flagged_fdr"].mean()),
+        "other_flagged": float(frame["other_flagged"].mean()),
+        "other_flagged_fdr": float(frame["other_flagged_fdr"].mean()),
+        "null_flagged": float(
+            (frame0["planted_flagged"] * 20 + frame0["other_flagged"] * 180).mean() / 200
+        ),
+        "null_flagged_fdr": float(
+            (frame0["planted_flagged_fdr"] * 20 + frame0["other_flagged_fdr"] * 180).mean() / 200
+        ),
+    }
+
+
 REAL = {
     "chembench": ("dataset:chembench", {}, None),
     "alpacaeval2": (
@@ -183,7 +246,8 @@ def real(names) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["simulated", "real"])
+    parser.add_argument("--only", choices=["simulated", "real", "dif"])
+    parser.add_argument("--dif-seeds", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--real", nargs="*", choices=list(REAL), default=list(REAL))
     args = parser.parse_args()
@@ -194,6 +258,10 @@ def main() -> None:
         print(json.dumps(summary, indent=1), flush=True)
     if args.only in (None, "real"):
         record["real"] = real(args.real)
+    if args.only in (None, "dif"):
+        record["dif"] = dif(args.dif_seeds)
+        summary = {k: v for k, v in record["dif"].items() if k not in ("planted", "null")}
+        print(json.dumps(summary, indent=1), flush=True)
     runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     RESULTS.write_text(json.dumps([*runs, record], indent=1, default=str) + "\n")
 
