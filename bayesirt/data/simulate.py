@@ -554,13 +554,7 @@ def simulate_graded(
         at_least = 1.0 - np.cumsum(weight / weight.sum(-1, keepdims=True), axis=-1)[..., :-1]
         at_least = np.where(np.isnan(intercepts)[None], np.nan, at_least)
     scores = 1.0 + np.nansum(np.where(np.isnan(at_least), 0.0, uniform < at_least), axis=-1)
-    cells = n_subjects * n_items
-    missing = rng.choice(cells, size=round(missing_fraction * cells), replace=False)
-    scores.reshape(-1)[missing] = np.nan
-    subjects, items = _labels("model", n_subjects), _labels("item", n_items)
-    wide = pd.DataFrame(scores, index=subjects, columns=items)
-    long = wide.rename_axis(index="subject", columns="item").stack(future_stack=True)
-    responses = Responses.from_long(long.rename("response").reset_index(), response_type="ordinal")
+    responses, subjects, items = _score_table(scores, missing_fraction, rng, "ordinal")
     truth = xr.Dataset(
         {
             "theta": ("subject", theta),
@@ -636,15 +630,7 @@ def simulate_scores(
         0.0,
         np.where(uniform > 1.0 - expit(eta - high), 1.0, interior),
     )
-    cells = n_subjects * n_items
-    missing = rng.choice(cells, size=round(missing_fraction * cells), replace=False)
-    scores.reshape(-1)[missing] = np.nan
-    subjects, items = _labels("model", n_subjects), _labels("item", n_items)
-    wide = pd.DataFrame(scores, index=subjects, columns=items)
-    long = wide.rename_axis(index="subject", columns="item").stack(future_stack=True)
-    responses = Responses.from_long(
-        long.rename("response").reset_index(), response_type="continuous"
-    )
+    responses, subjects, items = _score_table(scores, missing_fraction, rng, "continuous")
     truth = xr.Dataset(
         {
             "theta": ("subject", theta),
@@ -657,3 +643,18 @@ def simulate_scores(
         attrs={"model": "beta", "seed": seed if isinstance(seed, int) else "generator"},
     )
     return responses, truth
+
+
+def _score_table(
+    scores: np.ndarray, missing_fraction: float, rng: np.random.Generator, response_type: str
+) -> tuple[Responses, pd.Index, pd.Index]:
+    """Simulated subjects × items ``scores`` with a share of cells removed completely at
+    random, as Responses of ``response_type``, and the subject and item labels."""
+    cells = scores.size
+    missing = rng.choice(cells, size=round(missing_fraction * cells), replace=False)
+    scores.reshape(-1)[missing] = np.nan
+    subjects, items = _labels("model", scores.shape[0]), _labels("item", scores.shape[1])
+    wide = pd.DataFrame(scores, index=subjects, columns=items)
+    long = wide.rename_axis(index="subject", columns="item").stack(future_stack=True)
+    frame = long.rename("response").reset_index()
+    return Responses.from_long(frame, response_type=response_type), subjects, items
