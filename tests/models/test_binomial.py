@@ -91,3 +91,26 @@ def test_repeated_samples_narrow_the_abilities():
         for f in fits
     ]
     assert corr[1] > corr[0]
+
+
+def _coverage(draws, truth, level=0.9):
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return float(np.mean((truth >= lo) & (truth <= hi)))
+
+
+def test_recovers_a_simulated_truth():
+    """A 2PL answered five times per question: abilities and items recovered and covered."""
+    responses, truth = bayesirt.simulate_responses(50, 80, seed=23, trials=5)
+    idata = fit(responses, model="2pl", random_seed=4, progressbar=False)
+    assert bayesirt.inference.io.fit_diagnostics(idata)["converged"]
+    post = idata.posterior.stack(sample=("chain", "draw"))
+    theta = truth["theta"].values
+    m, s = theta.mean(), theta.std()
+    standard = {"theta": (theta - m) / s, "a": truth["a"].values * s}
+    standard["b"] = (truth["b"].values - m) / s
+    draws = {k: post[k].transpose("sample", ...).values for k in ("theta", "a")}
+    draws["b"] = -(post["intercept"] / post["a"]).transpose("sample", ...).values
+    assert np.corrcoef(draws["theta"].mean(0), standard["theta"])[0, 1] >= 0.95
+    assert 0.8 <= _coverage(draws["theta"], standard["theta"]) <= 0.97
+    items = np.concatenate([draws["a"], draws["b"]], axis=1)
+    assert 0.8 <= _coverage(items, np.concatenate([standard["a"], standard["b"]])) <= 0.97
