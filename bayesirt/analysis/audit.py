@@ -67,6 +67,7 @@ such a shift, small unless the effects fall on items that the group finds hard o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -149,6 +150,7 @@ def audit(
     right_rep = np.empty_like(lz_obs)
     expected_right = np.zeros(n_units)
     surprise = np.zeros(len(y))
+    mean_probability = np.zeros(len(y))
     for s, p in enumerate(_probabilities(idata, observed, samples, CHUNK_ELEMENTS)):
         p = np.clip(p, _EDGE, 1.0 - _EDGE)
         log_p, log_q = np.log(p), np.log1p(-p)
@@ -158,6 +160,7 @@ def audit(
         ll_obs = np.where(y == 1, log_p, log_q)
         ll_rep = np.where(y_rep == 1, log_p, log_q)
         surprise += -ll_obs - entropy
+        mean_probability += p
         for codes in units:
             mean = -_sums(codes, entropy, n_units)
             sd = np.sqrt(_sums(codes, variance, n_units))
@@ -170,6 +173,7 @@ def audit(
             right_rep[s, used] = _sums(codes, y_rep, n_units)[used]
             expected_right[used] += _sums(codes, p, n_units)[used]
     surprise /= len(samples)
+    mean_probability /= len(samples)
     expected_right /= len(samples)
     p_value = _mid_p(-lz_rep, -lz_obs)  # Pr(l_z(rep) < l_z(obs))
     person = np.nanmean(lz_obs, axis=0)
@@ -185,7 +189,7 @@ def audit(
             "person_fit": person[:n_subjects],
             "p_value": p_value[:n_subjects],
             "flagged": p_value[:n_subjects] < alpha,
-            "drivers": _drivers(observed, surprise, idata, samples, drivers),
+            "drivers": _drivers(observed, surprise, mean_probability, drivers),
             "n_items": counts[:n_subjects],
         }
     ).sort_values("person_fit", kind="stable", ignore_index=True)
@@ -278,26 +282,21 @@ def _groups(idata, column: str | None, observed) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(codes, dtype=np.int64)[observed.item_index], pd.Index(labels).astype(str)
 
 
-def _drivers(observed, surprise: np.ndarray, idata, samples, top: int) -> list[list]:
+def _drivers(observed, surprise: np.ndarray, probability: np.ndarray, top: int) -> list[list]:
     """Per subject, its ``top`` most surprising answers: (item, answer, posterior mean
     P(correct))."""
     out: list[list] = [[] for _ in range(observed.n_subjects)]
-    if top == 0:
-        return out
-    order = np.lexsort((-surprise, observed.subject_index))
-    chosen = []
-    for j in range(observed.n_subjects):
-        rows = order[observed.subject_index[order] == j][:top]
-        chosen.append(rows)
-    rows = np.concatenate(chosen) if chosen else np.array([], dtype=int)
-    mean_p = np.zeros(len(rows))
-    for p in _probabilities(idata, observed, samples, CHUNK_ELEMENTS):
-        mean_p += p[rows]
-    mean_p /= len(samples)
-    for row, p in zip(rows, mean_p, strict=True):
-        out[observed.subject_index[row]].append(
-            (str(observed.items[observed.item_index[row]]), int(observed.y[row]), float(p))
-        )
+    order = np.lexsort((-surprise, observed.subject_index))  # by subject, most surprising first
+    starts = np.searchsorted(observed.subject_index[order], np.arange(observed.n_subjects + 1))
+    for subject, (start, end) in enumerate(pairwise(starts)):
+        out[subject] = [
+            (
+                str(observed.items[observed.item_index[row]]),
+                int(observed.y[row]),
+                float(probability[row]),
+            )
+            for row in order[start : min(start + top, end)]
+        ]
     return out
 
 
