@@ -83,6 +83,8 @@ from bayesirt.analysis.ppc import (
     _observed,
     _probabilities,
 )
+from bayesirt.inference.fit import fit
+from bayesirt.inference.io import fit_diagnostics
 
 __all__ = ["audit", "audit_json", "dif_table"]
 
@@ -94,6 +96,7 @@ def audit(
     idata,
     *,
     item_groups: str | None = None,
+    subject_groups: str | None = None,
     alpha: float = 0.05,
     n_draws: int | None = 500,
     drivers: int = 5,
@@ -109,6 +112,13 @@ def audit(
     item_groups : str, optional
         Item metadata column of the fitted responses whose values group the items (a
         benchmark, a category, "before"/"after" a date).
+    subject_groups : str, optional
+        Subject metadata column of the fitted responses (model family, open or closed
+        weights): fit the DIF model (``model="2pl-dif"``, ``dif_by=subject_groups``) to the
+        same responses, by NUTS until converged with seed ``random_seed``, and report its
+        DIF (:func:`dif_table`; its convergence diagnostics in ``"dif_fit"``). This is a
+        fit of its own: minutes on a large table. Not needed for a fit of the DIF model,
+        whose effects are reported anyway.
     alpha : float in (0, 1)
         Flag a subject when its person-fit p-value is below ``alpha``, a group when its
         ``p_better`` is above ``1 - alpha``.
@@ -122,7 +132,9 @@ def audit(
     Returns
     -------
     dict of str to pandas.DataFrame
-        For a fit of the DIF model, also ``"items"`` and ``"dtf"`` (:func:`dif_table`).
+        For a fit of the DIF model or with ``subject_groups``, also ``"items"`` and ``"dtf"``
+        (:func:`dif_table`), and with ``subject_groups`` ``"dif_fit"``: the diagnostics of
+        the DIF model's fit (one row).
         ``"subjects"``: one row per subject, worst fit first: ``person_fit`` (posterior mean
         :math:`l_z`), ``p_value``, ``flagged``, ``drivers`` (a list of ``(item, answer,
         P(correct))``), ``n_items``. With ``item_groups``, ``"groups"``: one row per subject
@@ -195,8 +207,18 @@ def audit(
     ).sort_values("person_fit", kind="stable", ignore_index=True)
     subjects.attrs["alpha"] = alpha
     out = {"subjects": subjects}
-    if "dif" in idata.posterior:
-        out["items"], out["dtf"] = dif_table(idata, alpha=alpha)
+    dif_fit = idata if "dif" in idata.posterior else None
+    if subject_groups is not None:
+        dif_fit = fit(
+            fitted_responses(idata),
+            model="2pl-dif",
+            dif_by=subject_groups,
+            random_seed=random_seed,
+            progressbar=False,
+        )
+        out["dif_fit"] = pd.DataFrame([fit_diagnostics(dif_fit)])
+    if dif_fit is not None:
+        out["items"], out["dtf"] = dif_table(dif_fit, alpha=alpha)
     if n_groups:
         better = _mid_p(np.broadcast_to(right, right_rep.shape), right_rep)  # Pr(T > T_rep)
         rows = slice(n_subjects, None)
@@ -305,8 +327,9 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
     "flagged", "drivers": [{"item", "answer", "p_correct"}], "groups": [{"group", "n_items",
     "observed_right", "expected_right", "p_better", "flagged", "person_fit", "p_value"}]}],
     "items": [{"group", "item", "dif", "dif_lo", "dif_hi", "p_two_sided", "flagged",
-    "flagged_fdr"}], "dtf": [{"group", "dtf", "dtf_lo", "dtf_hi"}]}`` (items and dtf for a fit of
-    the DIF model; ``groups`` limits the groups listed)."""
+    "flagged_fdr"}], "dtf": [{"group", "dtf", "dtf_lo", "dtf_hi"}], "dif_fit": {...}}`` (items
+    and dtf for a fit of the DIF model or with ``subject_groups``, dif_fit with the latter;
+    ``groups`` limits the groups listed)."""
     by_subject = {}
     if "groups" in result:
         table = result["groups"]
@@ -334,6 +357,8 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
             record["groups"] = by_subject.get(row["subject"], [])
         subjects.append(record)
     out = {"subjects": subjects}
+    if "dif_fit" in result:
+        out["dif_fit"] = {k: _plain(v) for k, v in result["dif_fit"].iloc[0].items()}
     for key in ("items", "dtf"):
         if key in result:
             out[key] = [

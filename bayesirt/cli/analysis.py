@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import pandas as pd
@@ -244,6 +245,13 @@ def _add_audit_command(commands: Any) -> None:
         help="item metadata column whose values group the items (a benchmark, a category, "
         "before/after a date): screen each subject's answers per group",
     )
+    cmd.add_argument(
+        "--subject-groups",
+        metavar="COL",
+        help="subject metadata column whose values group the subjects (model family, open or "
+        "closed weights): fit the DIF model to the same responses (minutes on a large table) "
+        "and report each item's differential functioning between the groups",
+    )
     _add_defaulted(
         cmd,
         "--alpha",
@@ -267,9 +275,17 @@ def _add_audit_command(commands: Any) -> None:
 
 def _run_audit(args: argparse.Namespace) -> None:
     idata = load_fit(args.fit)
+    if args.subject_groups is not None:
+        print(
+            f"fitting the DIF model (2pl-dif, dif_by={args.subject_groups!r}) to the fit's "
+            "responses ...",
+            file=sys.stderr,
+            flush=True,
+        )
     result = audit(
         idata,
         item_groups=args.item_groups,
+        subject_groups=args.subject_groups,
         alpha=args.alpha,
         n_draws=args.draws,
         drivers=args.drivers,
@@ -292,6 +308,10 @@ def _run_audit(args: argparse.Namespace) -> None:
         ],
     )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if "dif_fit" in result:
+        diagnostics = result["dif_fit"].iloc[0]
+        verdict = "converged" if diagnostics["converged"] else "NOT converged: do not trust it"
+        print(f"\nthe DIF model's fit: {verdict} (max R-hat {diagnostics['max_rhat']:.3f})")
     if "items" in result:
         items, dtf = result["items"], result["dtf"]
         shown = items[items["flagged"]]

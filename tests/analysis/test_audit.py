@@ -193,3 +193,20 @@ def test_the_dif_model_names_bad_groupings(differential):
     )
     with pytest.raises(ValueError, match="puts every subject in one group"):
         DifferentialTwoPL(one, dif_by="size")
+
+
+def test_subject_groups_fit_the_dif_model(differential, tmp_path, capsys):
+    _, planted, data = differential
+    two_pl = bayesirt.fit(data, model="2pl", random_seed=1, progressbar=False)
+    with pytest.raises(ValueError, match="dif_by='size' is not a subject metadata column"):
+        audit(two_pl, subject_groups="size")
+    result = audit(two_pl, subject_groups="family", n_draws=100)
+    assert bool(result["dif_fit"]["converged"].iloc[0])
+    items = result["items"].set_index("item")
+    assert items.loc[list(planted), "flagged"].sum() >= DIF_ITEMS - 2
+    path = tmp_path / "two_pl.nc"
+    save_fit(two_pl, path)
+    args = ["audit", str(path), "--subject-groups", "family", "--draws", "50", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dif_fit"]["converged"] and len(out["items"]) == 60
