@@ -43,9 +43,9 @@ class ReportInputs:
         ``unavailable`` (the checks are of right/wrong answers).
     ranking : xarray.Dataset or None
         :func:`bayesirt.analysis.rank` of the first fit; None when ``unavailable``.
-    person_fit : pandas.DataFrame or None
-        The person fit of the first fit's subjects (``audit(...)["subjects"]``,
-        :func:`bayesirt.analysis.audit.audit`); None when ``unavailable``.
+    person_fit : dict of str to pandas.DataFrame, or None
+        :func:`bayesirt.analysis.audit.audit` of the first fit: the person fit of its
+        subjects and, for a fit of the DIF model, its DIF; None when ``unavailable``.
     quality : BenchmarkQuality or None
         :func:`bayesirt.analysis.assess_quality` of the first fit, with ``ranking`` and the
         item fit of ``checks``; None when ``unavailable``.
@@ -62,7 +62,7 @@ class ReportInputs:
 
     checks: xr.Dataset | None
     ranking: xr.Dataset | None
-    person_fit: pd.DataFrame | None
+    person_fit: dict[str, pd.DataFrame] | None
     quality: BenchmarkQuality | None
     unavailable: str | None
     same_data: bool
@@ -137,9 +137,7 @@ def report_inputs(
             announce("quality")
             announce("ranking")
         announce("person-fit")
-        person_fit = audit(primary, alpha=alpha, n_draws=n_draws, random_seed=random_seed)[
-            "subjects"
-        ]
+        person_fit = audit(primary, alpha=alpha, n_draws=n_draws, random_seed=random_seed)
     same_data = len({data_fingerprint(idata) for idata in fits.values()}) == 1
     comparison = None
     if len(fits) > 1:

@@ -1,4 +1,4 @@
-"""Plots of the audit of subjects (:func:`bayesirt.analysis.audit.audit`).
+"""Plots of the audit (:func:`bayesirt.analysis.audit.audit`): person fit and DIF.
 
 Each function draws on ``ax`` (a new figure when omitted) and returns the Axes.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["plot_person_fit"]
+__all__ = ["plot_dif", "plot_person_fit"]
 
 #: Most subjects :func:`plot_person_fit` names on its axis.
 MAX_LABELS = 40
@@ -37,5 +37,37 @@ def plot_person_fit(subjects: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.set_yticks(shown)
     ax.set_yticklabels(table["subject"].astype(str).to_numpy()[:MAX_LABELS], fontsize=7)
     ax.set_ylim(-1, n)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_dif(items: pd.DataFrame, *, top: int = 40, ax: Axes | None = None) -> Axes:
+    """The ``top`` largest DIF effects (``audit(...)["items"]`` of a fit of the DIF model)
+    with their intervals, flagged ones in red: logits at equal ability, negative where the
+    item is harder for the focal group."""
+    table = items.reindex(items["dif"].abs().sort_values(ascending=False).index).head(top)
+    n = len(table)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, max(2.5, 0.16 * n + 1.0)))
+    rows = np.arange(n)[::-1]
+    flagged = table["flagged"].to_numpy(dtype=bool)
+    for colour, keep in (("C3", flagged), ("0.5", ~flagged)):
+        ax.errorbar(
+            table["dif"].to_numpy()[keep],
+            rows[keep],
+            xerr=[
+                (table["dif"] - table["dif_lo"]).to_numpy()[keep],
+                (table["dif_hi"] - table["dif"]).to_numpy()[keep],
+            ],
+            fmt="o",
+            color=colour,
+            markersize=3,
+            linewidth=1,
+        )
+    ax.axvline(0.0, color="0.3", linewidth=0.8)
+    labels = (table["item"].astype(str) + " (" + table["group"].astype(str) + ")").to_numpy()
+    ax.set_yticks(rows)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlabel("DIF effect (logits at equal ability; < 0: harder for the group)")
     ax.grid(axis="x", alpha=0.3)
     return ax

@@ -50,7 +50,7 @@ from bayesirt.analysis.quality import FLAGS
 from bayesirt.analysis.ranking import rank_table
 from bayesirt.analysis.report_inputs import ReportInputs, report_inputs
 from bayesirt.inference.io import CONFIG_ATTR, data_fingerprint, fit_config, fit_settings
-from bayesirt.reports.audit import plot_person_fit
+from bayesirt.reports.audit import plot_dif, plot_person_fit
 from bayesirt.reports.diagnostics import (
     advi_stopping_rule,
     convergence_table,
@@ -379,7 +379,8 @@ def _ranking_section(ranking, quality) -> tuple[str, Markup]:
     return _section("ranking", body)
 
 
-def _person_fit_section(subjects: pd.DataFrame) -> tuple[str, Markup]:
+def _person_fit_section(result: dict[str, pd.DataFrame]) -> tuple[str, Markup]:
+    subjects = result["subjects"]
     alpha = subjects.attrs["alpha"]
     flagged = subjects[subjects["flagged"]]
     shown = subjects.head(max(10, len(flagged))).assign(
@@ -399,6 +400,16 @@ def _person_fit_section(subjects: pd.DataFrame) -> tuple[str, Markup]:
         _figure(plot_person_fit(subjects), "Person-fit p-value of every subject, worst first"),
         _table(shown.set_index("subject")),
     ]
+    if "items" in result:  # a fit of the DIF model
+        items, dtf = result["items"], result["dtf"]
+        body += [
+            f"<p>Differential item functioning: {int(items['flagged'].sum())} item effect(s) "
+            f"whose {1 - alpha:.0%} interval excludes 0, {int(items['flagged_fdr'].sum())} by "
+            f"the Benjamini–Hochberg rule at {alpha:g}. Differential test functioning "
+            "(expected score, focal group minus reference, at equal ability):</p>",
+            _table(dtf.set_index("group"), digits=3),
+            _figure(plot_dif(items), "The largest DIF effects with their intervals"),
+        ]
     return _section("person-fit", body)
 
 

@@ -210,3 +210,13 @@ def test_subject_groups_fit_the_dif_model(differential, tmp_path, capsys):
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["dif_fit"]["converged"] and len(out["items"]) == 60
+
+
+def test_the_report_shows_the_dif_of_a_dif_fit(differential):
+    from bayesirt.reports import build_report
+
+    idata, _, _ = differential
+    document = build_report(idata, n_draws=50)
+    section = document[document.index('id="person-fit"') :]
+    assert "Differential item functioning" in section
+    assert "The largest DIF effects with their intervals" in section

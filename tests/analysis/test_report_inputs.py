@@ -27,8 +27,9 @@ def test_one_fit_has_checks_ranking_and_quality_but_no_comparison():
     assert inputs.ranking.sizes["subject"] == 8
     assert inputs.quality.item_fit is inputs.checks  # the quality reuses the checks
     assert inputs.comparison is None
-    assert sorted(inputs.person_fit["subject"]) == sorted(inputs.ranking["subject"].values)
-    assert inputs.person_fit.attrs["alpha"] == 0.05
+    subjects = inputs.person_fit["subjects"]
+    assert sorted(subjects["subject"]) == sorted(inputs.ranking["subject"].values)
+    assert subjects.attrs["alpha"] == 0.05 and "items" not in inputs.person_fit
 
 
 def test_fits_on_different_data_are_not_compared():
