@@ -195,6 +195,7 @@ def test_the_dif_model_names_bad_groupings(differential):
         DifferentialTwoPL(one, dif_by="size")
 
 
+@pytest.mark.slow  # two fits of the DIF model (about 50 s)
 def test_subject_groups_fit_the_dif_model(differential, tmp_path, capsys):
     _, planted, data = differential
     two_pl = bayesirt.fit(data, model="2pl", random_seed=1, progressbar=False)
