@@ -186,7 +186,13 @@ def sample_until_converged(
                     continue
                 # The next look screens the watch list: about the cost of copying the trace.
                 target = _next_target(n_drawn, diagnostics, rate, 2.0 * inspect_cost, max_draws)
-                next_look = time.perf_counter() - started + (target - n_drawn) / max(rate, 1e-9)
+                wait = (target - n_drawn) / max(rate, 1e-9)
+                if not previous_draws:
+                    # The window since the last look held the end of tuning, so its rate is
+                    # too low and the wait too long: a small model could draw its whole
+                    # budget before the look. Look again soon, at a rate over drawing alone.
+                    wait = min(wait, max(2.0, 4.0 * look_cost))
+                next_look = time.perf_counter() - started + wait
         except BaseException:
             sampler.cancel()
             raise
