@@ -21,9 +21,12 @@ def small():
 
 
 def test_default_fit_runs_until_converged_and_records_it(small):
+    # Looks at the chains are at least 2 s apart, and this small a model can finish tuning and
+    # draw thousands of draws before the first look (CI once saw all 5,000 of the default
+    # budget drawn by then): a budget that it cannot reach so fast.
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        idata = fit(small, random_seed=1, progressbar=False)
+        idata = fit(small, random_seed=1, max_draws=50_000, progressbar=False)
     info = fit_info(idata)
     settings, diag = info["inference"], info["diagnostics"]
     assert diag["converged"] and diag["min_ess_bulk"] >= 400 and diag["max_rhat"] <= 1.01
