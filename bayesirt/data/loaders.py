@@ -411,6 +411,11 @@ def _read_pyirt(
     )
 
 
+#: Options every harness reader takes (lm-eval and leaderboard details add ``sample_filter``).
+_HARNESS_OPTIONS = frozenset(
+    {"threshold", "duplicates", "model_name", "metric", "response_type", "scale"}
+)
+
 FORMATS: dict[str, ResponseFormat] = {
     fmt.name: fmt
     for fmt in (
@@ -449,49 +454,25 @@ FORMATS: dict[str, ResponseFormat] = {
         ResponseFormat(
             "lm-eval",
             "lm-evaluation-harness --log_samples output: folder(s) of samples_<task>_<time>.jsonl",
-            frozenset(
-                {
-                    "threshold",
-                    "duplicates",
-                    "model_name",
-                    "metric",
-                    "sample_filter",
-                    "response_type",
-                    "scale",
-                }
-            ),
+            _HARNESS_OPTIONS | {"sample_filter"},
             read_lmeval,
         ),
         ResponseFormat(
             "inspect",
             "Inspect AI logs: .eval / .json files or folders of them (needs inspect_ai)",
-            frozenset(
-                {"threshold", "duplicates", "model_name", "metric", "response_type", "scale"}
-            ),
+            _HARNESS_OPTIONS,
             read_inspect,
         ),
         ResponseFormat(
             "helm",
             "HELM run folder(s): per_instance_stats.json beside run_spec.json",
-            frozenset(
-                {"threshold", "duplicates", "model_name", "metric", "response_type", "scale"}
-            ),
+            _HARNESS_OPTIONS,
             read_helm,
         ),
         ResponseFormat(
             "leaderboard-details",
             "Open LLM Leaderboard details: lm-eval samples as parquet or samples_*.jsonl",
-            frozenset(
-                {
-                    "threshold",
-                    "duplicates",
-                    "model_name",
-                    "metric",
-                    "sample_filter",
-                    "response_type",
-                    "scale",
-                }
-            ),
+            _HARNESS_OPTIONS | {"sample_filter"},
             read_leaderboard_details,
         ),
     )
