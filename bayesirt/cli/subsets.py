@@ -474,6 +474,8 @@ def _format_evaluation(result) -> str:
         "kendall_tau": "Kendall tau of the estimated ranking of the test subjects",
         "coverage": f"coverage of the Bayesian {s['interval']:.0%} intervals (calibrated)",
         "coverage_model": f"coverage of the model's own {s['interval']:.0%} intervals",
+        "interval_width": "mean width of the calibrated intervals",
+        "interval_width_model": "mean width of the model's own intervals",
     }
     for metric, title in titles.items():
         table = result.pivot(metric)

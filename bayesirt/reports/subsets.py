@@ -21,6 +21,7 @@ _METRICS = {
     "kendall_tau": "Kendall τ with the full-benchmark ranking",
     "coverage": "coverage of the credible intervals",
     "interval_width": "mean width of the credible intervals",
+    "interval_width_model": "mean width of the model's own intervals (no discrepancy)",
     "theta_sd": "mean posterior sd of θ",
 }
 _STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3)))
@@ -39,8 +40,9 @@ def plot_subset_errors(
     Parameters
     ----------
     evaluation : SubsetEvaluation
-    metric : {"mae", "kendall_tau", "coverage", "interval_width", "theta_sd"}
-        A column of ``evaluation.table``.
+    metric : str
+        One of ``"mae"``, ``"kendall_tau"``, ``"coverage"``, ``"interval_width"``,
+        ``"interval_width_model"``, ``"theta_sd"``: a column of ``evaluation.table``.
     methods, estimators : sequence of str, optional
         Which lines to draw (default: all in the table).
     ax : matplotlib Axes, optional

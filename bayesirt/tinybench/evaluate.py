@@ -60,7 +60,8 @@ class SubsetEvaluation:
         test subjects), ``coverage`` (share of test subjects whose full accuracy lies in the
         interval; NaN for point estimators), ``coverage_model`` (the same for the model's own
         interval, without the calibrated discrepancy), ``discrepancy`` (the calibrated τ),
-        ``interval_width``, ``theta_sd`` (mean posterior sd of θ, Bayesian estimator),
+        ``interval_width`` and ``interval_width_model`` (mean width of the two intervals:
+        the price of the calibration), ``theta_sd`` (mean posterior sd of θ, Bayesian estimator),
         ``n_answered`` (mean items answered), ``n_test``,
         ``select_seconds`` (time to choose the items; for ``"adaptive"`` the whole run of the
         adaptive tests of that seed, calibration subjects included).
@@ -84,6 +85,7 @@ class SubsetEvaluation:
             "coverage_model",
             "discrepancy",
             "interval_width",
+            "interval_width_model",
             "theta_sd",
             "n_answered",
         ]
@@ -296,28 +298,33 @@ def _adaptive_answers(run, budget: int, items: pd.Index, shape: tuple[int, int])
     return answers
 
 
-def _coverage(frame: pd.DataFrame, truth: np.ndarray, ok: np.ndarray, prefix: str) -> float:
+def _coverage(
+    frame: pd.DataFrame, truth: np.ndarray, ok: np.ndarray, prefix: str
+) -> tuple[float, float]:
+    """Coverage of the interval ``{prefix}lo``–``{prefix}hi`` and its mean width (NaN for
+    point estimators)."""
     if f"{prefix}lo" not in frame:
-        return np.nan
+        return np.nan, np.nan
     lo, hi = frame[f"{prefix}lo"].to_numpy()[ok], frame[f"{prefix}hi"].to_numpy()[ok]
     if not (ok.any() and np.isfinite(lo).all()):
-        return np.nan
-    return float(((lo <= truth[ok]) & (truth[ok] <= hi)).mean())
+        return np.nan, np.nan
+    return float(((lo <= truth[ok]) & (truth[ok] <= hi)).mean()), float((hi - lo).mean())
 
 
 def _metrics(frame: pd.DataFrame, truth: np.ndarray) -> dict:
     estimate = frame["estimate"].to_numpy()
     ok = np.isfinite(estimate) & np.isfinite(truth)
-    coverage = _coverage(frame, truth, ok, "")
-    width = (frame["hi"] - frame["lo"]).to_numpy()[ok].mean() if np.isfinite(coverage) else np.nan
+    coverage, width = _coverage(frame, truth, ok, "")
+    coverage_model, width_model = _coverage(frame, truth, ok, "model_")
     tau = kendalltau(estimate[ok], truth[ok]).statistic if ok.sum() > 1 else np.nan
     return {
         "mae": float(np.abs(estimate[ok] - truth[ok]).mean()) if ok.any() else np.nan,
         "kendall_tau": float(tau),
         "coverage": coverage,
-        "coverage_model": _coverage(frame, truth, ok, "model_"),
+        "coverage_model": coverage_model,
         "discrepancy": float(frame["discrepancy"].mean()) if "discrepancy" in frame else np.nan,
-        "interval_width": float(width),
+        "interval_width": width,
+        "interval_width_model": width_model,
         "theta_sd": float(frame["theta_sd"].mean()) if "theta_sd" in frame else np.nan,
         "n_answered": float(frame["n_answered"].mean()),
         "n_test": int(ok.sum()),

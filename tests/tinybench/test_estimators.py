@@ -234,6 +234,40 @@ def test_calibrated_discrepancy_restores_the_coverage(design, shift_sd, tau_rang
     np.testing.assert_array_equal(plain[["lo", "hi"]], result[["model_lo", "model_hi"]])
 
 
+def test_calibration_covers_on_average_even_with_few_calibration_subjects(design):
+    """Fisher items, subjects with a second ability on the other items (the model alone
+    under-covers): over 60 random draws of 10 calibration subjects from a pool, the intervals
+    of the other subjects cover 90% on average. Choosing the smallest τ that covers 90% of
+    the 10 (the 9th smallest score instead of the 10th) would cover about 9/11 = 0.82."""
+    idata, truth, selection = design
+    pool = _two_ability_subjects(truth, selection.items, 400, shift_sd=0.8, seed=3, prefix="p")
+    rng = np.random.default_rng(0)
+    coverage, taus = [], []
+    for _ in range(60):
+        chosen = rng.permutation(pool.subjects)
+        calibration, new = pool.subset(subjects=chosen[:10]), pool.subset(subjects=chosen[10:110])
+        result = estimate_scores(idata, new, selection=selection, calibration=calibration)
+        coverage.append(_coverage(result, new))
+        taus.append(result["discrepancy"].iloc[0])
+    print(f"\ncoverage {np.mean(coverage):.3f}, tau {np.median(taus):.2f}")
+    assert 0.87 <= np.mean(coverage) <= 0.95
+    model = _coverage(
+        estimate_scores(idata, pool, selection=selection), pool, "model_lo", "model_hi"
+    )
+    assert model < 0.75
+
+
+def test_too_few_calibration_subjects_give_the_whole_range(design):
+    idata, truth, selection = design
+    calibration = _two_ability_subjects(truth, selection.items, 8, shift_sd=0.0, seed=4, prefix="c")
+    new = _two_ability_subjects(truth, selection.items, 5, shift_sd=0.0, seed=5, prefix="n")
+    result = estimate_scores(idata, new, selection=selection, calibration=calibration)
+    assert np.isinf(result["discrepancy"]).all()  # 8 subjects cannot calibrate 90%
+    assert (result["lo"] == 0).all() and (result["hi"] == 1).all()
+    plain = estimate_scores(idata, new, selection=selection)
+    np.testing.assert_array_equal(result["estimate"], plain["estimate"])
+
+
 def test_calibration_needs_a_selection_and_responses(case):
     idata, new, selection, _ = case
     with pytest.raises(ValueError, match="calibration needs"):
