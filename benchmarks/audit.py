@@ -14,13 +14,19 @@ alternately (item metadata ``release``). Two subjects, drawn at random, are cont
 Each data set is fitted with the defaults (2PL until converged) and audited at ``alpha =
 0.05``. The other 58 subjects are clean. **Null.** ``--seeds`` more data sets with nothing
 planted (``seed=200 + k``): the share of subjects and of (subject, group) pairs flagged.
+Every rate is given for the flags of the audit (person fit by sampled posterior p-values),
+with the suffix ``_by_ppp`` for the conservative posterior predictive p-values at the same
+level, and ``_by_excess`` for the excess of surprising right answers (``flagged_excess``).
 
 **Planted DIF.** For each of ``--dif-seeds`` seeds, a simulated 2PL of 400 subjects (two
 families of 200, alternating) × 200 items (``seed=300 + k``) in which 20 random items are 0.8
 logits harder for one family, answers redrawn from the truth; and as many with no DIF
 (``seed=400 + k``). Each is fitted with the DIF model (``model="2pl-dif"``,
 ``dif_by="family"``) and audited: the share of planted items flagged (interval rule and
-Benjamini–Hochberg rule) and of the other items flagged.
+Benjamini–Hochberg rule) and of the other items flagged. **Planted slope DIF** (``--only
+slopes``, ``--slope-seeds`` seeds): the same shape, 20 random items with a third of their
+slope for one family (``seed=500 + k``) and as many null data sets (``seed=600 + k``), fitted
+with ``dif_slopes=True``.
 
 **Real.** Default fits and the audit of ChemBench (22 × 2,854), AlpacaEval 2 (58 × 805, win =
 ``correct >= 0.5``, grouped by the instructions' source ``category``) and metabench gsm8k
@@ -30,6 +36,7 @@ Benjamini–Hochberg rule) and of the other items flagged.
     python benchmarks/audit.py --only simulated --seeds 20
     python benchmarks/audit.py --only real
     python benchmarks/audit.py --only dif --dif-seeds 8
+    python benchmarks/audit.py --only slopes --slope-seeds 4
 
 Results are appended to ``results/audit.json``.
 """
@@ -89,13 +96,20 @@ def _planted(seed: int, rng: np.random.Generator) -> dict:
         "a_ability_percentile": float(ability[a]),
         "a_p_value": float(subjects.loc[a, "p_value"]),
         "a_flagged": bool(subjects.loc[a, "flagged"]),
+        "a_ppp_flagged": bool(subjects.loc[a, "ppp"] < ALPHA),
+        "a_excess_flagged": bool(subjects.loc[a, "flagged_excess"]),
         "a_old_p_better": float(groups.loc[(a, "old"), "p_better"]),
         "a_old_flagged": bool(groups.loc[(a, "old"), "flagged"]),
+        "a_old_ppp_flagged": bool(groups.loc[(a, "old"), "ppp_better"] > 1 - ALPHA),
         "a_new_flagged": bool(groups.loc[(a, "new"), "flagged"]),
         "b_ability_percentile": float(ability[b]),
         "b_p_value": float(subjects.loc[b, "p_value"]),
         "b_flagged": bool(subjects.loc[b, "flagged"]),
+        "b_ppp_flagged": bool(subjects.loc[b, "ppp"] < ALPHA),
+        "b_excess_flagged": bool(subjects.loc[b, "flagged_excess"]),
         "clean_flagged": float(clean["flagged"].mean()),
+        "clean_ppp_flagged": float((clean["ppp"] < ALPHA).mean()),
+        "clean_excess_flagged": float(clean["flagged_excess"].mean()),
         "clean_groups_flagged": float(groups.drop(index=[a, b], level="subject")["flagged"].mean()),
     }
 
@@ -108,11 +122,17 @@ def _null(seed: int) -> dict:
     data = responses.with_item_meta(release.rename("release").to_frame())
     idata, _ = _fit(data)
     result = audit(idata, item_groups="release", alpha=ALPHA)
+    subjects, groups = result["subjects"], result["groups"]
     return {
         "seed": seed,
-        "flagged": float(result["subjects"]["flagged"].mean()),
-        "groups_flagged": float(result["groups"]["flagged"].mean()),
-        "p_values": [round(float(p), 4) for p in result["subjects"]["p_value"]],
+        "flagged": float(subjects["flagged"].mean()),
+        "ppp_flagged": float((subjects["ppp"] < ALPHA).mean()),
+        "excess_flagged": float(subjects["flagged_excess"].mean()),
+        "groups_flagged": float(groups["flagged"].mean()),
+        "groups_ppp_flagged": float((groups["ppp_better"] > 1 - ALPHA).mean()),
+        "p_values": [round(float(p), 4) for p in subjects["p_value"]],
+        "ppp": [round(float(p), 4) for p in subjects["ppp"]],
+        "p_excess": [round(float(p), 4) for p in subjects["p_excess"]],
     }
 
 
@@ -123,32 +143,55 @@ def simulated(n_seeds: int) -> dict:
     frame = pd.DataFrame(planted)
     return {
         "planted": planted,
-        "null": [{k: v for k, v in run.items() if k != "p_values"} for run in null],
+        "null": [
+            {k: v for k, v in run.items() if k not in ("p_values", "ppp", "p_excess")}
+            for run in null
+        ],
         "a_detected": float(frame["a_flagged"].mean()),
+        "a_detected_by_ppp": float(frame["a_ppp_flagged"].mean()),
+        "a_detected_by_excess": float(frame["a_excess_flagged"].mean()),
+        "a_detected_by_fit_or_excess": float(
+            (frame["a_flagged"] | frame["a_excess_flagged"]).mean()
+        ),
         "a_old_group_detected": float(frame["a_old_flagged"].mean()),
-        "a_new_group_flagged": float(frame["a_new_flagged"].mean()),
+        "a_old_group_detected_by_ppp": float(frame["a_old_ppp_flagged"].mean()),
         "b_detected": float(frame["b_flagged"].mean()),
+        "b_detected_by_ppp": float(frame["b_ppp_flagged"].mean()),
+        "b_detected_by_excess": float(frame["b_excess_flagged"].mean()),
+        "a_new_group_flagged": float(frame["a_new_flagged"].mean()),
         "clean_flagged_in_planted": float(frame["clean_flagged"].mean()),
+        "clean_flagged_in_planted_by_ppp": float(frame["clean_ppp_flagged"].mean()),
+        "clean_flagged_in_planted_by_excess": float(frame["clean_excess_flagged"].mean()),
         "clean_groups_flagged_in_planted": float(frame["clean_groups_flagged"].mean()),
         "null_flagged": float(np.mean([run["flagged"] for run in null])),
+        "null_flagged_by_ppp": float(np.mean([run["ppp_flagged"] for run in null])),
+        "null_flagged_by_excess": float(np.mean([run["excess_flagged"] for run in null])),
         "null_groups_flagged": float(np.mean([run["groups_flagged"] for run in null])),
-        "null_p_value_deciles": np.quantile(
-            np.concatenate([run["p_values"] for run in null]), np.linspace(0.1, 0.9, 9)
-        )
-        .round(3)
-        .tolist(),
+        "null_groups_flagged_by_ppp": float(np.mean([run["groups_ppp_flagged"] for run in null])),
+        **{
+            f"null_{key}_deciles": np.quantile(
+                np.concatenate([run[key] for run in null]), np.linspace(0.1, 0.9, 9)
+            )
+            .round(3)
+            .tolist()
+            for key in ("p_values", "ppp", "p_excess")
+        },
     }
 
 
-def _dif_run(seed: int, shift: float) -> dict:
+def _dif_data(seed: int, shift: float, slope_ratio: float = 1.0):
+    """400 subjects (families "a" and "b" alternating) × 200 items of a 2PL in which 20 random
+    items are ``shift`` logits harder for family "b" and have their slope divided by
+    ``slope_ratio`` for it; the data and the planted items."""
     responses, truth = bayesirt.simulate_responses(400, 200, seed=seed)
     subjects, items = responses.subjects, responses.items
     family = np.where(np.arange(len(subjects)) % 2 == 0, "a", "b")
     rng = np.random.default_rng(seed)
     planted = rng.choice(len(items), size=20, replace=False)
     theta = truth["theta"].to_series().loc[subjects].to_numpy()
-    a = truth["a"].to_series().loc[items].to_numpy()
+    a = np.tile(truth["a"].to_series().loc[items].to_numpy(), (len(subjects), 1))
     b = truth["b"].to_series().loc[items].to_numpy()
+    a[np.ix_(family == "b", planted)] /= slope_ratio
     logit = a * (theta[:, None] - b)
     logit[np.ix_(family == "b", planted)] -= shift
     y = (rng.uniform(size=logit.shape) < 1 / (1 + np.exp(-logit))).astype(float)
@@ -156,11 +199,15 @@ def _dif_run(seed: int, shift: float) -> dict:
     data = bayesirt.Responses.from_wide(
         pd.DataFrame(y, index=subjects, columns=items), subject_meta=meta
     )
+    return data, items[planted]
+
+
+def _dif_run(seed: int, shift: float) -> dict:
+    data, chosen = _dif_data(seed, shift)
     started = time.perf_counter()
     idata = bayesirt.fit(data, model="2pl-dif", dif_by="family", random_seed=1, progressbar=False)
     fit_seconds = time.perf_counter() - started
     table = audit(idata, alpha=ALPHA)["items"].set_index("item")
-    chosen = items[planted]
     others = table.drop(index=chosen)
     return {
         "seed": seed,
@@ -172,6 +219,57 @@ def _dif_run(seed: int, shift: float) -> dict:
         "planted_mean_dif": float(table.loc[chosen, "dif"].mean()),
         "other_flagged": float(others["flagged"].mean()),
         "other_flagged_fdr": float(others["flagged_fdr"].mean()),
+    }
+
+
+def _slope_run(seed: int, ratio: float) -> dict:
+    data, chosen = _dif_data(seed, 0.0, slope_ratio=ratio)
+    started = time.perf_counter()
+    idata = bayesirt.fit(
+        data, model="2pl-dif", dif_by="family", dif_slopes=True, random_seed=1, progressbar=False
+    )
+    fit_seconds = time.perf_counter() - started
+    table = audit(idata, alpha=ALPHA)["items"].set_index("item")
+    others = table.drop(index=chosen)
+    return {
+        "seed": seed,
+        "slope_ratio": ratio,
+        "converged": bayesirt.inference.io.fit_diagnostics(idata)["converged"],
+        "fit_seconds": round(fit_seconds, 1),
+        "planted_slope_flagged": float(table.loc[chosen, "slope_flagged"].mean()),
+        "planted_slope_flagged_fdr": float(table.loc[chosen, "slope_flagged_fdr"].mean()),
+        "planted_mean_log_ratio": float(table.loc[chosen, "dif_slope"].mean()),
+        "other_slope_flagged": float(others["slope_flagged"].mean()),
+        "other_slope_flagged_fdr": float(others["slope_flagged_fdr"].mean()),
+        "intercept_flagged": float(table["flagged"].mean()),
+    }
+
+
+def slopes(n_seeds: int) -> dict:
+    """Planted slope DIF (20 items with a third of their slope for one family) and null data
+    sets, fitted with ``dif_slopes=True``."""
+    planted = [_slope_run(500 + k, 3.0) for k in range(n_seeds)]
+    null = [_slope_run(600 + k, 1.0) for k in range(n_seeds)]
+    frame, frame0 = pd.DataFrame(planted), pd.DataFrame(null)
+    return {
+        "planted": planted,
+        "null": null,
+        "planted_found": float(frame["planted_slope_flagged"].mean()),
+        "planted_found_fdr": float(frame["planted_slope_flagged_fdr"].mean()),
+        "planted_mean_log_ratio": float(frame["planted_mean_log_ratio"].mean()),
+        "other_flagged": float(frame["other_slope_flagged"].mean()),
+        "intercepts_flagged_planted": float(frame["intercept_flagged"].mean()),
+        "null_flagged": float(
+            (frame0["planted_slope_flagged"] * 20 + frame0["other_slope_flagged"] * 180).mean()
+            / 200
+        ),
+        "null_flagged_fdr": float(
+            (
+                frame0["planted_slope_flagged_fdr"] * 20 + frame0["other_slope_flagged_fdr"] * 180
+            ).mean()
+            / 200
+        ),
+        "null_intercepts_flagged": float(frame0["intercept_flagged"].mean()),
     }
 
 
@@ -246,8 +344,9 @@ def real(names) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["simulated", "real", "dif"])
+    parser.add_argument("--only", choices=["simulated", "real", "dif", "slopes"])
     parser.add_argument("--dif-seeds", type=int, default=8)
+    parser.add_argument("--slope-seeds", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--real", nargs="*", choices=list(REAL), default=list(REAL))
     args = parser.parse_args()
@@ -261,6 +360,10 @@ def main() -> None:
     if args.only in (None, "dif"):
         record["dif"] = dif(args.dif_seeds)
         summary = {k: v for k, v in record["dif"].items() if k not in ("planted", "null")}
+        print(json.dumps(summary, indent=1), flush=True)
+    if args.only in (None, "slopes"):
+        record["slopes"] = slopes(args.slope_seeds)
+        summary = {k: v for k, v in record["slopes"].items() if k not in ("planted", "null")}
         print(json.dumps(summary, indent=1), flush=True)
     runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     RESULTS.write_text(json.dumps([*runs, record], indent=1, default=str) + "\n")

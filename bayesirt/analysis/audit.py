@@ -22,43 +22,79 @@ standardised log-likelihood of Drasgow, Levine & Williams (1985),
 
 is computed in every used draw, for the observed answers and for their replication. A low
 :math:`l_z` is a pattern less likely than the model's own (easy questions failed, hard ones
-solved). The posterior predictive p-value is the mid-p
+solved). Evaluated in each draw, :math:`l_z` needs no correction for an estimated ability
+(the reason for Snijders' :math:`l_z^*`): the draws carry the ability's uncertainty.
+``person_fit`` is the posterior mean of the observed :math:`l_z`; ``drivers`` names the items
+whose answers were most surprising, by the posterior mean of :math:`-\log p(y_i) - H(P_i)`
+(the surprise of the answer beyond the entropy of the item's own answers).
+
+Two p-values come with it. The posterior predictive mid-p (``ppp``),
 
 .. math::
 
-    p = \Pr\big(l_z(y^{rep}) < l_z(y)\big) + \tfrac12\Pr\big(l_z(y^{rep}) = l_z(y)\big),
+    p_{post} = \Pr\big(l_z(y^{rep}) < l_z(y)\big) + \tfrac12\Pr\big(l_z(y^{rep}) = l_z(y)\big)
 
-small when the observed answers fit worse than the model's replications. Evaluated in each
-draw, :math:`l_z` needs no correction for an estimated ability (the reason for Snijders'
-:math:`l_z^*`): the draws carry the ability's uncertainty. Like every posterior predictive
-p-value it is conservative, since the subject's own answers inform its ability: under the
-model, subjects are flagged (``p < alpha``) at most at the rate ``alpha``, usually less
-(measured in ``benchmarks/audit.py``). ``person_fit`` is the posterior mean of the observed
-:math:`l_z`; ``drivers`` names the items whose answers were most surprising, by the posterior
-mean of :math:`-\log p(y_i) - H(P_i)` (the surprise of the answer beyond the entropy of the
-item's own answers).
+over the draws, is conservative because the subject's own answers inform its ability: under
+the model its null distribution piles up around 1/2 (on simulated leaderboards its deciles
+ran from 0.21 to 0.80, and it flagged 1% of clean subjects at ``alpha = 0.05``;
+``benchmarks/audit.py``). Subjects are therefore flagged by the **sampled posterior
+p-value** (``p_value``; Johnson 2007, Gosselin 2011): one posterior draw
+:math:`\tilde\vartheta` is taken per subject, and
+
+.. math::
+
+    p = \Pr\big(l_z(y^{rep}; \tilde\vartheta) < l_z(y; \tilde\vartheta)\big)
+        + \tfrac12\Pr\big(l_z(y^{rep}; \tilde\vartheta) = l_z(y; \tilde\vartheta)\big),
+    \qquad y^{rep} \sim p(y \mid \tilde\vartheta),
+
+estimated from :data:`SAMPLED_REPLICATIONS` replications at that one draw. If the data come
+from the model, a draw from the posterior is jointly with the data distributed as a draw
+from the prior, so given :math:`\tilde\vartheta` the observed answers are one more
+replication and :math:`p` is uniform: clean subjects are flagged at the nominal rate
+``alpha``, not below it, which is what makes the check more powerful than the posterior
+predictive p-value. The price is that :math:`p` depends on the draw, hence on
+``random_seed``, for subjects near the threshold.
+
+**Excess of surprising right answers.** A model that has seen some of the questions answers
+them right whatever its ability. If a share :math:`\pi` of the items is answered so,
+:math:`P(y_i = 1) = (1 - \pi) P_i + \pi`, and the score statistic of :math:`\pi` at
+:math:`\pi = 0` (the locally most powerful test of that alternative) is
+
+.. math::
+
+    U = \sum_i \frac{y_i - P_i}{P_i}, \qquad \operatorname{Var}[U] = \sum_i \frac{1 - P_i}{P_i}.
+
+Unlike :math:`l_z` it ignores surprising wrong answers and weighs each right answer by
+:math:`1 / P_i`, so it looks for that signature only. ``excess`` is the posterior mean of
+:math:`U / \sqrt{\operatorname{Var}[U]}`, ``p_excess`` the sampled posterior probability
+:math:`\Pr(U(y^{rep}) < U(y)) + \tfrac12 \Pr(U(y^{rep}) = U(y))`, and ``flagged_excess``
+where ``p_excess > 1 - alpha``.
 
 **Contamination screen.** Per subject and item group :math:`g` (an item metadata column,
 ``item_groups``), the number right :math:`T = \sum_{i \in g} y_i` against its replications:
-``p_better`` :math:`= \Pr(T(y^{rep}) < T(y)) + \tfrac12 \Pr(T(y^{rep}) = T(y))`, the posterior
-predictive probability that the subject answers the group better than its ability (fitted to
-all of its answers) predicts. A group is flagged where ``p_better > 1 - alpha``; the group's
-person fit (:math:`l_z` within the group) comes with it. The screen is conservative in the
-same way: a model that saw one group has its ability pulled up by it, which hides part of
-the excess.
+``p_better`` :math:`= \Pr(T(y^{rep}) < T(y)) + \tfrac12 \Pr(T(y^{rep}) = T(y))`, the
+probability that the subject answers the group better than its ability (fitted to all of
+its answers) predicts, as a sampled posterior p-value at the subject's draw (``ppp_better``:
+the posterior predictive one). A group is flagged where ``p_better > 1 - alpha``; the
+group's person fit (:math:`l_z` within the group, with ``p_value`` and ``ppp``) comes with
+it. A model that saw one group has its ability pulled up by it, which hides part of the
+excess.
 
 **Differential item functioning.** A fit of the DIF model (:mod:`bayesirt.models.dif`,
 ``model="2pl-dif"``, ``dif_by=`` a subject metadata column) holds each focal group's effect
 :math:`\delta_{g,i}` of every item at equal ability. The audit reports its posterior mean and
-central ``1 - alpha`` interval; ``flagged`` where the interval excludes 0 (per item, at the
+central ``1 - alpha`` interval (and, for a fit with ``dif_slopes``, the same for the log
+ratio :math:`\lambda_{g,i}` of the group's slope to the reference group's, columns
+``dif_slope...`` and ``slope_...``); ``flagged`` where the interval excludes 0 (per item, at the
 nominal rate ``alpha`` for items without DIF), and ``flagged_fdr`` by the Benjamini–Hochberg
 rule at level ``alpha`` over all items and focal groups, applied to the two-sided posterior
 tail probabilities :math:`2\min(\Pr(\delta > 0), \Pr(\delta < 0))` (multiplicity-aware, and
 conservative; both measured in ``benchmarks/audit.py``). Differential test functioning
 (``dtf``): per focal group, the difference its subjects' expected scores on the whole
 benchmark would show if the items functioned for them as for the reference group,
-:math:`\frac{1}{N_g}\sum_{j \in g}\frac{1}{I}\sum_i [\sigma(a_i\theta_j + \alpha_i +
-\delta_{g,i}) - \sigma(a_i\theta_j + \alpha_i)]`, with its interval. The effects sum to zero
+:math:`\frac{1}{N_g}\sum_{j \in g}\frac{1}{I}\sum_i [\sigma(a_i e^{\lambda_{g,i}}\theta_j +
+\alpha_i + \delta_{g,i}) - \sigma(a_i\theta_j + \alpha_i)]` (:math:`\lambda = 0` without
+slopes), with its interval. The effects sum to zero
 over the items (a shift of every item for a group cannot be told from a difference of
 ability), so the DTF is the part of the score gap that the items' differences make beyond
 such a shift, small unless the effects fall on items that the group finds hard or easy.
@@ -71,13 +107,13 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.special import expit
 
 from bayesirt._json import json_number
 from bayesirt._validate import check_probability
-from bayesirt.analysis.posterior import fitted_responses
+from bayesirt.analysis.posterior import CHUNK_ELEMENTS, fitted_responses
 from bayesirt.analysis.ppc import (
-    CHUNK_ELEMENTS,
     _chosen_draws,
     _mid_p,
     _observed,
@@ -90,6 +126,8 @@ __all__ = ["audit", "audit_json", "dif_table"]
 
 #: Probabilities are kept this far from 0 and 1 in the logarithms of the person-fit statistic.
 _EDGE = 1e-12
+#: Replications at each subject's draw behind its sampled posterior p-values.
+SAMPLED_REPLICATIONS = 1000
 
 
 def audit(
@@ -120,14 +158,16 @@ def audit(
         fit of its own: minutes on a large table. Not needed for a fit of the DIF model,
         whose effects are reported anyway.
     alpha : float in (0, 1)
-        Flag a subject when its person-fit p-value is below ``alpha``, a group when its
-        ``p_better`` is above ``1 - alpha``.
+        Flag a subject when its person-fit p-value (sampled posterior) is below ``alpha``, a
+        group when its ``p_better`` is above ``1 - alpha``.
     n_draws : int or None
-        Posterior draws used, one replication each (``None``: all).
+        Posterior draws used, one replication each (``None``: all), for the posterior
+        predictive p-values, ``person_fit`` and the drivers; each subject's draw for its
+        sampled p-values is one of them.
     drivers : int
         Items named per subject as driving its person fit.
     random_seed : int
-        Seed of the draws used and of the replications.
+        Seed of the draws used, of each subject's draw and of the replications.
 
     Returns
     -------
@@ -136,10 +176,13 @@ def audit(
         (:func:`dif_table`), and with ``subject_groups`` ``"dif_fit"``: the diagnostics of
         the DIF model's fit (one row).
         ``"subjects"``: one row per subject, worst fit first: ``person_fit`` (posterior mean
-        :math:`l_z`), ``p_value``, ``flagged``, ``drivers`` (a list of ``(item, answer,
-        P(correct))``), ``n_items``. With ``item_groups``, ``"groups"``: one row per subject
-        and group: ``group``, ``n_items``, ``observed_right``, ``expected_right`` (posterior
-        mean of :math:`\sum P`), ``p_better``, ``flagged``, ``person_fit``, ``p_value``.
+        :math:`l_z`), ``p_value`` (sampled posterior), ``ppp`` (posterior predictive),
+        ``flagged``, ``excess``, ``p_excess``, ``flagged_excess`` (surprising right answers),
+        ``drivers`` (a list of ``(item, answer, P(correct))``), ``n_items``.
+        With ``item_groups``, ``"groups"``: one row per subject and group: ``group``,
+        ``n_items``, ``observed_right``, ``expected_right`` (posterior mean of
+        :math:`\sum P`), ``p_better``, ``ppp_better``, ``flagged``, ``person_fit``,
+        ``p_value``, ``ppp``.
     """
     check_probability("alpha", alpha)
     if int(drivers) != drivers or drivers < 0:
@@ -148,6 +191,8 @@ def audit(
     group_codes, group_labels = _groups(idata, item_groups, observed)
     rng = np.random.default_rng(random_seed)
     samples = _chosen_draws(idata.posterior, n_draws, rng)
+    own_draw = rng.integers(len(samples), size=observed.n_subjects)[observed.subject_index]
+    p_own = np.empty(len(observed.y))  # P at the subject's own draw, per answer
 
     n_subjects = observed.n_subjects
     n_groups = len(group_labels)
@@ -161,10 +206,12 @@ def audit(
     lz_rep = np.empty_like(lz_obs)
     right_rep = np.empty_like(lz_obs)
     expected_right = np.zeros(n_units)
+    excess = np.zeros(n_subjects)
     surprise = np.zeros(len(y))
     mean_probability = np.zeros(len(y))
     for s, p in enumerate(_probabilities(idata, observed, samples, CHUNK_ELEMENTS)):
         p = np.clip(p, _EDGE, 1.0 - _EDGE)
+        p_own[own_draw == s] = p[own_draw == s]
         log_p, log_q = np.log(p), np.log1p(-p)
         entropy = -(p * log_p + (1 - p) * log_q)
         variance = p * (1 - p) * (log_p - log_q) ** 2
@@ -173,6 +220,10 @@ def audit(
         ll_rep = np.where(y_rep == 1, log_p, log_q)
         surprise += -ll_obs - entropy
         mean_probability += p
+        with np.errstate(invalid="ignore", divide="ignore"):
+            excess += _sums(units[0], (y - p) / p, n_subjects) / np.sqrt(
+                _sums(units[0], (1 - p) / p, n_subjects)
+            )
         for codes in units:
             mean = -_sums(codes, entropy, n_units)
             sd = np.sqrt(_sums(codes, variance, n_units))
@@ -185,10 +236,13 @@ def audit(
             right_rep[s, used] = _sums(codes, y_rep, n_units)[used]
             expected_right[used] += _sums(codes, p, n_units)[used]
     surprise /= len(samples)
+    excess /= len(samples)
     mean_probability /= len(samples)
     expected_right /= len(samples)
-    p_value = _mid_p(-lz_rep, -lz_obs)  # Pr(l_z(rep) < l_z(obs))
+    ppp = _mid_p(-lz_rep, -lz_obs)  # Pr(l_z(rep) < l_z(obs))
     person = np.nanmean(lz_obs, axis=0)
+    sampled = _sampled_p_values(p_own, y, units, n_units, rng)
+    p_value, p_better = sampled["fit"], sampled["right"]
 
     counts = np.zeros(n_units, dtype=np.int64)
     right = np.zeros(n_units)
@@ -200,7 +254,11 @@ def audit(
             "subject": observed.subjects,
             "person_fit": person[:n_subjects],
             "p_value": p_value[:n_subjects],
+            "ppp": ppp[:n_subjects],
             "flagged": p_value[:n_subjects] < alpha,
+            "excess": excess,
+            "p_excess": sampled["excess"][:n_subjects],
+            "flagged_excess": sampled["excess"][:n_subjects] > 1 - alpha,
             "drivers": _drivers(observed, surprise, mean_probability, drivers),
             "n_items": counts[:n_subjects],
         }
@@ -220,7 +278,7 @@ def audit(
     if dif_fit is not None:
         out["items"], out["dtf"] = dif_table(dif_fit, alpha=alpha)
     if n_groups:
-        better = _mid_p(np.broadcast_to(right, right_rep.shape), right_rep)  # Pr(T > T_rep)
+        ppp_better = _mid_p(np.broadcast_to(right, right_rep.shape), right_rep)  # Pr(T > T_rep)
         rows = slice(n_subjects, None)
         groups = pd.DataFrame(
             {
@@ -229,10 +287,12 @@ def audit(
                 "n_items": counts[rows],
                 "observed_right": right[rows],
                 "expected_right": expected_right[rows],
-                "p_better": better[rows],
-                "flagged": better[rows] > 1 - alpha,
+                "p_better": p_better[rows],
+                "ppp_better": ppp_better[rows],
+                "flagged": p_better[rows] > 1 - alpha,
                 "person_fit": person[rows],
                 "p_value": p_value[rows],
+                "ppp": ppp[rows],
             }
         )
         out["groups"] = groups[groups["n_items"] > 0].reset_index(drop=True)
@@ -241,53 +301,107 @@ def audit(
 
 def dif_table(idata, *, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The DIF effects of a fit of the DIF model, one row per focal group and item (``group``,
-    ``item``, ``dif``, ``dif_lo``, ``dif_hi``, ``p_two_sided``, ``flagged``, ``flagged_fdr``;
-    largest effects first), and its differential test functioning per focal group
-    (``group``, ``dtf``, ``dtf_lo``, ``dtf_hi``); definitions in the module docstring."""
+    ``item``, ``dif``, ``dif_lo``, ``dif_hi``, ``p_two_sided``, ``flagged``, ``flagged_fdr``,
+    and for a fit with ``dif_slopes`` the same for the slopes' log ratio: ``dif_slope``,
+    ``dif_slope_lo``, ``dif_slope_hi``, ``slope_p_two_sided``, ``slope_flagged``,
+    ``slope_flagged_fdr``; largest intercept effects first), and its differential test
+    functioning per focal group (``group``, ``dtf``, ``dtf_lo``, ``dtf_hi``); definitions in
+    the module docstring."""
     check_probability("alpha", alpha)
     posterior = idata.posterior
     if "dif" not in posterior:
         raise ValueError("the fit has no DIF effects; fit model='2pl-dif' with dif_by=")
-    dif = posterior["dif"].stack(sample=("chain", "draw")).transpose("dif_group", "item", ...)
-    draws = dif.values
-    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=-1)
-    positive = (draws > 0).mean(axis=-1)
-    p_two = 2 * np.minimum(positive, 1 - positive)
-    flat = p_two.ravel()
-    order = np.argsort(flat, kind="stable")
-    passing = flat[order] <= alpha * np.arange(1, flat.size + 1) / flat.size
-    fdr = np.zeros(flat.size, dtype=bool)
-    if passing.any():
-        fdr[order[: np.flatnonzero(passing).max() + 1]] = True
-    groups = dif["dif_group"].values.astype(str)
-    items = dif["item"].values.astype(str)
-    table = pd.DataFrame(
-        {
-            "group": np.repeat(groups, len(items)),
-            "item": np.tile(items, len(groups)),
-            "dif": draws.mean(axis=-1).ravel(),
-            "dif_lo": lo.ravel(),
-            "dif_hi": hi.ravel(),
-            "p_two_sided": flat,
-            "flagged": ((lo > 0) | (hi < 0)).ravel(),
-            "flagged_fdr": fdr,
-        }
-    )
+    effects = {"dif": ""} | ({"dif_slope": "slope_"} if "dif_slope" in posterior else {})
+    draws = {
+        name: posterior[name].stack(sample=("chain", "draw")).transpose("dif_group", "item", ...)
+        for name in effects
+    }
+    groups = draws["dif"]["dif_group"].values.astype(str)
+    items = draws["dif"]["item"].values.astype(str)
+    columns = {"group": np.repeat(groups, len(items)), "item": np.tile(items, len(groups))}
+    for name, prefix in effects.items():
+        columns |= _effect_columns(draws[name].values, name, prefix, alpha)
+    table = pd.DataFrame(columns)
     table = table.iloc[np.argsort(-np.abs(table["dif"].to_numpy()), kind="stable")]
     # DTF: the focal subjects' expected scores with and without their group's effects
-    theta = posterior["theta"].stack(sample=("chain", "draw")).transpose("sample", ...).values
-    a = posterior["a"].stack(sample=("chain", "draw")).transpose("sample", ...).values
-    intercept = posterior["intercept"].stack(sample=("chain", "draw")).transpose("sample", ...)
-    intercept = intercept.values
+    theta, a, intercept = (
+        posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+        for name in ("theta", "a", "intercept")
+    )
     codes = posterior["dif_code"].values[0, 0].astype(int)
     rows = []
     for g, label in enumerate(groups, start=1):
         logit = a[:, None, :] * theta[:, codes == g, None] + intercept[:, None, :]
-        shift = draws[g - 1].T[:, None, :]  # sample, 1, item
-        gap = (expit(logit + shift) - expit(logit)).mean(axis=(1, 2))
+        slope = a
+        if "dif_slope" in draws:
+            slope = a * np.exp(draws["dif_slope"].values[g - 1].T)
+        shifted = slope[:, None, :] * theta[:, codes == g, None] + intercept[:, None, :]
+        shifted += draws["dif"].values[g - 1].T[:, None, :]  # sample, 1, item
+        gap = (expit(shifted) - expit(logit)).mean(axis=(1, 2))
         low, high = np.quantile(gap, [alpha / 2, 1 - alpha / 2])
         rows.append({"group": label, "dtf": gap.mean(), "dtf_lo": low, "dtf_hi": high})
     return table.reset_index(drop=True), pd.DataFrame(rows)
+
+
+def _effect_columns(draws: np.ndarray, name: str, prefix: str, alpha: float) -> dict:
+    """Posterior mean, central interval, two-sided tail probability and both flags of every
+    (focal group, item) effect in ``draws`` (group, item, sample)."""
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=-1)
+    positive = (draws > 0).mean(axis=-1)
+    p_two = (2 * np.minimum(positive, 1 - positive)).ravel()
+    order = np.argsort(p_two, kind="stable")
+    passing = p_two[order] <= alpha * np.arange(1, p_two.size + 1) / p_two.size
+    fdr = np.zeros(p_two.size, dtype=bool)
+    if passing.any():
+        fdr[order[: np.flatnonzero(passing).max() + 1]] = True
+    return {
+        name: draws.mean(axis=-1).ravel(),
+        f"{name}_lo": lo.ravel(),
+        f"{name}_hi": hi.ravel(),
+        f"{prefix}p_two_sided": p_two,
+        f"{prefix}flagged": ((lo > 0) | (hi < 0)).ravel(),
+        f"{prefix}flagged_fdr": fdr,
+    }
+
+
+def _sampled_p_values(
+    p: np.ndarray,
+    y: np.ndarray,
+    units: list[np.ndarray],
+    n_units: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    r"""Sampled posterior p-values of every unit (a subject, or a subject and item group),
+    :math:`\Pr(S(y^{rep}) < S(y)) + \tfrac12 \Pr(S(y^{rep}) = S(y))` from
+    :data:`SAMPLED_REPLICATIONS` replications :math:`y^{rep} \sim \text{Bernoulli}(p)`, where
+    ``p`` holds each answer's probability at its subject's own draw, for three statistics
+    :math:`S = \sum_{i} y_i w_i` over the unit's answers: ``"fit"``, :math:`w_i = \log(P_i /
+    (1 - P_i))` (at one draw :math:`l_z` is an increasing function of it, since
+    :math:`l = \sum_i y_i w_i + \sum_i \log(1 - P_i)`); ``"right"``, :math:`w_i = 1` (the
+    number right); ``"excess"``, :math:`w_i = 1 / P_i` (the memorisation score less a
+    constant). One sparse product per block of replications and statistic gives them for
+    every unit."""
+    n_obs = len(y)
+    columns = np.arange(n_obs)
+    membership = sum(
+        sparse.csr_matrix((np.ones(n_obs), (codes, columns)), shape=(n_units, n_obs))
+        for codes in units
+    )
+    weights = {"fit": np.log(p) - np.log1p(-p), "right": np.ones(n_obs), "excess": 1.0 / p}
+    observed = {name: membership @ (y * w) for name, w in weights.items()}
+    below = {name: np.zeros(n_units) for name in weights}
+    block = max(1, min(SAMPLED_REPLICATIONS, CHUNK_ELEMENTS // max(n_obs, 1)))
+    for start in range(0, SAMPLED_REPLICATIONS, block):
+        y_rep = rng.uniform(size=(n_obs, min(block, SAMPLED_REPLICATIONS - start)))
+        y_rep = (y_rep < p[:, None]).astype(float)
+        for name, w in weights.items():
+            rep, obs = membership @ (y_rep * w[:, None]), observed[name][:, None]
+            below[name] += (rep < obs).sum(axis=1) + 0.5 * (rep == obs).sum(axis=1)
+    answered = np.diff(membership.indptr) > 0
+    return {
+        name: np.where(answered, count / SAMPLED_REPLICATIONS, np.nan)
+        for name, count in below.items()
+    }
 
 
 def _sums(codes: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:
@@ -324,11 +438,13 @@ def _drivers(observed, surprise: np.ndarray, probability: np.ndarray, top: int) 
 
 def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None = None) -> dict:
     """The audit as plain JSON values: ``{"subjects": [{"subject", "person_fit", "p_value",
-    "flagged", "drivers": [{"item", "answer", "p_correct"}], "groups": [{"group", "n_items",
-    "observed_right", "expected_right", "p_better", "flagged", "person_fit", "p_value"}]}],
+    "ppp", "flagged", "excess", "p_excess", "flagged_excess", "drivers": [{"item", "answer",
+    "p_correct"}], "groups": [{"group", "n_items", "observed_right", "expected_right",
+    "p_better", "ppp_better", "flagged", "person_fit", "p_value", "ppp"}]}],
     "items": [{"group", "item", "dif", "dif_lo", "dif_hi", "p_two_sided", "flagged",
     "flagged_fdr"}], "dtf": [{"group", "dtf", "dtf_lo", "dtf_hi"}], "dif_fit": {...}}`` (items
-    and dtf for a fit of the DIF model or with ``subject_groups``, dif_fit with the latter;
+    and dtf for a fit of the DIF model or with ``subject_groups``, with the slope columns of
+    :func:`dif_table` for a fit with ``dif_slopes``; dif_fit with ``subject_groups``;
     ``groups`` limits the groups listed)."""
     by_subject = {}
     if "groups" in result:
@@ -346,7 +462,11 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
             "subject": row["subject"],
             "person_fit": _plain(row["person_fit"]),
             "p_value": _plain(row["p_value"]),
+            "ppp": _plain(row["ppp"]),
             "flagged": bool(row["flagged"]),
+            "excess": _plain(row["excess"]),
+            "p_excess": _plain(row["p_excess"]),
+            "flagged_excess": bool(row["flagged_excess"]),
             "n_items": int(row["n_items"]),
             "drivers": [
                 {"item": item, "answer": answer, "p_correct": _plain(p)}

@@ -19,6 +19,7 @@ import xarray as xr
 
 from bayesirt.analysis.audit import audit
 from bayesirt.analysis.compare import LOO_UNITS, ParetoKWarning, compare
+from bayesirt.analysis.posterior import fitted_responses
 from bayesirt.analysis.ppc import STATISTICS, ppc
 from bayesirt.analysis.quality import BenchmarkQuality, assess_quality
 from bayesirt.analysis.ranking import rank
@@ -45,7 +46,8 @@ class ReportInputs:
         :func:`bayesirt.analysis.rank` of the first fit; None when ``unavailable``.
     person_fit : dict of str to pandas.DataFrame, or None
         :func:`bayesirt.analysis.audit.audit` of the first fit: the person fit of its
-        subjects and, for a fit of the DIF model, its DIF; None when ``unavailable``.
+        subjects, with ``item_groups`` the screen per group of items and, for a fit of the
+        DIF model, its DIF; None when ``unavailable``.
     quality : BenchmarkQuality or None
         :func:`bayesirt.analysis.assess_quality` of the first fit, with ``ranking`` and the
         item fit of ``checks``; None when ``unavailable``.
@@ -79,6 +81,7 @@ def report_inputs(
     level: float = 0.95,
     n_draws: int | None = 400,
     random_seed: int = 0,
+    item_groups: str | None = None,
     progress: Callable[[str], object] | None = None,
 ) -> ReportInputs:
     """Run the analyses of the diagnostics report.
@@ -94,6 +97,9 @@ def report_inputs(
         Posterior draws of the posterior predictive checks (one replication each).
     random_seed : int
         Seed of the checks.
+    item_groups : str, optional
+        Item metadata column of the first fit's responses: the person fit also screens each
+        subject's answers per group of items (:func:`~bayesirt.analysis.audit.audit`).
     progress : callable, optional
         Called with each stage of :data:`STAGES` as it starts: ``"ppc"`` before the checks,
         ``"item-fit"`` before the ranking and the quality (they are computed together, so
@@ -109,6 +115,8 @@ def report_inputs(
         raise ValueError("report_inputs needs at least one fit")
     announce = progress if progress is not None else _silent
     primary = next(iter(fits.values()))
+    if item_groups is not None:  # a missing column is named before any analysis runs
+        fitted_responses(primary).item_groups(item_groups)
     announce("ppc")
     checks = ranking = quality = unavailable = person_fit = None
     try:
@@ -137,7 +145,13 @@ def report_inputs(
             announce("quality")
             announce("ranking")
         announce("person-fit")
-        person_fit = audit(primary, alpha=alpha, n_draws=n_draws, random_seed=random_seed)
+        person_fit = audit(
+            primary,
+            item_groups=item_groups,
+            alpha=alpha,
+            n_draws=n_draws,
+            random_seed=random_seed,
+        )
     same_data = len({data_fingerprint(idata) for idata in fits.values()}) == 1
     comparison = None
     if len(fits) > 1:

@@ -297,11 +297,15 @@ def _run_audit(args: argparse.Namespace) -> None:
     subjects = result["subjects"]
     flagged = int(subjects["flagged"].sum())
     print(
-        f"person fit of {len(subjects)} subjects, worst first (l_z: posterior mean; p: "
-        f"posterior predictive p-value, flagged below {args.alpha:g}): {flagged} flagged"
+        f"person fit of {len(subjects)} subjects, worst first (person_fit: posterior mean "
+        f"l_z; p_value: sampled posterior p-value, flagged below {args.alpha:g}; ppp: "
+        f"posterior predictive p-value, conservative; excess: surprising right answers, "
+        f"flagged where p_excess is above {1 - args.alpha:g}): {flagged} flagged, "
+        f"{int(subjects['flagged_excess'].sum())} by their excess"
     )
     table = subjects.assign(
         flagged=subjects["flagged"].map({True: "FLAG", False: ""}),
+        flagged_excess=subjects["flagged_excess"].map({True: "FLAG", False: ""}),
         drivers=[
             ", ".join(f"{item} ({'right' if y else 'wrong'}, P={p:.2f})" for item, y, p in row)
             for row in subjects["drivers"]
@@ -314,11 +318,15 @@ def _run_audit(args: argparse.Namespace) -> None:
         print(f"\nthe DIF model's fit: {verdict} (max R-hat {diagnostics['max_rhat']:.3f})")
     if "items" in result:
         items, dtf = result["items"], result["dtf"]
-        shown = items[items["flagged"]]
+        slopes = "slope_flagged" in items
+        shown = items[items["flagged"] | (items["slope_flagged"] if slopes else False)]
         print(
-            f"\ndifferential item functioning (logits at equal ability; flagged where the "
-            f"{1 - args.alpha:.0%} interval excludes 0: {len(shown)}, by the "
-            f"Benjamini-Hochberg rule: {int(items['flagged_fdr'].sum())}):"
+            "\ndifferential item functioning (logits at equal ability"
+            + ("; dif_slope: log ratio of the slopes" if slopes else "")
+            + f"; flagged where the {1 - args.alpha:.0%} interval excludes 0: {len(shown)}, "
+            f"by the Benjamini-Hochberg rule: {int(items['flagged_fdr'].sum())}"
+            + (f" intercepts, {int(items['slope_flagged_fdr'].sum())} slopes" if slopes else "")
+            + "):"
         )
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         print("\ndifferential test functioning (expected score, focal group minus reference):")
@@ -326,8 +334,9 @@ def _run_audit(args: argparse.Namespace) -> None:
     if "groups" in result:
         groups = result["groups"].sort_values("p_better", ascending=False, kind="stable")
         print(
-            f"\ncontamination screen by {args.item_groups!r} (p_better: probability that the "
-            f"subject answers the group better than its ability predicts; flagged above "
+            f"\ncontamination screen by {args.item_groups!r} (p_better: sampled posterior "
+            f"probability that the subject answers the group better than its ability "
+            f"predicts; flagged above "
             f"{1 - args.alpha:g}): {int(groups['flagged'].sum())} flagged"
         )
         groups = groups.assign(flagged=groups["flagged"].map({True: "FLAG", False: ""}))

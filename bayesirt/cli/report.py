@@ -80,6 +80,12 @@ def add_command(commands: Any) -> None:
         type=int,
         metavar="N",
     )
+    cmd.add_argument(
+        "--item-groups",
+        metavar="COL",
+        help="item metadata column whose values group the items (a benchmark, a category, "
+        "before/after a date): the person-fit section screens each subject's answers per group",
+    )
     _add_seed_option(cmd, _DEFAULTS["random_seed"], "seed")
 
 
@@ -108,5 +114,6 @@ def _run_report(args: argparse.Namespace) -> None:
         alpha=args.alpha,
         n_draws=args.draws,
         random_seed=args.seed,
+        item_groups=args.item_groups,
     )
     print(f"report written to {args.out}")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["plot_dif", "plot_person_fit"]
+__all__ = ["plot_contamination", "plot_dif", "plot_person_fit"]
 
 #: Most subjects :func:`plot_person_fit` names on its axis.
 MAX_LABELS = 40
@@ -38,6 +38,41 @@ def plot_person_fit(subjects: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.set_yticklabels(table["subject"].astype(str).to_numpy()[:MAX_LABELS], fontsize=7)
     ax.set_ylim(-1, n)
     ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_contamination(
+    groups: pd.DataFrame, *, alpha: float = 0.05, ax: Axes | None = None
+) -> Axes:
+    """The screen per group of items (``audit(..., item_groups=...)["groups"]``): one column
+    per group, one point per subject at its ``p_better`` (jittered sideways), flagged pairs in
+    red and named (the ten highest), the flagging threshold ``1 - alpha`` as a line."""
+    labels = pd.Index(pd.unique(groups["group"].astype(str)))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(labels) + 2.0), 3.5))
+    column = labels.get_indexer(groups["group"].astype(str))
+    jitter = np.random.default_rng(0).uniform(-0.25, 0.25, size=len(groups))
+    flagged = groups["flagged"].to_numpy(dtype=bool)
+    x = column + jitter
+    y = groups["p_better"].to_numpy(dtype=float)
+    ax.scatter(x[~flagged], y[~flagged], s=8, color="0.5", alpha=0.6)
+    ax.scatter(x[flagged], y[flagged], s=14, color="C3", zorder=3)
+    top = np.flatnonzero(flagged)[np.argsort(-y[flagged], kind="stable")][:10]
+    for k in top:
+        ax.annotate(
+            str(groups["subject"].iloc[k]),
+            (x[k], y[k]),
+            fontsize=6,
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+        )
+    ax.axhline(1 - alpha, color="C3", linestyle=":", linewidth=1)
+    ax.set_xticks(np.arange(len(labels)))
+    ax.set_xticklabels(labels, fontsize=7, rotation=30 if len(labels) > 6 else 0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("p_better (answers the group better\nthan its ability predicts)")
+    ax.grid(axis="y", alpha=0.3)
     return ax
 
 

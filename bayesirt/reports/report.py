@@ -50,7 +50,7 @@ from bayesirt.analysis.quality import FLAGS
 from bayesirt.analysis.ranking import rank_table
 from bayesirt.analysis.report_inputs import ReportInputs, report_inputs
 from bayesirt.inference.io import CONFIG_ATTR, data_fingerprint, fit_config, fit_settings
-from bayesirt.reports.audit import plot_dif, plot_person_fit
+from bayesirt.reports.audit import plot_contamination, plot_dif, plot_person_fit
 from bayesirt.reports.diagnostics import (
     advi_stopping_rule,
     convergence_table,
@@ -391,26 +391,59 @@ def _person_fit_section(result: dict[str, pd.DataFrame]) -> tuple[str, Markup]:
     )
     body = [
         f"<p>{len(flagged)} of {len(subjects)} subjects flagged: their answers fit the model "
-        f"worse than its own replications do (posterior predictive p-value of the "
-        f"standardised log-likelihood l<sub>z</sub> below {alpha:g}). Failing easy questions "
-        "while solving hard ones (a model that has seen some of the questions) lowers "
-        "l<sub>z</sub>; the drivers are each subject's most surprising answers. The check is "
-        "conservative: under the model it flags fewer than the nominal share. "
-        "<code>bayesirt audit FIT --item-groups COL</code> screens each group of items.</p>",
+        "worse than its own replications do (sampled posterior p-value of the standardised "
+        f"log-likelihood l<sub>z</sub> below {alpha:g}; under the model a clean subject is "
+        f"flagged with probability {alpha:g}, so about {alpha * len(subjects):.1f} of "
+        f"{len(subjects)} are expected by chance). Failing easy questions while solving hard "
+        "ones (a model that has seen some of the questions) lowers l<sub>z</sub>; the "
+        "drivers are each subject's most surprising answers. ppp: the posterior predictive "
+        "p-value, conservative.</p>",
         _figure(plot_person_fit(subjects), "Person-fit p-value of every subject, worst first"),
         _table(shown.set_index("subject")),
     ]
+    if "groups" in result:
+        body += _screen_body(result["groups"], alpha)
+    else:
+        body.append(
+            "<p>With an item metadata column (<code>bayesirt report ... --item-groups COL"
+            "</code> or <code>bayesirt audit FIT --item-groups COL</code>) each subject's "
+            "answers are also screened per group of items.</p>"
+        )
     if "items" in result:  # a fit of the DIF model
         items, dtf = result["items"], result["dtf"]
         body += [
             f"<p>Differential item functioning: {int(items['flagged'].sum())} item effect(s) "
             f"whose {1 - alpha:.0%} interval excludes 0, {int(items['flagged_fdr'].sum())} by "
-            f"the Benjamini–Hochberg rule at {alpha:g}. Differential test functioning "
+            f"the Benjamini–Hochberg rule at {alpha:g}"
+            + (
+                f"; on the slopes {int(items['slope_flagged'].sum())} and "
+                f"{int(items['slope_flagged_fdr'].sum())}"
+                if "slope_flagged" in items
+                else ""
+            )
+            + ". Differential test functioning "
             "(expected score, focal group minus reference, at equal ability):</p>",
             _table(dtf.set_index("group"), digits=3),
             _figure(plot_dif(items), "The largest DIF effects with their intervals"),
         ]
     return _section("person-fit", body)
+
+
+def _screen_body(groups: pd.DataFrame, alpha: float) -> list:
+    """The contamination screen: its plot and the most suspicious (subject, group) rows."""
+    flagged = groups[groups["flagged"]]
+    shown = groups.sort_values("p_better", ascending=False, kind="stable")
+    shown = shown.head(max(10, len(flagged)))
+    return [
+        f"<p>Screen per group of items: {len(flagged)} of {len(groups)} (subject, group) "
+        f"pairs flagged, where the subject answers the group better than its ability "
+        f"predicts (sampled posterior p_better above {1 - alpha:g}; about "
+        f"{alpha * len(groups):.1f} expected by chance). Contamination is often partial: a "
+        "subject flagged in one group only, with its person fit low in that group, is the "
+        "pattern of a model that saw those questions.</p>",
+        _figure(plot_contamination(groups, alpha=alpha), "p_better of every subject per group"),
+        _table(shown.set_index(["subject", "group"])),
+    ]
 
 
 def _comparison_section(inputs: ReportInputs) -> tuple[str, Markup]:
@@ -467,6 +500,7 @@ def build_report(
     level: float = 0.95,
     n_draws: int | None = 400,
     random_seed: int = 0,
+    item_groups: str | None = None,
     progress: bool = True,
 ) -> str:
     """Build the HTML diagnostics report of one or several fits; write it to ``out`` if given.
@@ -489,6 +523,11 @@ def build_report(
         Posterior draws of the posterior predictive checks (one replication each).
     random_seed : int
         Seed of the checks.
+    item_groups : str, optional
+        Item metadata column of the first fit's responses (a benchmark, a category,
+        before/after a date): the person-fit section adds the screen of each subject's
+        answers per group (the contamination screen of
+        :func:`~bayesirt.analysis.audit.audit`).
     progress : bool
         Print one short line on stderr as each section starts (``bayesirt: report: ...``)
         and the time taken at the end; a large fit takes minutes. From the posterior
@@ -539,6 +578,7 @@ def build_report(
         level=level,
         n_draws=n_draws,
         random_seed=random_seed,
+        item_groups=item_groups,
         progress=lambda stage: say(lines.get(stage, SECTIONS[stage])),
     )
     if inputs.checks is None:
