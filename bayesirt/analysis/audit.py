@@ -182,7 +182,8 @@ def audit(
         With ``item_groups``, ``"groups"``: one row per subject and group: ``group``,
         ``n_items``, ``observed_right``, ``expected_right`` (posterior mean of
         :math:`\sum P`), ``p_better``, ``ppp_better``, ``flagged``, ``person_fit``,
-        ``p_value``, ``ppp``.
+        ``p_value``, ``ppp``, ``suspects`` (the group's ``drivers`` right answers that the
+        model found least likely: the items most likely seen, as ``(item, 1, P(correct))``).
     """
     check_probability("alpha", alpha)
     if int(drivers) != drivers or drivers < 0:
@@ -259,7 +260,9 @@ def audit(
             "excess": excess,
             "p_excess": sampled["excess"][:n_subjects],
             "flagged_excess": sampled["excess"][:n_subjects] > 1 - alpha,
-            "drivers": _drivers(observed, surprise, mean_probability, drivers),
+            "drivers": _drivers(
+                observed, units[0], n_subjects, surprise, mean_probability, drivers
+            ),
             "n_items": counts[:n_subjects],
         }
     ).sort_values("person_fit", kind="stable", ignore_index=True)
@@ -293,6 +296,15 @@ def audit(
                 "person_fit": person[rows],
                 "p_value": p_value[rows],
                 "ppp": ppp[rows],
+                "suspects": _drivers(
+                    observed,
+                    units[1] - n_subjects,
+                    n_subjects * n_groups,
+                    -mean_probability,
+                    mean_probability,
+                    drivers,
+                    keep=y == 1,
+                ),
             }
         )
         out["groups"] = groups[groups["n_items"] > 0].reset_index(drop=True)
@@ -418,14 +430,22 @@ def _groups(idata, column: str | None, observed) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(codes, dtype=np.int64)[observed.item_index], pd.Index(labels).astype(str)
 
 
-def _drivers(observed, surprise: np.ndarray, probability: np.ndarray, top: int) -> list[list]:
-    """Per subject, its ``top`` most surprising answers: (item, answer, posterior mean
-    P(correct))."""
-    out: list[list] = [[] for _ in range(observed.n_subjects)]
-    order = np.lexsort((-surprise, observed.subject_index))  # by subject, most surprising first
-    starts = np.searchsorted(observed.subject_index[order], np.arange(observed.n_subjects + 1))
-    for subject, (start, end) in enumerate(pairwise(starts)):
-        out[subject] = [
+def _drivers(
+    observed,
+    codes: np.ndarray,
+    n_units: int,
+    score: np.ndarray,
+    probability: np.ndarray,
+    top: int,
+    keep: np.ndarray | None = None,
+) -> list[list]:
+    """Per unit (``codes`` of every answer), the ``top`` answers of highest ``score`` among
+    those in ``keep`` (default all): (item, answer, posterior mean P(correct))."""
+    rows = np.flatnonzero(keep) if keep is not None else np.arange(len(codes))
+    order = rows[np.lexsort((-score[rows], codes[rows]))]  # by unit, highest score first
+    starts = np.searchsorted(codes[order], np.arange(n_units + 1))
+    return [
+        [
             (
                 str(observed.items[observed.item_index[row]]),
                 int(observed.y[row]),
@@ -433,14 +453,16 @@ def _drivers(observed, surprise: np.ndarray, probability: np.ndarray, top: int) 
             )
             for row in order[start : min(start + top, end)]
         ]
-    return out
+        for start, end in pairwise(starts)
+    ]
 
 
 def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None = None) -> dict:
     """The audit as plain JSON values: ``{"subjects": [{"subject", "person_fit", "p_value",
     "ppp", "flagged", "excess", "p_excess", "flagged_excess", "drivers": [{"item", "answer",
     "p_correct"}], "groups": [{"group", "n_items", "observed_right", "expected_right",
-    "p_better", "ppp_better", "flagged", "person_fit", "p_value", "ppp"}]}],
+    "p_better", "ppp_better", "flagged", "person_fit", "p_value", "ppp", "suspects": [{"item",
+    "answer", "p_correct"}]}]}],
     "items": [{"group", "item", "dif", "dif_lo", "dif_hi", "p_two_sided", "flagged",
     "flagged_fdr"}], "dtf": [{"group", "dtf", "dtf_lo", "dtf_hi"}], "dif_fit": {...}}`` (items
     and dtf for a fit of the DIF model or with ``subject_groups``, with the slope columns of
@@ -453,7 +475,11 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
             table = table[table["group"].isin(list(groups))]
         for subject, rows in table.groupby("subject", sort=False):
             by_subject[subject] = [
-                {key: _plain(value) for key, value in row.items() if key != "subject"}
+                {
+                    key: _answers(value) if key == "suspects" else _plain(value)
+                    for key, value in row.items()
+                    if key != "subject"
+                }
                 for row in rows.to_dict("records")
             ]
     subjects = []
@@ -468,10 +494,7 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
             "p_excess": _plain(row["p_excess"]),
             "flagged_excess": bool(row["flagged_excess"]),
             "n_items": int(row["n_items"]),
-            "drivers": [
-                {"item": item, "answer": answer, "p_correct": _plain(p)}
-                for item, answer, p in row["drivers"]
-            ],
+            "drivers": _answers(row["drivers"]),
         }
         if by_subject:
             record["groups"] = by_subject.get(row["subject"], [])
@@ -486,6 +509,11 @@ def audit_json(result: dict[str, pd.DataFrame], *, groups: Sequence[str] | None 
                 for row in result[key].to_dict("records")
             ]
     return out
+
+
+def _answers(rows: list) -> list[dict]:
+    """``(item, answer, P(correct))`` triples as JSON records."""
+    return [{"item": item, "answer": answer, "p_correct": _plain(p)} for item, answer, p in rows]
 
 
 def _plain(value):

@@ -44,6 +44,7 @@ from bayesirt.cli._common import (
     _write_csv,
 )
 from bayesirt.inference import fit_info, load_fit
+from bayesirt.reports.audit import describe_answers
 
 __all__ = ["add_command"]
 
@@ -306,10 +307,7 @@ def _run_audit(args: argparse.Namespace) -> None:
     table = subjects.assign(
         flagged=subjects["flagged"].map({True: "FLAG", False: ""}),
         flagged_excess=subjects["flagged_excess"].map({True: "FLAG", False: ""}),
-        drivers=[
-            ", ".join(f"{item} ({'right' if y else 'wrong'}, P={p:.2f})" for item, y, p in row)
-            for row in subjects["drivers"]
-        ],
+        drivers=subjects["drivers"].map(describe_answers),
     )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if "dif_fit" in result:
@@ -339,5 +337,8 @@ def _run_audit(args: argparse.Namespace) -> None:
             f"predicts; flagged above "
             f"{1 - args.alpha:g}): {int(groups['flagged'].sum())} flagged"
         )
-        groups = groups.assign(flagged=groups["flagged"].map({True: "FLAG", False: ""}))
+        groups = groups.assign(
+            flagged=groups["flagged"].map({True: "FLAG", False: ""}),
+            suspects=groups["suspects"].map(describe_answers),
+        )
         print(groups.to_string(index=False, float_format=lambda x: f"{x:.3f}"))

@@ -10,10 +10,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["plot_contamination", "plot_dif", "plot_person_fit"]
+__all__ = ["describe_answers", "plot_contamination", "plot_dif", "plot_person_fit"]
 
 #: Most subjects :func:`plot_person_fit` names on its axis.
 MAX_LABELS = 40
+
+
+def describe_answers(rows: list) -> str:
+    """The audit's ``(item, answer, P(correct))`` triples (``drivers``, ``suspects``) as text:
+    ``"item (right, P=0.04), ..."``."""
+    return ", ".join(f"{item} ({'right' if y else 'wrong'}, P={p:.2f})" for item, y, p in rows)
 
 
 def plot_person_fit(subjects: pd.DataFrame, *, ax: Axes | None = None) -> Axes:

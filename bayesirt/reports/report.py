@@ -50,7 +50,12 @@ from bayesirt.analysis.quality import FLAGS
 from bayesirt.analysis.ranking import rank_table
 from bayesirt.analysis.report_inputs import ReportInputs, report_inputs
 from bayesirt.inference.io import CONFIG_ATTR, data_fingerprint, fit_config, fit_settings
-from bayesirt.reports.audit import plot_contamination, plot_dif, plot_person_fit
+from bayesirt.reports.audit import (
+    describe_answers,
+    plot_contamination,
+    plot_dif,
+    plot_person_fit,
+)
 from bayesirt.reports.diagnostics import (
     advi_stopping_rule,
     convergence_table,
@@ -383,12 +388,8 @@ def _person_fit_section(result: dict[str, pd.DataFrame]) -> tuple[str, Markup]:
     subjects = result["subjects"]
     alpha = subjects.attrs["alpha"]
     flagged = subjects[subjects["flagged"]]
-    shown = subjects.head(max(10, len(flagged))).assign(
-        drivers=[
-            ", ".join(f"{item} ({'right' if y else 'wrong'}, P={p:.2f})" for item, y, p in row)
-            for row in subjects["drivers"].head(max(10, len(flagged)))
-        ]
-    )
+    shown = subjects.head(max(10, len(flagged)))
+    shown = shown.assign(drivers=shown["drivers"].map(describe_answers))
     body = [
         f"<p>{len(flagged)} of {len(subjects)} subjects flagged: their answers fit the model "
         "worse than its own replications do (sampled posterior p-value of the standardised "
@@ -434,13 +435,15 @@ def _screen_body(groups: pd.DataFrame, alpha: float) -> list:
     flagged = groups[groups["flagged"]]
     shown = groups.sort_values("p_better", ascending=False, kind="stable")
     shown = shown.head(max(10, len(flagged)))
+    shown = shown.assign(suspects=shown["suspects"].map(describe_answers))
     return [
         f"<p>Screen per group of items: {len(flagged)} of {len(groups)} (subject, group) "
         f"pairs flagged, where the subject answers the group better than its ability "
         f"predicts (sampled posterior p_better above {1 - alpha:g}; about "
         f"{alpha * len(groups):.1f} expected by chance). Contamination is often partial: a "
         "subject flagged in one group only, with its person fit low in that group, is the "
-        "pattern of a model that saw those questions.</p>",
+        "pattern of a model that saw those questions; its suspects are the group's right "
+        "answers that the model found least likely.</p>",
         _figure(plot_contamination(groups, alpha=alpha), "p_better of every subject per group"),
         _table(shown.set_index(["subject", "group"])),
     ]

@@ -57,7 +57,7 @@ def test_person_fit_flags_the_planted_subject(contaminated):
 
 
 def test_the_screen_flags_the_contaminated_group_only(contaminated):
-    idata, subject, _ = contaminated
+    idata, subject, planted = contaminated
     groups = audit(idata, item_groups="release", random_seed=2)["groups"]
     table = groups.set_index(["subject", "group"])
     assert table.loc[(subject, "old"), "flagged"]
@@ -69,6 +69,11 @@ def test_the_screen_flags_the_contaminated_group_only(contaminated):
     # calibrated at 5%: 12 or more of 78 clean groups flagged has probability 0.001
     assert table.drop(index=subject, level="subject")["flagged"].mean() <= 0.15
     assert set(table.loc[subject].index) == {"old", "new"}
+    # the items most likely seen: right answers the model found least likely, mostly planted
+    suspects = table.loc[(subject, "old"), "suspects"]
+    assert len(suspects) == 5 and all(answer == 1 for _, answer, _ in suspects)
+    assert [p for *_, p in suspects] == sorted(p for *_, p in suspects)
+    assert sum(item in planted for item, *_ in suspects) >= 4
     assert (groups["n_items"] == 120).all()
 
 
@@ -92,6 +97,7 @@ def test_json_has_the_documented_shape(contaminated):
     }
     assert set(first["drivers"][0]) == {"item", "answer", "p_correct"}
     assert {g["group"] for g in first["groups"]} == {"old", "new"}
+    assert set(first["groups"][0]["suspects"][0]) == {"item", "answer", "p_correct"}
     assert first["subject"] == subject
 
 
