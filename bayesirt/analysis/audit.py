@@ -182,8 +182,9 @@ def audit(
         With ``item_groups``, ``"groups"``: one row per subject and group: ``group``,
         ``n_items``, ``observed_right``, ``expected_right`` (posterior mean of
         :math:`\sum P`), ``p_better``, ``ppp_better``, ``flagged``, ``person_fit``,
-        ``p_value``, ``ppp``, ``suspects`` (the group's ``drivers`` right answers that the
-        model found least likely: the items most likely seen, as ``(item, 1, P(correct))``).
+        ``p_value``, ``ppp``, ``suspects`` (up to ``drivers`` of the group's right answers
+        that the model found least likely, the items most likely seen, as ``(item, 1,
+        P(correct))``).
     """
     check_probability("alpha", alpha)
     if int(drivers) != drivers or drivers < 0:
