@@ -561,6 +561,8 @@ def build_report(
         if fit_config(idata) is None:
             raise ValueError(f"{name} is not a bayesirt fit (no {CONFIG_ATTR} attribute)")
     primary = fits[0]
+    if item_groups is not None:  # a missing column is named before any section is built
+        fitted_responses(primary).item_groups(item_groups)
     started = time.perf_counter()
     say = _progress(progress)
     lines = {

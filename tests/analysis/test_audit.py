@@ -159,6 +159,8 @@ def test_the_report_screens_item_groups(contaminated):
     with pytest.raises(ValueError, match="no item metadata column 'family'"):
         report_inputs({"fit": idata}, item_groups="family", progress=stages.append)
     assert stages == []  # refused before any analysis ran
+    with pytest.raises(ValueError, match="no item metadata column 'family'"):
+        build_report(idata, item_groups="family", progress=False)
     document = build_report(idata, n_draws=100, item_groups="release", progress=False)
     section = document[document.index('id="person-fit"') :]
     screen = section[section.index("Screen per group of items") :]
