@@ -150,7 +150,7 @@ def test_the_command_line_audits_a_saved_fit(contaminated, tmp_path, capsys):
     assert "--alpha: must be strictly between 0 and 1" in capsys.readouterr().err
 
 
-def test_the_report_screens_item_groups(contaminated):
+def test_the_report_screens_item_groups(contaminated, capsys):
     from bayesirt.analysis.report_inputs import report_inputs
     from bayesirt.reports import build_report
 
@@ -160,7 +160,8 @@ def test_the_report_screens_item_groups(contaminated):
         report_inputs({"fit": idata}, item_groups="family", progress=stages.append)
     assert stages == []  # refused before any analysis ran
     with pytest.raises(ValueError, match="no item metadata column 'family'"):
-        build_report(idata, item_groups="family", progress=False)
+        build_report(idata, item_groups="family", progress=True)
+    assert "report:" not in capsys.readouterr().err  # before the first section
     document = build_report(idata, n_draws=100, item_groups="release", progress=False)
     section = document[document.index('id="person-fit"') :]
     screen = section[section.index("Screen per group of items") :]
