@@ -276,6 +276,7 @@ def differential_slopes():
     return idata, set(items[flatter]), set(items[harder])
 
 
+@pytest.mark.slow  # a fit of the DIF model with slopes (about 40 s)
 def test_planted_slope_dif_is_found(differential_slopes):
     idata, flatter, harder = differential_slopes
     assert bayesirt.inference.io.fit_diagnostics(idata)["converged"]

@@ -63,7 +63,7 @@ CASES: dict[str, list[dict]] = {
     "grm": [{"pool_by": "benchmark"}],
     "gpcm": [{"pool_by": "benchmark"}],
     "beta": [{"pool_by": "benchmark"}],
-    "2pl-dif": [{"pool_by": "benchmark", "dif_by": "family"}],
+    "2pl-dif": [{"pool_by": "benchmark", "dif_by": "family", "dif_slopes": True}],
 }
 #: Models of ordinal responses: given the same table read as ordinal scores.
 ORDINAL = {"grm", "gpcm"}
