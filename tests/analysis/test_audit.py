@@ -166,8 +166,9 @@ def test_the_report_screens_item_groups(contaminated, capsys):
     section = document[document.index('id="person-fit"') :]
     screen = section[section.index("Screen per group of items") :]
     assert "p_better of every subject per group" in screen
-    first_row = screen[screen.index("<tbody>") :].split("</tr>")[0]
-    assert subject in first_row and "old" in first_row  # the most suspicious pair first
+    rows = screen[screen.index("<tbody>") : screen.index("</tbody>")].split("</tr>")
+    planted = [row for row in rows if f">{subject}</th>" in row and ">old</th>" in row]
+    assert len(planted) == 1 and "<td>True</td>" in planted[0]  # listed among the flagged
     without = build_report(idata, n_draws=100, progress=False)
     assert "Screen per group of items" not in without
 
