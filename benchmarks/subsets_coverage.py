@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from subsets_real import DATASETS, METHODS, SHARES, advi_fit, load
+from subsets_real import DATASETS, add_arguments, advi_fit, prepare
 
 from bayesirt.analysis import SubsetEvaluation, evaluate_subsets
 
@@ -51,15 +51,7 @@ METRICS = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--max-subjects", type=int, default=1250, help="subjects kept (random)")
-    parser.add_argument("--test-share", type=float, default=0.2)
-    parser.add_argument("--max-test", type=int, default=200)
-    parser.add_argument("--splits", type=int, default=None, help="default: SPLITS or 1")
-    parser.add_argument("--advi-iterations", type=int, default=10_000)
-    parser.add_argument("--draws", type=int, default=500)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/bayesirt_subsets"))
+    add_arguments(parser)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sections = _sections()
@@ -79,13 +71,7 @@ def _sections() -> dict[str, str]:
 
 def run(name: str, args) -> str:
     started = time.perf_counter()
-    responses = load(name)
-    n_all = responses.n_subjects
-    if n_all > args.max_subjects:
-        keep = np.random.default_rng(0).choice(n_all, args.max_subjects, replace=False)
-        responses = responses.subset(subjects=list(responses.subjects[np.sort(keep)]))
-    budgets = sorted({max(2, round(share * responses.n_items)) for share in SHARES})
-    methods = METHODS + (("stratified",) if "category" in responses.item_meta else ())
+    responses, n_all, budgets, methods = prepare(name, args)
     n_splits = args.splits or SPLITS.get(name, 1)
     evaluations, fit_seconds = [], []
     for split_seed in range(n_splits):

@@ -78,8 +78,8 @@ def load(name: str) -> bayesirt.Responses:
     return bayesirt.load_responses(path, format="wide")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared with ``subsets_coverage.py``."""
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-subjects", type=int, default=1250, help="subjects kept (random)")
@@ -89,6 +89,24 @@ def main() -> None:
     parser.add_argument("--advi-iterations", type=int, default=10_000)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bayesirt_subsets"))
+
+
+def prepare(name: str, args):
+    """The data set ``name`` subsampled to ``args.max_subjects`` (seed 0), its size in the file,
+    the budgets (SHARES of its items) and the selection methods that apply to it."""
+    responses = load(name)
+    n_all = responses.n_subjects
+    if n_all > args.max_subjects:
+        keep = np.random.default_rng(0).choice(n_all, args.max_subjects, replace=False)
+        responses = responses.subset(subjects=list(responses.subjects[np.sort(keep)]))
+    budgets = sorted({max(2, round(share * responses.n_items)) for share in SHARES})
+    methods = METHODS + (("stratified",) if "category" in responses.item_meta else ())
+    return responses, n_all, budgets, methods
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -102,13 +120,7 @@ def main() -> None:
 
 def run(name: str, args) -> str:
     started = time.perf_counter()
-    responses = load(name)
-    n_all = responses.n_subjects
-    if n_all > args.max_subjects:
-        keep = np.random.default_rng(0).choice(n_all, args.max_subjects, replace=False)
-        responses = responses.subset(subjects=list(responses.subjects[np.sort(keep)]))
-    budgets = sorted({max(2, round(share * responses.n_items)) for share in SHARES})
-    methods = METHODS + (("stratified",) if "category" in responses.item_meta else ())
+    responses, n_all, budgets, methods = prepare(name, args)
     n_splits = args.splits or SPLITS.get(name, 1)
 
     evaluations, adaptive, lengths_per_split, fit_seconds = [], [], [], []
