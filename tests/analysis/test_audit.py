@@ -29,7 +29,7 @@ def contaminated():
     difficulty = truth["b"].to_series().loc[items]
     hardest_old = difficulty[release == "old"].sort_values(ascending=False).index[:60]
     rng = np.random.default_rng(0)
-    subject = truth["theta"].to_series().sort_values().index[8]
+    subject = truth["theta"].to_series().sort_values().index[3]
     planted = rng.choice(hardest_old, size=PLANTED, replace=False)
     wide.loc[subject, planted] = 1.0
     meta = release.rename("release").rename_axis("item").to_frame()
@@ -38,36 +38,47 @@ def contaminated():
     return idata, subject, set(planted)
 
 
-def test_person_fit_flags_the_planted_subject(contaminated):
+@pytest.fixture(scope="module")
+def audits(contaminated):
+    """The audit with 20 seeds. A sampled p-value depends on the one posterior draw it is
+    taken at, and the draws depend on the fit (its run length adapts to the machine's speed),
+    so the planted subject's flags are rates over seeds: at one seed they were raised in
+    0.875-0.95 (excess) and 0.95-0.975 (group) of 40 seeds in each of three fits."""
+    idata, _, _ = contaminated
+    return [audit(idata, item_groups="release", random_seed=seed) for seed in range(20)]
+
+
+def test_person_fit_flags_the_planted_subject(contaminated, audits):
     idata, subject, planted = contaminated
-    result = audit(idata, random_seed=2)
-    subjects = result["subjects"].set_index("subject")
-    assert subjects.loc[subject, "flagged"] and subjects.loc[subject, "p_value"] < 0.01
-    assert subjects.loc[subject, "flagged_excess"]  # p_excess 0.996-1.0 over three seeds
-    assert result["subjects"]["subject"].iloc[0] == subject  # the worst fit comes first
-    clean = subjects.drop(index=subject)
-    # calibrated at 5%: 8 or more of 39 clean subjects flagged has probability 0.001
-    assert clean["flagged"].mean() <= 0.2 and clean["flagged_excess"].mean() <= 0.2
-    assert subjects.loc[subject, "excess"] > clean["excess"].max()
-    assert subjects.loc[subject, "person_fit"] < clean["person_fit"].min()
+    tables = [result["subjects"].set_index("subject") for result in audits]
+    assert all(table.loc[subject, "p_value"] < 0.01 for table in tables)
+    assert np.mean([table.loc[subject, "flagged_excess"] for table in tables]) >= 0.5
+    clean = pd.concat([table.drop(index=subject) for table in tables])
+    # calibrated at 5% (the fit flagged 3.5-3.7% of clean subjects in three fits)
+    assert clean["flagged"].mean() <= 0.1 and clean["flagged_excess"].mean() <= 0.1
+    subjects = tables[0]
+    assert audits[0]["subjects"]["subject"].iloc[0] == subject  # the worst fit comes first
+    assert subjects.loc[subject, "excess"] > subjects.drop(index=subject)["excess"].max()
+    assert subjects.loc[subject, "person_fit"] < subjects.drop(index=subject)["person_fit"].min()
     # its most surprising answers are mostly planted right answers to hard items
     drivers = subjects.loc[subject, "drivers"]
     assert len(drivers) == 5
     assert sum(item in planted and answer == 1 and p < 0.5 for item, answer, p in drivers) >= 3
 
 
-def test_the_screen_flags_the_contaminated_group_only(contaminated):
+def test_the_screen_flags_the_contaminated_group_only(contaminated, audits):
     idata, subject, planted = contaminated
-    groups = audit(idata, item_groups="release", random_seed=2)["groups"]
-    table = groups.set_index(["subject", "group"])
-    assert table.loc[(subject, "old"), "flagged"]
+    tables = [result["groups"].set_index(["subject", "group"]) for result in audits]
+    assert np.mean([table.loc[(subject, "old"), "flagged"] for table in tables]) >= 0.7
+    assert np.mean([table.loc[(subject, "new"), "flagged"] for table in tables]) <= 0.2
+    clean = pd.concat([table.drop(index=subject, level="subject") for table in tables])
+    # nominal 5%; measured 7.2-7.5% (the planted answers make those items look easier to all)
+    assert clean["flagged"].mean() <= 0.12
+    groups, table = audits[0]["groups"], tables[0]
     assert (
         table.loc[(subject, "old"), "observed_right"]
         > table.loc[(subject, "old"), "expected_right"]
     )
-    assert not table.loc[(subject, "new"), "flagged"]
-    # calibrated at 5%: 12 or more of 78 clean groups flagged has probability 0.001
-    assert table.drop(index=subject, level="subject")["flagged"].mean() <= 0.15
     assert set(table.loc[subject].index) == {"old", "new"}
     # the items most likely seen: right answers the model found least likely, mostly planted
     suspects = table.loc[(subject, "old"), "suspects"]
