@@ -49,7 +49,7 @@ def audits(contaminated):
 
 
 def test_person_fit_flags_the_planted_subject(contaminated, audits):
-    idata, subject, planted = contaminated
+    _, subject, planted = contaminated
     tables = [result["subjects"].set_index("subject") for result in audits]
     assert all(table.loc[subject, "p_value"] < 0.01 for table in tables)
     assert np.mean([table.loc[subject, "flagged_excess"] for table in tables]) >= 0.5
@@ -67,7 +67,7 @@ def test_person_fit_flags_the_planted_subject(contaminated, audits):
 
 
 def test_the_screen_flags_the_contaminated_group_only(contaminated, audits):
-    idata, subject, planted = contaminated
+    _, subject, planted = contaminated
     tables = [result["groups"].set_index(["subject", "group"]) for result in audits]
     assert np.mean([table.loc[(subject, "old"), "flagged"] for table in tables]) >= 0.7
     assert np.mean([table.loc[(subject, "new"), "flagged"] for table in tables]) <= 0.2
