@@ -18,6 +18,7 @@ from bayesirt.models import marginal_loglik
 from bayesirt.sweep import sweep
 
 __all__ = [
+    "AdaptiveTest",
     "Responses",
     "ResponsesError",
     "__version__",
@@ -37,3 +38,14 @@ __all__ = [
     "summarize_fit",
     "sweep",
 ]
+
+
+def __getattr__(name: str):
+    """:class:`~bayesirt.tinybench.live.AdaptiveTest`, imported when first asked for (PEP 562):
+    :mod:`bayesirt.tinybench` sits above :mod:`bayesirt.analysis`, which importing
+    ``bayesirt`` must not pull it in with."""
+    if name == "AdaptiveTest":
+        from bayesirt.tinybench.live import AdaptiveTest
+
+        return AdaptiveTest
+    raise AttributeError(f"module 'bayesirt' has no attribute {name!r}")

@@ -9,6 +9,8 @@ Subcommands (each described in its module)
     Analyses of a saved fit (:mod:`bayesirt.cli.analysis`).
 ``select FIT``, ``evaluate-subsets SOURCE``
     Tiny benchmarks (:mod:`bayesirt.cli.subsets`).
+``adaptive FIT --answers FILE``
+    Recorded results replayed as adaptive tests (:mod:`bayesirt.cli.adaptive`).
 ``report FIT ...``
     The HTML diagnostics report of saved fits (:mod:`bayesirt.cli.report`).
 ``sweep SPEC``
@@ -35,7 +37,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from bayesirt._version import __version__
-from bayesirt.cli import analysis, fit, report, subsets, sweep
+from bayesirt.cli import adaptive, analysis, fit, report, subsets, sweep
 from bayesirt.cli._common import (
     DATA_OPTIONS,
     UsageError,
@@ -58,6 +60,7 @@ COMMANDS = (
     fit.add_demo_command,
     sweep.add_command,
     subsets.add_command,
+    adaptive.add_command,
     report.add_command,
 )
 

@@ -38,7 +38,7 @@ from bayesirt.data import (
 )
 from bayesirt.data.features import read_item_features, text_features
 from bayesirt.data.sources import is_shipped, load_source
-from bayesirt.data.validation import DUPLICATE_RULES, RESPONSE_TYPES
+from bayesirt.data.validation import DUPLICATE_RULES, RESPONSE_TYPES, describe_values
 from bayesirt.inference import ConvergenceWarning, fit, fit_info, fit_model, save_fit
 from bayesirt.inference.diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
 from bayesirt.inference.fit import BLAS_WARNING, FIXED_DRAWS
@@ -289,6 +289,29 @@ def _read_data(args: argparse.Namespace) -> Responses:
     if "trials" in options and not binomial:
         raise UsageError(f"--trials: only with --response-type binomial, not {response_type}")
     return load_source(source, **options)
+
+
+def _fitted_items_only(
+    idata: az.InferenceData, responses: Responses, args: argparse.Namespace
+) -> tuple[Responses, pd.Index]:
+    """``responses`` (read from ``args.data``) without the items the fit ``args.fit`` does
+    not know, which are noted on stderr and returned; an error when it knows none."""
+    fitted_items = pd.Index(idata.posterior["item"].values.astype(str))
+    items = pd.Index(responses.items.astype(str))
+    unknown = items.difference(fitted_items, sort=False)
+    if len(unknown) == len(items):
+        raise ValueError(
+            f"none of the {len(items)} items of {args.data} is in the fit {args.fit} "
+            f"(e.g. {', '.join(map(repr, items[:3]))}): they are not the same benchmark"
+        )
+    if len(unknown):
+        print(
+            f"bayesirt: note: {len(unknown)} of {len(items)} items are not in the fit and are "
+            f"ignored: {describe_values(unknown)}",
+            file=sys.stderr,
+        )
+        responses = responses.subset(items=responses.items[~items.isin(unknown)])
+    return responses, unknown
 
 
 def _scale(given: list[float], response_type: str) -> tuple[float, float]:
@@ -661,6 +684,13 @@ def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _open_probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
     return value
 
 

@@ -39,6 +39,7 @@ from bayesirt.cli._common import (
     _defaults,
     _format_ranking,
     _note_written,
+    _open_probability,
     _positive_int,
     _print_diagnostics,
     _write_csv,
@@ -219,13 +220,6 @@ def _run_robustness(args: argparse.Namespace) -> None:
     )
     print("\naccuracy ranking across distributions of interest:")
     print(shifts.to_string(float_format=lambda x: f"{x:.2f}"))
-
-
-def _open_probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
-    return value
 
 
 def _add_audit_command(commands: Any) -> None:

@@ -42,6 +42,7 @@ from bayesirt.cli._common import (
     _command,
     _fit_path,
     _fit_settings,
+    _fitted_items_only,
     _format_ranking,
     _method_label,
     _model_arguments,
@@ -239,22 +240,7 @@ def add_score_command(commands: Any) -> None:
 
 def _run_score(args: argparse.Namespace) -> None:
     idata = load_fit(args.fit)
-    responses = _read_data(args)
-    fitted_items = pd.Index(idata.posterior["item"].values.astype(str))
-    items = pd.Index(responses.items.astype(str))
-    unknown = items.difference(fitted_items, sort=False)
-    if len(unknown) == len(items):
-        raise ValueError(
-            f"none of the {len(items)} items of {args.data} is in the fit {args.fit} "
-            f"(e.g. {', '.join(map(repr, items[:3]))}): they are not the same benchmark"
-        )
-    if len(unknown):
-        print(
-            f"bayesirt: note: {len(unknown)} of {len(items)} items are not in the fit and are "
-            f"ignored: {describe_values(unknown)}",
-            file=sys.stderr,
-        )
-        responses = responses.subset(items=responses.items[~items.isin(unknown)])
+    responses, unknown = _fitted_items_only(idata, _read_data(args), args)
     fitted_subjects = pd.Index(idata.posterior["subject"].values.astype(str))
     clash = pd.Index(responses.subjects.astype(str)).intersection(fitted_subjects)
     if len(clash):

@@ -23,7 +23,9 @@ and an adaptive alternative:
   returns a :class:`SubsetEvaluation`.
 * :func:`simulate_adaptive_test` (:mod:`bayesirt.tinybench.adaptive`) runs computerised
   adaptive tests of new subjects, one item at a time from the answers so far, until the
-  ability is known well enough (selectors :data:`SELECTORS`).
+  ability is known well enough or a decision is reached (selectors :data:`SELECTORS`);
+  :class:`AdaptiveTest` (:mod:`bayesirt.tinybench.live`) is the same test driven by a caller
+  that runs the model, with exposure control across tests (:class:`ExposureControl`).
 
 The package sits one layer above :mod:`bayesirt.analysis`, whose fitted-model kernels it uses
 (:func:`bayesirt.analysis.score_new` is the Bayesian estimator's ability posterior);
@@ -41,6 +43,7 @@ from bayesirt.tinybench.design import (
 )
 from bayesirt.tinybench.estimators import ESTIMATORS, estimate_scores
 from bayesirt.tinybench.evaluate import *  # noqa: F403
+from bayesirt.tinybench.live import AdaptiveTest, ExposureControl
 
 __all__ = [
     *adaptive.__all__,
@@ -51,4 +54,6 @@ __all__ = [
     "ESTIMATORS",
     "estimate_scores",
     *evaluate.__all__,
+    "AdaptiveTest",
+    "ExposureControl",
 ]

@@ -12,7 +12,13 @@ catsim:
   :class:`FixedSelector`: a fixed test in a given order, for comparisons);
 * an **estimator** updates the posterior with the answer (:class:`QuadratureEstimator`);
 * a **stopper** ends the test (:class:`SdOrBudgetStopper`: posterior sd target or a number of
-  items).
+  items; :class:`DecisionStopper`: a decision "beats fitted subject X or not" reached with the
+  set certainty; :class:`RankWidthStopper`: the rank interval among the fitted subjects is
+  narrow enough).
+
+:class:`ContentBalance` restricts each choice to the item category furthest below its share
+(Kingsbury & Zara 1989), whatever the selector. A live test driven one answer at a time by
+the caller, with exposure control across tests, is :class:`bayesirt.tinybench.live.AdaptiveTest`.
 
 The posterior is the *cut* posterior of :func:`bayesirt.analysis.score_new`, held on a fixed
 grid of abilities :math:`\theta_q` for :math:`S` draws :math:`\psi^{(s)}` of the item
@@ -27,12 +33,19 @@ parameters: after answers :math:`y_O`,
 a mixture over the item-parameter draws of the posteriors given each draw. The state of a
 test is :math:`\log` of the unnormalised :math:`\pi_{sq}`, of shape (subjects, S, Q).
 :func:`simulate_adaptive_test` runs tests for simulated or recorded subjects.
+
+Every quantity reported is a function :math:`g(\theta_q, s)` averaged with the weights
+:math:`w_{sq} = \pi_{sq} / S`, the draws :math:`s` of the bank carrying the fitted subjects'
+abilities :math:`\theta_j^{(s)}` of the same joint draws: the **score** (expected accuracy on
+the bank, :math:`g = \frac{1}{N}\sum_i P_i(\theta_q; \psi_i^{(s)})`), the **rank** among the
+fitted subjects (:math:`g = 1 + \#\{j : \theta_j^{(s)} > \theta_q\}`) and the probability
+of **beating** fitted subject :math:`j` (:math:`g = 1[\theta_q > \theta_j^{(s)}]`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
@@ -48,6 +61,8 @@ from bayesirt.irt import finite_item_information, icc, log_likelihood, quadratur
 __all__ = [
     "SELECTORS",
     "AdaptiveTestResult",
+    "ContentBalance",
+    "DecisionStopper",
     "FisherSelector",
     "FixedSelector",
     "Initializer",
@@ -55,11 +70,13 @@ __all__ = [
     "PriorInitializer",
     "QuadratureEstimator",
     "RandomSelector",
+    "RankWidthStopper",
     "SdOrBudgetStopper",
     "Selector",
     "Stopper",
     "UpdateRule",
     "VarianceSelector",
+    "posterior_summary",
     "simulate_adaptive_test",
 ]
 
@@ -78,6 +95,10 @@ class ItemBank:
         Ability grid.
     log_prior : numpy.ndarray, shape (Q,)
         Normalised :math:`N(0, 1)` log weights of the nodes.
+    subjects : pandas.Index
+        The fitted subjects (empty for a bank without them).
+    theta : numpy.ndarray, shape (S, n_subjects)
+        Their abilities in the same joint draws as the item parameters.
     """
 
     items: pd.Index
@@ -87,6 +108,8 @@ class ItemBank:
     d: np.ndarray
     nodes: np.ndarray
     log_prior: np.ndarray
+    subjects: pd.Index = field(default_factory=lambda: pd.Index([], dtype=str))
+    theta: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
 
     @classmethod
     def from_idata(
@@ -114,7 +137,14 @@ class ItemBank:
                 )
         nodes, log_prior = quadrature(n_nodes, bounds)
         params = {k: getattr(draws, k)[np.ix_(rows, cols)] for k in ("a", "b", "c", "d")}
-        return cls(items=draws.items[cols], nodes=nodes, log_prior=log_prior, **params)
+        return cls(
+            items=draws.items[cols],
+            nodes=nodes,
+            log_prior=log_prior,
+            subjects=draws.subjects,
+            theta=draws.theta[rows],
+            **params,
+        )
 
     @property
     def n_items(self) -> int:
@@ -144,10 +174,62 @@ class ItemBank:
         var = mix @ self.nodes**2 - mean**2
         return mean, np.sqrt(np.maximum(var, 0.0))
 
+    @cached_property
+    def expected_score(self) -> np.ndarray:
+        r""":math:`\frac{1}{N}\sum_i P_i(\theta_q; \psi_i^{(s)})`, the expected accuracy on
+        the bank at each draw and node, (S, Q)."""
+        out = np.empty((len(self.a), len(self.nodes)))
+        step = max(1, CHUNK_ELEMENTS // max(len(self.nodes) * self.n_items, 1))
+        for start in range(0, len(self.a), step):
+            rows = slice(start, start + step)
+            params = [p[rows, None, :] for p in (self.a, self.b, self.c, self.d)]
+            out[rows] = icc(self.nodes[None, :, None], *params).mean(axis=2)
+        return out
+
+    @cached_property
+    def rank_grid(self) -> np.ndarray:
+        r"""Rank among the fitted subjects of a new subject at node q in draw s,
+        :math:`1 + \#\{j : \theta_j^{(s)} > \theta_q\}`, (S, Q)."""
+        ordered = np.sort(self.theta, axis=1)
+        above = [len(row) - np.searchsorted(row, self.nodes, side="right") for row in ordered]
+        return 1 + np.asarray(above, dtype=np.int64).reshape(len(self.a), len(self.nodes))
+
+    def subject_code(self, subject: str) -> int:
+        """Column of a fitted subject in :attr:`theta`; :class:`ValueError` naming it if the
+        bank has no such subject."""
+        code = self.subjects.get_indexer([str(subject)])[0]
+        if code < 0:
+            raise ValueError(
+                f"subject {subject!r} is not in the fit; fitted subjects: "
+                f"{describe_values(self.subjects) or 'none'}"
+            )
+        return int(code)
+
+    def p_beats(self, log_post: np.ndarray, subject: str) -> np.ndarray:
+        r"""Posterior probability that each tested subject's ability exceeds fitted
+        ``subject``'s, :math:`\sum_{s,q} w_{sq} 1[\theta_q > \theta_j^{(s)}]`, (n,)."""
+        above = self.nodes[None, :] > self.theta[:, [self.subject_code(subject)]]
+        return np.einsum("nsq,sq->n", _weights(log_post), above)
+
+    def quantiles(self, log_post: np.ndarray, values: np.ndarray, probs) -> np.ndarray:
+        r"""Quantiles ``probs`` of :math:`g(\theta_q, s)` = ``values`` (S, Q) under each
+        test's posterior weights, (n, len(probs)): the smallest value whose cumulative
+        weight reaches each probability."""
+        order = np.argsort(values, axis=None, kind="stable")
+        cumulative = np.cumsum(_weights(log_post).reshape(len(log_post), -1)[:, order], axis=1)
+        probs = np.asarray(probs, dtype=float)
+        at = (cumulative[:, :, None] < probs[None, None, :] - 1e-12).sum(axis=1)
+        return values.ravel()[order][np.minimum(at, order.size - 1)]
+
 
 def mixture(log_post: np.ndarray) -> np.ndarray:
     """Mixture over draws of the per-draw normalised posteriors, (n, S, Q) → (n, Q)."""
     return softmax(log_post, axis=-1).mean(axis=1)
+
+
+def _weights(log_post: np.ndarray) -> np.ndarray:
+    r"""The weights :math:`w_{sq} = \pi_{sq} / S` of every test, (n, S, Q)."""
+    return softmax(log_post, axis=-1) / log_post.shape[1]
 
 
 class Initializer(Protocol):
@@ -177,10 +259,10 @@ class UpdateRule(Protocol):
 
 
 class Stopper(Protocol):
-    """Why each test ends now (a short reason) or ``""`` to go on, from the posterior sd and
-    the number of items given so far."""
+    """Why each test ends now (a short reason) or ``""`` to go on, from its posterior
+    ``log_post`` (n, S, Q) and the number of items given so far (n,)."""
 
-    def __call__(self, sd: np.ndarray, n_items: np.ndarray) -> np.ndarray: ...
+    def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -251,14 +333,25 @@ class VarianceSelector:
     so an answer that one draw makes all but impossible still gets that draw's exact
     posterior, as :class:`QuadratureEstimator` would compute it.
 
+    With ``beats`` (a fitted subject :math:`X`) the variance minimised is that of the
+    indicator :math:`g_{sq} = 1[\theta_q > \theta_X^{(s)}]` instead of :math:`\theta`,
+    :math:`V_i(y) = P'(y)(1 - P'(y))` with :math:`P'(y)` the probability of beating
+    :math:`X` after the answer: the items that best settle the decision of
+    :class:`DecisionStopper`, which lie between the current estimate and :math:`X` rather
+    than at the estimate. (The expected probability of a wrong decision,
+    :math:`\min(P', 1 - P')`, cannot serve: it does not change in expectation until one
+    answer can cross 1/2.)
+
     Two economies keep the cost per step independent of the bank's size: the criterion is
     evaluated on a shortlist, the ``n_candidates`` available items with the largest plug-in
-    Fisher information at the current posterior mean, and averaged over at most
-    ``max_draws`` evenly spaced draws of the bank.
+    Fisher information at the current posterior mean (plus that at :math:`X`'s posterior
+    mean, with ``beats``), and averaged over at most ``max_draws`` evenly spaced draws of the
+    bank.
     """
 
     n_candidates: int = 30
     max_draws: int = 32
+    beats: str | None = None
 
     def __call__(
         self,
@@ -269,13 +362,21 @@ class VarianceSelector:
     ) -> np.ndarray:
         n_short = min(self.n_candidates, bank.n_items)
         info = _plugin_information(bank, log_post, available)
+        if self.beats is not None:
+            rival = bank.theta[:, bank.subject_code(self.beats)]
+            info = info + finite_item_information(rival.mean(), *bank.mean_params)
         shortlist = np.argpartition(-info, n_short - 1, axis=1)[:, :n_short]
         open_ = np.take_along_axis(info, shortlist, axis=1) > -np.inf
         n_all = len(bank.a)
         draws = np.unique(np.linspace(0, n_all - 1, min(self.max_draws, n_all)).round().astype(int))
         log_curves = bank.log_curves[:, draws]  # (2, S', Q, N)
         current = log_softmax(log_post[:, draws], axis=-1)[..., None]  # (n, S', Q, 1)
-        powers = np.stack([bank.nodes, bank.nodes**2], axis=1)  # (Q, 2)
+        if self.beats is None:
+            target = np.broadcast_to(bank.nodes, (len(draws), len(bank.nodes)))
+        else:
+            rival = bank.theta[draws, bank.subject_code(self.beats)]
+            target = (bank.nodes[None, :] > rival[:, None]).astype(float)
+        powers = np.stack([target, target**2], axis=2)  # (S', Q, 2)
         out = np.empty(len(log_post), dtype=np.int64)
         step = max(1, CHUNK_ELEMENTS // (log_curves.shape[1] * log_curves.shape[2] * n_short))
         for start in range(0, len(log_post), step):
@@ -287,7 +388,7 @@ class VarianceSelector:
                 top = joint.max(axis=2, keepdims=True)
                 weight = np.exp(joint - top)
                 norm = weight.sum(axis=2)  # (n, S', K)
-                moments = np.einsum("nsqk,qm->nskm", weight, powers) / norm[..., None]
+                moments = np.einsum("nsqk,sqm->nskm", weight, powers) / norm[..., None]
                 mixed = moments.mean(axis=1)  # (n, K, 2)
                 predictive = (np.exp(top[:, :, 0]) * norm).mean(axis=1)
                 expected += predictive * np.maximum(mixed[..., 1] - mixed[..., 0] ** 2, 0.0)
@@ -333,6 +434,21 @@ class FixedSelector:
         return codes[open_.argmax(axis=1)]
 
 
+def _budget(max_items: int | None, n_items: np.ndarray) -> np.ndarray:
+    """``"budget"`` where ``max_items`` items were given, else ``""``."""
+    reason = np.full(len(n_items), "", dtype=object)
+    if max_items is not None:
+        reason[np.asarray(n_items) >= max_items] = "budget"
+    return reason
+
+
+def _check_max_items(max_items: int | None) -> None:
+    if max_items is None:
+        return
+    if isinstance(max_items, bool) or int(max_items) != max_items or max_items < 1:
+        raise ValueError(f"max_items must be a positive whole number, got {max_items!r}")
+
+
 @dataclass(frozen=True)
 class SdOrBudgetStopper:
     """Stop once the posterior sd is at most ``target_sd`` or ``max_items`` were given.
@@ -346,14 +462,137 @@ class SdOrBudgetStopper:
     def __post_init__(self) -> None:
         if self.target_sd is None and self.max_items is None:
             raise ValueError("a stopper needs target_sd, max_items or both")
+        if self.target_sd is not None and not (np.isfinite(self.target_sd) and self.target_sd > 0):
+            raise ValueError(f"target_sd must be a positive number, got {self.target_sd!r}")
+        _check_max_items(self.max_items)
 
-    def __call__(self, sd: np.ndarray, n_items: np.ndarray) -> np.ndarray:
-        reason = np.full(len(sd), "", dtype=object)
-        if self.max_items is not None:
-            reason[n_items >= self.max_items] = "budget"
+    def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
+        reason = _budget(self.max_items, n_items)
         if self.target_sd is not None:
+            _, sd = bank.moments(log_post)
             reason[sd <= self.target_sd] = "sd"
         return reason
+
+
+@dataclass(frozen=True)
+class DecisionStopper:
+    r"""Stop once it is decided whether the new subject beats fitted subject ``subject``:
+    :math:`P(\theta > \theta_X \mid y_O) \ge` ``level`` or :math:`\le 1 -` ``level``
+    (reason ``"decided"``), or after ``max_items`` items (``"budget"``).
+
+    A sequential test: a subject far from :math:`X` is decided after a few items, one close
+    to it takes many. Under the model the probability of a wrong decision is at most
+    :math:`1 -` ``level`` given the answers, so at most that on average over the subjects
+    tested (``benchmarks/adaptive_live.py`` measures it and the items it saves against a
+    fixed-length test of the same error rate).
+    """
+
+    subject: str
+    level: float = 0.95
+    max_items: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.5 < self.level < 1:
+            raise ValueError(f"level must be in (0.5, 1), got {self.level!r}")
+        _check_max_items(self.max_items)
+
+    def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
+        reason = _budget(self.max_items, n_items)
+        p = bank.p_beats(log_post, self.subject)
+        reason[(p >= self.level) | (p <= 1 - self.level)] = "decided"
+        return reason
+
+
+@dataclass(frozen=True)
+class RankWidthStopper:
+    """Stop once the central ``interval`` of the rank among the fitted subjects spans at most
+    ``width`` places (``hi - lo <= width``; reason ``"rank"``), or after ``max_items`` items
+    (``"budget"``)."""
+
+    width: int
+    interval: float = 0.9
+    max_items: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.width, bool) or int(self.width) != self.width or self.width < 0:
+            raise ValueError(f"width must be a whole number of ranks >= 0, got {self.width!r}")
+        if not 0 < self.interval < 1:
+            raise ValueError(f"interval must be in (0, 1), got {self.interval!r}")
+        _check_max_items(self.max_items)
+
+    def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
+        if not len(bank.subjects):
+            raise ValueError("a rank stopper needs a bank with fitted subjects")
+        reason = _budget(self.max_items, n_items)
+        tail = (1 - self.interval) / 2
+        lo, hi = bank.quantiles(log_post, bank.rank_grid, [tail, 1 - tail]).T
+        reason[hi - lo <= self.width] = "rank"
+        return reason
+
+
+@dataclass(frozen=True)
+class ContentBalance:
+    r"""Content balancing (Kingsbury & Zara 1989): each item is taken from the category whose
+    count of items given is furthest below its target share of the test,
+
+    .. math::
+
+        k^* = \arg\max_k \; \big(\pi_k (n + 1) - n_k\big)
+
+    over the categories with items still available (:math:`n` items given so far,
+    :math:`n_k` of category :math:`k`); the selector then chooses within :math:`k^*`. After
+    any number of items every category's count is within one item of its share.
+
+    Parameters
+    ----------
+    categories : pandas.Series
+        Category of each item of the bank (index: item labels).
+    shares : mapping, optional
+        Target share of each category (normalised to sum to 1; categories left out get
+        none). Default: each category's share of the bank.
+    """
+
+    categories: pd.Series
+    shares: Mapping | None = None
+
+    def codes(self, bank: ItemBank) -> tuple[np.ndarray, np.ndarray]:
+        """The category code of each bank item and the target share of each code;
+        :class:`ValueError` naming items without a category or unknown categories."""
+        categories = pd.Series(self.categories)
+        categories.index = categories.index.astype(str)
+        values = categories.reindex(bank.items)
+        if values.isna().any():
+            raise ValueError(
+                f"no category for items {describe_values(bank.items[values.isna().to_numpy()])}"
+            )
+        codes, labels = pd.factorize(values, sort=True)
+        if self.shares is None:
+            return codes, np.bincount(codes, minlength=len(labels)) / len(codes)
+        shares = pd.Series(self.shares, dtype=float)
+        unknown = shares.index.difference(labels)
+        if len(unknown):
+            raise ValueError(
+                f"shares name categories that no item has: {describe_values(unknown)}; "
+                f"categories: {describe_values(labels)}"
+            )
+        if not (np.isfinite(shares).all() and (shares >= 0).all() and shares.sum() > 0):
+            raise ValueError(f"shares must be non-negative with a positive sum, got {dict(shares)}")
+        target = shares.reindex(labels, fill_value=0.0).to_numpy()
+        return codes, target / target.sum()
+
+    @staticmethod
+    def restrict(
+        codes: np.ndarray, target: np.ndarray, available: np.ndarray, asked: np.ndarray
+    ) -> np.ndarray:
+        """``available`` (n, n_items) narrowed to each test's most under-served category
+        with items left (unchanged where no category with a positive share has any)."""
+        member = codes[None, :] == np.arange(len(target))[:, None]  # (K, n_items)
+        given = asked.astype(float) @ member.T
+        open_ = (available.astype(float) @ member.T > 0) & (target > 0)
+        deficit = np.where(open_, target * (asked.sum(axis=1, keepdims=True) + 1) - given, -np.inf)
+        chosen = deficit.argmax(axis=1)
+        narrowed = available & (codes[None, :] == chosen[:, None])
+        return np.where(open_.any(axis=1)[:, None], narrowed, available)
 
 
 #: Selectors by name, for ``simulate_adaptive_test(selector=...)``.
@@ -374,10 +613,9 @@ class AdaptiveTestResult:
         One row per item given: ``subject``, ``step`` (1-based), ``item``, ``response``,
         ``theta_mean`` and ``theta_sd`` after the answer.
     summary : pandas.DataFrame
-        One row per subject (the index): ``n_items``, ``theta_mean``, ``theta_sd``,
-        ``theta_lo``, ``theta_hi`` (central interval of the final posterior), ``stopped``
-        (``"sd"``, ``"budget"``, ``"exhausted"`` or ``"start"``) and ``true_theta`` when
-        the subjects were simulated.
+        One row per subject (the index): ``n_items``, the columns of
+        :func:`posterior_summary` for the final posterior, ``stopped`` (the stopper's reason,
+        ``"exhausted"`` or ``"start"``) and ``true_theta`` when the subjects were simulated.
     items : pandas.Index
         The bank's items.
     """
@@ -410,6 +648,8 @@ def simulate_adaptive_test(
     initializer: Initializer | None = None,
     estimator: UpdateRule | None = None,
     items: Sequence | None = None,
+    content: ContentBalance | None = None,
+    beats: Sequence[str] = (),
     interval: float = 0.9,
     n_draws: int = 100,
     n_nodes: int = 81,
@@ -420,9 +660,9 @@ def simulate_adaptive_test(
 
     Parameters
     ----------
-    idata : arviz.InferenceData
+    idata : arviz.InferenceData or ItemBank
         The fitted model: its item-parameter draws form the bank (:meth:`ItemBank.from_idata`
-        with ``n_draws``, ``n_nodes``, ``bounds``).
+        with ``n_draws``, ``n_nodes``, ``bounds``); or a bank already built.
     true_theta_or_response_function : float, array of float, callable or Responses
         Who takes the test:
 
@@ -443,6 +683,10 @@ def simulate_adaptive_test(
         Default :class:`QuadratureEstimator`.
     items : sequence of item labels, optional
         Restrict the bank to these fitted items.
+    content : ContentBalance, optional
+        Hold each test to category shares.
+    beats : sequence of fitted subject labels
+        Report :math:`P(\theta > \theta_X)` for each (summary columns ``p_beats[X]``).
     interval : float
         Mass of the final central intervals.
     seed : int
@@ -459,16 +703,27 @@ def simulate_adaptive_test(
     stopper = SdOrBudgetStopper() if stopper is None else stopper
     initializer = PriorInitializer() if initializer is None else initializer
     estimator = QuadratureEstimator() if estimator is None else estimator
-    bank = ItemBank.from_idata(idata, items=items, n_draws=n_draws, n_nodes=n_nodes, bounds=bounds)
+    if isinstance(idata, ItemBank):
+        if items is not None:
+            raise ValueError("items restricts a bank built from a fit; a bank is used whole")
+        bank = idata
+    else:
+        bank = ItemBank.from_idata(
+            idata, items=items, n_draws=n_draws, n_nodes=n_nodes, bounds=bounds
+        )
+    for subject in beats:
+        bank.subject_code(subject)
+    categories = None if content is None else content.codes(bank)
     rng = np.random.default_rng(seed)
     source = _AnswerSource.build(true_theta_or_response_function, bank, rng)
     n = len(source.subjects)
 
     log_post = initializer(bank, n)
     available = source.available.copy()
+    asked = np.zeros_like(available)
     given = np.zeros(n, dtype=np.int64)
     mean, sd = bank.moments(log_post)
-    stopped = np.where(stopper(sd, given) != "", "start", "").astype(object)
+    stopped = np.where(stopper(bank, log_post, given) != "", "start", "").astype(object)
     records = []
     while True:
         active = np.flatnonzero(stopped == "")
@@ -477,20 +732,59 @@ def simulate_adaptive_test(
         active = np.setdiff1d(active, exhausted)
         if not len(active):
             break
-        item = selector(bank, log_post[active], available[active], rng)
+        eligible = available[active]
+        if categories is not None:
+            eligible = ContentBalance.restrict(*categories, eligible, asked[active])
+        item = selector(bank, log_post[active], eligible, rng)
         response = source.answer(active, item)
         log_post[active] = estimator(bank, log_post[active], item, response)
         available[active, item] = False
+        asked[active, item] = True
         given[active] += 1
         mean[active], sd[active] = bank.moments(log_post[active])
         records.append((active, given[active], item, response, mean[active], sd[active]))
-        stopped[active] = stopper(sd[active], given[active])
+        stopped[active] = stopper(bank, log_post[active], given[active])
 
+    summary = posterior_summary(bank, log_post, interval=interval, beats=beats)
+    summary.insert(0, "n_items", given)
+    summary["stopped"] = stopped
+    if source.true_theta is not None:
+        summary["true_theta"] = source.true_theta
     return AdaptiveTestResult(
         history=_history(records, source.subjects, bank.items),
-        summary=_summary(bank, log_post, given, stopped, source, interval),
+        summary=summary.set_axis(source.subjects),
         items=bank.items,
     )
+
+
+def posterior_summary(
+    bank: ItemBank, log_post: np.ndarray, *, interval: float = 0.9, beats: Sequence[str] = ()
+) -> pd.DataFrame:
+    """What the posteriors ``log_post`` (n, S, Q) say, one row per test: ``theta_mean``,
+    ``theta_sd``, ``theta_lo``, ``theta_hi`` (central ``interval``), ``score_mean``,
+    ``score_lo``, ``score_hi`` (expected accuracy on the bank), ``rank_lo``, ``rank_hi``
+    (among the fitted subjects; absent for a bank without them) and ``p_beats[X]`` for each
+    fitted subject X in ``beats``."""
+    tail = (1.0 - interval) / 2
+    probs = [tail, 1.0 - tail]
+    mean, sd = bank.moments(log_post)
+    theta = bank.quantiles(log_post, np.broadcast_to(bank.nodes, bank.expected_score.shape), probs)
+    score = bank.quantiles(log_post, bank.expected_score, probs)
+    out = {
+        "theta_mean": mean,
+        "theta_sd": sd,
+        "theta_lo": theta[:, 0],
+        "theta_hi": theta[:, 1],
+        "score_mean": np.einsum("nsq,sq->n", _weights(log_post), bank.expected_score),
+        "score_lo": score[:, 0],
+        "score_hi": score[:, 1],
+    }
+    if len(bank.subjects):
+        rank = bank.quantiles(log_post, bank.rank_grid, probs)
+        out["rank_lo"], out["rank_hi"] = rank[:, 0], rank[:, 1]
+    for subject in beats:
+        out[f"p_beats[{subject}]"] = bank.p_beats(log_post, subject)
+    return pd.DataFrame(out)
 
 
 @dataclass(frozen=True)
@@ -555,33 +849,3 @@ def _history(records: list, subjects: pd.Index, items: pd.Index) -> pd.DataFrame
         for rows, step, item, response, mean, sd in records
     ]
     return pd.concat(parts, ignore_index=True).sort_values(["subject", "step"], ignore_index=True)
-
-
-def _summary(
-    bank: ItemBank,
-    log_post: np.ndarray,
-    given: np.ndarray,
-    stopped: np.ndarray,
-    source: _AnswerSource,
-    interval: float,
-) -> pd.DataFrame:
-    mix = mixture(log_post)
-    mean, sd = bank.moments(log_post)
-    cdf = np.cumsum(mix, axis=1)
-    tail = (1.0 - interval) / 2
-    lo = bank.nodes[np.minimum((cdf < tail).sum(axis=1), len(bank.nodes) - 1)]
-    hi = bank.nodes[np.minimum((cdf < 1.0 - tail).sum(axis=1), len(bank.nodes) - 1)]
-    summary = pd.DataFrame(
-        {
-            "n_items": given,
-            "theta_mean": mean,
-            "theta_sd": sd,
-            "theta_lo": lo,
-            "theta_hi": hi,
-            "stopped": stopped,
-        },
-        index=source.subjects,
-    )
-    if source.true_theta is not None:
-        summary["true_theta"] = source.true_theta
-    return summary

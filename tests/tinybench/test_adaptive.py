@@ -156,7 +156,10 @@ def test_variance_selector_discounts_items_with_uncertain_parameters():
 
 def test_stopper_reasons():
     stopper = SdOrBudgetStopper(target_sd=0.3, max_items=5)
-    reason = stopper(np.array([0.2, 0.5, 0.5, 0.25]), np.array([2, 5, 3, 5]))
+    bank = _bank(A[None, None], B[None, None])
+    sds = np.array([0.2, 0.5, 0.5, 0.25])
+    log_post = -0.5 * (bank.nodes[None, None, :] / sds[:, None, None]) ** 2
+    reason = stopper(bank, log_post, np.array([2, 5, 3, 5]))
     assert list(reason) == ["sd", "budget", "", "sd"]
     with pytest.raises(ValueError, match="target_sd, max_items"):
         SdOrBudgetStopper(target_sd=None)
