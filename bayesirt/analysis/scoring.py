@@ -13,10 +13,16 @@ with the population prior :math:`\theta \sim N(0, 1)` of the fit's scale. Mixing
 draws integrates the uncertainty of the item parameters instead of plugging in their means.
 This is a *cut* posterior: the new responses do not feed back into the items (nor into the
 fitted abilities), as if the subject had been scored after the fit was frozen.
+
+:func:`add_subjects` puts those draws into the fit itself, so that new models join the
+ranking (and every other analysis) of the fitted ones without a refit, and :func:`item_drift`
+checks whether the new models' answers still follow the fitted items, i.e. whether the cut
+is safe or the items moved and a refit is due.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,13 +32,19 @@ import xarray as xr
 from scipy.special import expit, softmax
 
 from bayesirt._validate import check_probability
-from bayesirt.analysis.posterior import CHUNK_ELEMENTS, PosteriorDraws, posterior_draws
+from bayesirt.analysis.posterior import (
+    CHUNK_ELEMENTS,
+    PosteriorDraws,
+    fitted_responses,
+    posterior_draws,
+)
 from bayesirt.analysis.ranks import rank_probabilities, rank_quantile
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
-from bayesirt.irt import quadrature
+from bayesirt.inference.io import FINGERPRINT_ATTR
+from bayesirt.irt import icc, quadrature
 
-__all__ = ["score_new", "score_to_json"]
+__all__ = ["add_subjects", "item_drift", "score_new", "score_to_json"]
 
 #: Nodes of the coarse grid that locates each posterior before the fine grid is laid out.
 COARSE_NODES = 121
@@ -40,6 +52,8 @@ COARSE_NODES = 121
 SUPPORT_NATS = 20.0
 #: ... over at most this many draws, evenly spaced through the stacked draws.
 SUPPORT_DRAWS = 100
+#: Attribute of a fit that lists the subjects :func:`add_subjects` added (JSON list).
+ADDED_ATTR = "bayesirt_added_subjects"
 
 
 def score_new(
@@ -197,6 +211,163 @@ def score_new(
             "n_fitted_subjects": n_positions - 1,
             "random_seed": random_seed,
         },
+    )
+
+
+def add_subjects(idata, responses: Responses, *, random_seed: int = 0, **scoring):
+    r"""The fit with new subjects added: their ability draws from the cut posterior of
+    :func:`score_new` (one per posterior draw of the items), their responses in
+    ``constant_data``.
+
+    Every analysis of a fit then covers them with the fitted subjects (:func:`rank`, the
+    report, ...): ranks are computed draw by draw over old and new abilities alike. The
+    fitted subjects and the items are unchanged, which is right as long as the new answers
+    follow the fitted items; :func:`item_drift` checks that (and says when to refit). The
+    subjects added are listed in the fit's attribute :data:`ADDED_ATTR`; the
+    ``log_likelihood`` group, which would lack them, is dropped.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit of a model with one ability per subject (``theta``: chain, draw, subject).
+    responses : Responses
+        Binary responses of the new subjects on fitted items.
+    random_seed : int
+        Seed of the draws.
+    **scoring
+        ``n_nodes`` and ``bounds`` of :func:`score_new`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`score_new`, or for a model with other per-subject parameters.
+    """
+    per_subject = [
+        name
+        for name, value in idata.posterior.data_vars.items()
+        if "subject" in value.dims and name != "theta"
+    ]
+    if per_subject or idata.posterior["theta"].dims != ("chain", "draw", "subject"):
+        raise ValueError(
+            "add_subjects needs a model whose only per-subject parameter is a scalar ability "
+            f"theta (chain, draw, subject); this fit has {describe_values(pd.Index(per_subject))}"
+            f" and theta {idata.posterior['theta'].dims}"
+        )
+    fitted = fitted_responses(idata)
+    scored = score_new(idata, responses, random_seed=random_seed, **scoring)
+    theta = idata.posterior["theta"]
+    new_theta = xr.DataArray(
+        scored["theta"].values,
+        dims=theta.dims,
+        coords={"chain": theta["chain"], "draw": theta["draw"], "subject": scored["subject"]},
+    )
+    posterior = idata.posterior.drop_vars(["theta", "subject"]).assign(
+        theta=xr.concat([theta, new_theta], dim="subject")
+    )
+    combined = _joined(fitted, responses)
+    updated = idata.copy()
+    if "log_likelihood" in updated.groups():
+        del updated.log_likelihood
+    updated.posterior = posterior.transpose("chain", "draw", "subject", ...)
+    updated.constant_data = combined.to_xarray()
+    added = [*_added(idata), *map(str, scored["subject"].values)]
+    updated.attrs = {
+        **idata.attrs,
+        FINGERPRINT_ATTR: combined.fingerprint(),
+        ADDED_ATTR: json.dumps(added),
+    }
+    return updated
+
+
+def item_drift(
+    idata, *, alpha: float = 0.05, n_draws: int = 500, random_seed: int = 0
+) -> pd.DataFrame:
+    r"""Do the answers of the subjects added by :func:`add_subjects` follow the fitted items?
+
+    For each item :math:`i` answered by added subjects :math:`J_i`, its number right
+    :math:`O_i = \sum_{j \in J_i} y_{ij}` against replications
+    :math:`T_i \sim \sum_{j} \text{Bernoulli}(P_i(\theta_j^{(s)}; \psi_i^{(s)}))`, one per
+    draw :math:`s` (``n_draws`` evenly spaced): ``p_two_sided`` :math:`= 2\min(p, 1 - p)`
+    with :math:`p = \Pr(T_i < O_i) + \frac12 \Pr(T_i = O_i)`, ``flagged`` below ``alpha``.
+    The new answers did not inform :math:`\psi_i`, so under no drift the item p-values are
+    close to uniform (slightly conservative: the new abilities were fitted to the same
+    answers). Over all items, the discrepancy :math:`D = \sum_i (O_i - E_i)^2 / V_i`, with
+    :math:`E_i` and :math:`V_i` the mean and variance of :math:`T_i` over draws and
+    replications (the predictive distribution, item uncertainty included: a discrepancy at
+    each draw's own mean would count the spread of the item draws as misfit), against its
+    replications gives ``p_overall`` (in ``attrs``), and ``refit`` (in ``attrs``) is true
+    where ``p_overall < alpha``: the items moved for the new subjects and a joint refit is
+    due.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item with added answers: ``item``, ``n_added``, ``observed``,
+        ``expected``, ``p_two_sided``, ``flagged``; smallest p first.
+    """
+    check_probability("alpha", alpha)
+    added = pd.Index(_added(idata))
+    if not len(added):
+        raise ValueError("the fit has no subjects added by add_subjects")
+    draws = posterior_draws(idata)
+    rows = np.unique(np.linspace(0, draws.n_samples - 1, n_draws).round().astype(int))
+    responses = fitted_responses(idata)
+    new = responses.subset(subjects=added)
+    subject = draws.subjects.get_indexer(new.subjects.astype(str))[new.subject_index]
+    item = draws.items.get_indexer(new.items.astype(str))[new.item_index]
+    p = icc(
+        draws.theta[np.ix_(rows, subject)],
+        *(getattr(draws, k)[np.ix_(rows, item)] for k in ("a", "b", "c", "d")),
+    )
+    codes, labels = pd.factorize(item)
+    n_items = len(labels)
+
+    def by_item(values: np.ndarray) -> np.ndarray:
+        return np.stack([np.bincount(codes, weights=row, minlength=n_items) for row in values])
+
+    rng = np.random.default_rng(random_seed)
+    observed = np.bincount(codes, weights=new.response.astype(float), minlength=n_items)
+    expected, variance = by_item(p), by_item(p * (1 - p))
+    replicated = by_item((rng.random(p.shape) < p).astype(float))
+    mid_p = (replicated < observed).mean(axis=0) + 0.5 * (replicated == observed).mean(axis=0)
+    p_two_sided = np.minimum(1.0, 2 * np.minimum(mid_p, 1 - mid_p))
+    mean = expected.mean(axis=0)
+    spread = variance.mean(axis=0) + expected.var(axis=0)  # predictive variance of T_i
+    scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
+    d_obs = ((observed - mean) ** 2 * scale).sum()
+    d_rep = ((replicated - mean) ** 2 * scale).sum(axis=1)
+    p_overall = float((d_rep >= d_obs).mean())
+    table = pd.DataFrame(
+        {
+            "item": draws.items[labels],
+            "n_added": np.bincount(codes, minlength=n_items),
+            "observed": observed,
+            "expected": mean,
+            "p_two_sided": p_two_sided,
+            "flagged": p_two_sided < alpha,
+        }
+    ).sort_values("p_two_sided", kind="stable", ignore_index=True)
+    table.attrs.update(p_overall=p_overall, refit=p_overall < alpha, alpha=alpha)
+    return table
+
+
+def _added(idata) -> list[str]:
+    return json.loads(idata.attrs.get(ADDED_ATTR, "[]"))
+
+
+def _joined(fitted: Responses, new: Responses) -> Responses:
+    """The fitted responses followed by the new subjects' (on the fitted items)."""
+    item_code = fitted.items.astype(str).get_indexer(new.items.astype(str))
+    subjects = pd.Index([*fitted.subjects.astype(str), *new.subjects.astype(str)], name="subject")
+    meta = pd.concat([fitted.subject_meta, new.subject_meta]).set_axis(subjects)
+    return Responses(
+        subject_index=np.concatenate([fitted.subject_index, new.subject_index + fitted.n_subjects]),
+        item_index=np.concatenate([fitted.item_index, item_code[new.item_index]]),
+        response=np.concatenate([fitted.response, new.response]),
+        subjects=subjects,
+        items=fitted.items,
+        subject_meta=meta,
+        item_meta=fitted.item_meta,
     )
 
 
