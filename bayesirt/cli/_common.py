@@ -537,10 +537,10 @@ def _fit_path(path: Path, overwrite: bool) -> Path:
         raise UsageError(f"--out: {err}{hint if path.exists() else ''}") from None
 
 
-def _save(idata: az.InferenceData, out: Path, *, overwrite: bool) -> None:
+def _save(idata: az.InferenceData, out: Path, *, overwrite: bool, as_json: bool = False) -> None:
+    """Save the fit and say where it and its card went (on stderr beside JSON)."""
     path = save_fit(idata, out, overwrite=overwrite)
-    print(f"fit written to {path}")
-    print(f"card written to {card_path(path)}")
+    _note_written(as_json, fit=path, card=card_path(path))
 
 
 def _progress(args: argparse.Namespace) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from bayesirt.analysis import rank, rank_table, score_new
-from bayesirt.analysis.scoring import score_to_json
+from bayesirt.analysis.scoring import add_subjects, item_drift, score_to_json
 from bayesirt.analysis.summary import DEFAULT_INTERVAL
 from bayesirt.cli._common import (
     _FIT_DEFAULTS,
@@ -224,7 +224,10 @@ def add_score_command(commands: Any) -> None:
         "posterior (a cut posterior: the fit is not changed): ability θ with its interval, "
         "rank interval among the fitted subjects, and the probability of beating the nearest "
         "fitted subjects. One subject is enough. Items the fit does not know are reported "
-        "and ignored; a subject already in the fit is scored as 'NAME (new)'.",
+        "and ignored; a subject already in the fit is scored as 'NAME (new)'. With --out, "
+        "the fit with the new subjects added is written (they then join every analysis of "
+        "it, e.g. 'bayesirt rank') and their answers are checked against the fitted items: "
+        "items that moved for them mean a joint refit is due.",
     )
     _add_fit_argument(cmd, "fit file written by 'bayesirt fit'")
     cmd.add_argument(
@@ -236,13 +239,21 @@ def add_score_command(commands: Any) -> None:
     _add_json_option(cmd)
     _add_csv_option(cmd)
     _add_seed_option(cmd, 0, "seed of the ability draws")
+    _add_out_option(cmd, "write the fit with these subjects added to PATH (.nc)")
+    cmd.add_argument("--overwrite", action="store_true", help="replace an existing fit at --out")
 
 
 def _run_score(args: argparse.Namespace) -> None:
+    out = None if args.out is None else _fit_path(args.out, args.overwrite)
     idata = load_fit(args.fit)
     responses, unknown = _fitted_items_only(idata, _read_data(args), args)
     fitted_subjects = pd.Index(idata.posterior["subject"].values.astype(str))
     clash = pd.Index(responses.subjects.astype(str)).intersection(fitted_subjects)
+    if len(clash) and out is not None:
+        raise ValueError(
+            f"{describe_values(clash)} already in the fit {args.fit}: adding them again "
+            "would count them twice (rename them, or refit with their new results)"
+        )
     if len(clash):
         print(
             f"bayesirt: note: {describe_values(clash)} already in the fit: scored as new, "
@@ -280,7 +291,28 @@ def _run_score(args: argparse.Namespace) -> None:
         )
         shown = table.rename(columns={"p_beats": "P(beats)"})
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if out is not None:
+        _add_to_fit(idata, responses, out, args)
     _note_written(args.json, table=args.csv)
+
+
+def _add_to_fit(idata, responses, out, args: argparse.Namespace) -> None:
+    """Write the fit with the scored subjects added, and say whether the items held."""
+    updated = add_subjects(idata, responses, random_seed=args.seed)
+    drift = item_drift(updated, random_seed=args.seed)
+    flagged = drift.loc[drift["flagged"], "item"]
+    verdict = (
+        "the items moved for the added subjects: refit with all the results"
+        if drift.attrs["refit"]
+        else "their answers follow the fitted items: no refit needed"
+    )
+    print(
+        f"item drift: p = {drift.attrs['p_overall']:.3f} over {len(drift)} items, "
+        f"{len(flagged)} flagged at {drift.attrs['alpha']:g} "
+        f"({describe_values(pd.Index(flagged)) or 'none'}); {verdict}",
+        file=sys.stderr if args.json else sys.stdout,
+    )
+    _save(updated, out, overwrite=args.overwrite, as_json=args.json)
 
 
 # ------------------------------------------------------------------------------ demo

@@ -114,3 +114,22 @@ def test_data_options_are_named_as_options(leaderboard, tmp_path: Path):
     assert status == 0, err
     assert json.loads(out)["subjects"][0]["n_items"] == 2
     assert np.isfinite(json.loads(out)["subjects"][0]["theta_sd"])
+
+
+def test_out_adds_the_new_model_to_the_fit_for_every_analysis(leaderboard, tmp_path: Path):
+    updated = tmp_path / "updated.nc"
+    fit, new = str(leaderboard["fit"]), str(leaderboard["new"])
+    status, out, err = run("score", fit, new, "--out", str(updated))
+    assert status == 0, err
+    assert "item drift: p = " in out and "no refit needed" in out and str(updated) in out
+    status, out, err = run("rank", str(updated), "--json")
+    assert status == 0, err
+    ranked = {r["subject"] for r in json.loads(out)["subjects"]}
+    assert len(ranked) == 31 and "model_30" in ranked
+    # kept unless --overwrite, checked before any work; a fitted subject is not added twice
+    status, _, err = run("score", fit, new, "--out", str(updated))
+    assert status == 2 and "--overwrite" in err
+    own = tmp_path / "own.csv"
+    leaderboard["wide"].iloc[:2].to_csv(own)
+    status, _, err = run("score", fit, str(own), "--out", str(tmp_path / "twice.nc"))
+    assert status == 1 and "count them twice" in err and not (tmp_path / "twice.nc").exists()
