@@ -2,7 +2,9 @@
 
 * :func:`rank`: uncertainty-aware ranking with tiers and the accuracy leaderboard it corrects;
   :func:`rank_table`, :func:`rank_to_json`, :func:`reordered_pairs` present it.
-* :func:`score_new`: cut-posterior ability and rank of subjects that were not in the fit.
+* :func:`score_new`: cut-posterior ability and rank of subjects that were not in the fit;
+  :func:`add_subjects` puts them into the fit (they join its ranking without a refit) and
+  :func:`item_drift` checks that their answers still follow the fitted items.
 * :func:`predict_items`: item parameters of questions nobody has answered, predicted from
   their content by an explanatory fit (:mod:`bayesirt.analysis.predict`).
 * :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets` (with
@@ -47,11 +49,12 @@ from bayesirt.analysis.quality import (
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.analysis.scenarios import rank_stability, scenario_rankings
-from bayesirt.analysis.scoring import score_new
+from bayesirt.analysis.scoring import add_subjects, item_drift, score_new
 
 __all__ = [
     "SubsetEvaluation",
     "SubsetSelection",
+    "add_subjects",
     "assess_quality",
     "assess_robustness",
     "compare",
@@ -61,6 +64,7 @@ __all__ = [
     "explain_dependence",
     "flag_items",
     "information",
+    "item_drift",
     "item_parameters",
     "local_dependence",
     "ppc_table",
