@@ -214,7 +214,15 @@ def score_new(
     )
 
 
-def add_subjects(idata, responses: Responses, *, random_seed: int = 0, **scoring):
+def add_subjects(
+    idata,
+    responses: Responses,
+    *,
+    max_draws: int | None = 1000,
+    n_nodes: int = 41,
+    random_seed: int = 0,
+    **scoring,
+):
     r"""The fit with new subjects added: their ability draws from the cut posterior of
     :func:`score_new` (one per posterior draw of the items), their responses in
     ``constant_data``.
@@ -226,16 +234,27 @@ def add_subjects(idata, responses: Responses, *, random_seed: int = 0, **scoring
     subjects added are listed in the fit's attribute :data:`ADDED_ATTR`; the
     ``log_likelihood`` group, which would lack them, is dropped.
 
+    The cost is draws × new answers × ``n_nodes``, so the fit is first thinned to at most
+    ``max_draws`` draws (every k-th draw of each chain): thinning a correlated chain keeps
+    most of its effective sample size, and with it the addition takes seconds where a refit
+    takes minutes (``benchmarks/add_subjects.py``). The grid of 41 nodes spans about ±6
+    posterior sd per subject; the density is piecewise constant on its cells, which widens
+    the sd by under 1%.
+
     Parameters
     ----------
     idata : arviz.InferenceData
         A fit of a model with one ability per subject (``theta``: chain, draw, subject).
     responses : Responses
         Binary responses of the new subjects on fitted items.
+    max_draws : int or None
+        Keep at most this many draws of the fit (None: all).
+    n_nodes : int
+        Nodes of each new subject's grid (:func:`score_new`).
     random_seed : int
         Seed of the draws.
     **scoring
-        ``n_nodes`` and ``bounds`` of :func:`score_new`.
+        ``bounds`` of :func:`score_new`.
 
     Raises
     ------
@@ -253,8 +272,14 @@ def add_subjects(idata, responses: Responses, *, random_seed: int = 0, **scoring
             f"theta (chain, draw, subject); this fit has {describe_values(pd.Index(per_subject))}"
             f" and theta {idata.posterior['theta'].dims}"
         )
+    if max_draws is not None:
+        if max_draws < 1:
+            raise ValueError(f"max_draws must be positive, got {max_draws}")
+        sizes = idata.posterior.sizes
+        step = -(-sizes["chain"] * sizes["draw"] // max_draws)
+        idata = idata.isel(draw=slice(None, None, step)) if step > 1 else idata
     fitted = fitted_responses(idata)
-    scored = score_new(idata, responses, random_seed=random_seed, **scoring)
+    scored = score_new(idata, responses, n_nodes=n_nodes, random_seed=random_seed, **scoring)
     theta = idata.posterior["theta"]
     new_theta = xr.DataArray(
         scored["theta"].values,

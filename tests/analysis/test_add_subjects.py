@@ -67,6 +67,12 @@ def test_added_subjects_join_the_ranking_where_their_truth_puts_them(world, tmp_
     truth = pd.Series(np.concatenate([theta, new_theta]), index=posterior["subject"].values)
     assert len(mean_rank) == N_FITTED + N_NEW
     assert mean_rank.corr(truth.loc[mean_rank.index], method="spearman") < -0.95
+    thinned = add_subjects(idata, new, max_draws=50).posterior["theta"]
+    assert thinned.sizes["chain"] * thinned.sizes["draw"] <= 50
+    np.testing.assert_array_equal(
+        thinned.isel(subject=slice(0, N_FITTED)).values,
+        idata.posterior["theta"].sel(draw=thinned["draw"]).values,
+    )
     # saved and loaded like any fit, the added subjects named
     save_fit(updated, tmp_path / "updated.nc")
     again = load_fit(tmp_path / "updated.nc")
