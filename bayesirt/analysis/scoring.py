@@ -62,7 +62,7 @@ def score_new(
     *,
     interval: float = 0.9,
     n_nodes: int = 101,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    bounds: tuple[float, float] = (-12.0, 12.0),
     random_seed: int = 0,
 ) -> xr.Dataset:
     r"""Posterior ability and rank of subjects not in the fit (a cut posterior).
@@ -97,7 +97,11 @@ def score_new(
         deviations, so the default spacing is near 0.13 sd. The cost is of order
         draws × answered cells × (``n_nodes`` + :data:`COARSE_NODES` × SUPPORT_DRAWS / draws).
     bounds : (float, float)
-        Range of θ considered (the fitted θ have mean 0 and sd 1 in every draw).
+        Range of θ considered. The fitted θ have mean 0 and sd 1 in every draw, but a new
+        subject that answers (nearly) every item right or wrong is pushed far out, where
+        only the prior holds it (on AlpacaEval 2 a model winning every comparison sat near
+        θ = 8 on the scale of the others), so the default reaches well beyond the fitted
+        subjects.
     random_seed : int
         Seed of the draws from the grid posteriors.
 

@@ -46,6 +46,23 @@ def test_grid_posterior_matches_direct_integration_for_one_draw():
     assert result["theta_lo"].item() == pytest.approx(q05, abs=5e-3)
 
 
+def test_a_perfect_score_far_above_the_items_is_not_cut_off():
+    # every item right and steep items far up: the posterior lies near θ = 7.5, where only
+    # the prior holds it (a range of ±6 cut it off at 6). The density there is ~1e-13, too
+    # small for quad's tolerance, so the reference integrates its log shifted to its maximum
+    a, b, y = 3 * A, B + 7.0, np.ones(5)
+    grid = np.linspace(-15, 15, 300_001)
+    log_density = -0.5 * grid**2 + np.log(expit(a * (grid[:, None] - b))).sum(axis=1)
+    weight = np.exp(log_density - log_density.max())
+    mean = (grid * weight).sum() / weight.sum()
+    sd = np.sqrt(((grid - mean) ** 2 * weight).sum() / weight.sum())
+    new = complete_responses(y[None], subjects=["new"], items=ITEMS)
+    result = score_new(_fit(a[None, None], b[None, None]), new)
+    assert mean > 7
+    assert result["theta_mean"].item() == pytest.approx(mean, abs=1e-3)
+    assert result["theta_sd"].item() == pytest.approx(sd, abs=2e-3)
+
+
 def test_grid_posterior_with_asymptotes():
     y = np.array([0, 1, 1, 1, 0])
     c, d = np.array([0.2, 0.0, 0.25, 0.1, 0.0]), np.array([1.0, 0.9, 0.95, 1.0, 0.85])
