@@ -78,6 +78,7 @@ def compare(data: bayesirt.Responses, n_new: int, seed: int) -> dict:
             {k: result[k].to_series() for k in ("mean_rank", "rank_lo", "rank_hi")}
         )
     a, f = ranks["added"], ranks["full"].loc[ranks["added"].index]
+    worst = np.abs(gap.loc[new])
     overlap = (a["rank_lo"] <= f["rank_hi"]) & (f["rank_lo"] <= a["rank_hi"])
     return {
         "subjects × items": f"{data.n_subjects} × {data.n_items}",
@@ -85,7 +86,8 @@ def compare(data: bayesirt.Responses, n_new: int, seed: int) -> dict:
         "add s": add_seconds,
         "refit s": refit_seconds,
         "time ratio": add_seconds / refit_seconds,
-        "max |Δθ| / sd, added": float(np.abs(gap.loc[new]).max()),
+        "median |Δθ| / sd, added": float(np.abs(gap.loc[new]).median()),
+        "max |Δθ| / sd, added": f"{worst.max():.2f} ({worst.idxmax()})",
         "max |Δθ| / sd, all": float(np.abs(gap).max()),
         "rank intervals overlapping": f"{int(overlap.sum())} / {len(overlap)}",
         "Spearman of mean ranks": a["mean_rank"].corr(f["mean_rank"], method="spearman"),

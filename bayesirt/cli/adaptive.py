@@ -95,6 +95,13 @@ def add_command(commands: Any) -> None:
         help="stop once the rank interval spans at most W places",
     )
     stop.add_argument("--max-items", type=_positive_int, metavar="N", help="item budget")
+    stop.add_argument(
+        "--min-items",
+        type=_whole,
+        default=5,
+        metavar="N",
+        help="answers before --beats or --rank-width may stop a test (default: %(default)s)",
+    )
     choice = cmd.add_argument_group("which items")
     choice.add_argument(
         "--select",
@@ -208,9 +215,13 @@ def _stopper(args: argparse.Namespace) -> Stopper:
     if args.level <= 0.5:
         raise UsageError(f"--level must be above 0.5, got {args.level}")
     if args.beats is not None:
-        return DecisionStopper(args.beats, level=args.level, max_items=args.max_items)
+        return DecisionStopper(
+            args.beats, level=args.level, max_items=args.max_items, min_items=args.min_items
+        )
     if args.rank_width is not None:
-        return RankWidthStopper(args.rank_width, args.interval, max_items=args.max_items)
+        return RankWidthStopper(
+            args.rank_width, args.interval, max_items=args.max_items, min_items=args.min_items
+        )
     return SdOrBudgetStopper(
         target_sd=0.3 if args.target_sd is None else args.target_sd, max_items=args.max_items
     )

@@ -449,6 +449,11 @@ def _check_max_items(max_items: int | None) -> None:
         raise ValueError(f"max_items must be a positive whole number, got {max_items!r}")
 
 
+def _check_min_items(min_items: int) -> None:
+    if isinstance(min_items, bool) or int(min_items) != min_items or min_items < 0:
+        raise ValueError(f"min_items must be a whole number >= 0, got {min_items!r}")
+
+
 @dataclass(frozen=True)
 class SdOrBudgetStopper:
     """Stop once the posterior sd is at most ``target_sd`` or ``max_items`` were given.
@@ -481,37 +486,43 @@ class DecisionStopper:
     (reason ``"decided"``), or after ``max_items`` items (``"budget"``).
 
     A sequential test: a subject far from :math:`X` is decided after a few items, one close
-    to it takes many. Under the model the probability of a wrong decision is at most
-    :math:`1 -` ``level`` given the answers, so at most that on average over the subjects
-    tested (``benchmarks/adaptive_live.py`` measures it and the items it saves against a
-    fixed-length test of the same error rate).
+    to it takes many. It never stops before ``min_items`` answers: against a fitted subject
+    far from the middle the population prior alone would decide, which holds only for new
+    subjects drawn from the fitted population. Under the model the probability of a wrong
+    decision is at most :math:`1 -` ``level`` given the answers, so at most that on average
+    over the subjects tested (``benchmarks/adaptive_live.py`` measures it and the items it
+    saves against a fixed-length test of the same error rate).
     """
 
     subject: str
     level: float = 0.95
     max_items: int | None = None
+    min_items: int = 5
 
     def __post_init__(self) -> None:
         if not 0.5 < self.level < 1:
             raise ValueError(f"level must be in (0.5, 1), got {self.level!r}")
         _check_max_items(self.max_items)
+        _check_min_items(self.min_items)
 
     def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
         reason = _budget(self.max_items, n_items)
         p = bank.p_beats(log_post, self.subject)
-        reason[(p >= self.level) | (p <= 1 - self.level)] = "decided"
+        decided = (p >= self.level) | (p <= 1 - self.level)
+        reason[decided & (np.asarray(n_items) >= self.min_items)] = "decided"
         return reason
 
 
 @dataclass(frozen=True)
 class RankWidthStopper:
     """Stop once the central ``interval`` of the rank among the fitted subjects spans at most
-    ``width`` places (``hi - lo <= width``; reason ``"rank"``), or after ``max_items`` items
-    (``"budget"``)."""
+    ``width`` places (``hi - lo <= width``; reason ``"rank"``) after at least ``min_items``
+    answers, or after ``max_items`` items (``"budget"``)."""
 
     width: int
     interval: float = 0.9
     max_items: int | None = None
+    min_items: int = 5
 
     def __post_init__(self) -> None:
         if isinstance(self.width, bool) or int(self.width) != self.width or self.width < 0:
@@ -519,6 +530,7 @@ class RankWidthStopper:
         if not 0 < self.interval < 1:
             raise ValueError(f"interval must be in (0, 1), got {self.interval!r}")
         _check_max_items(self.max_items)
+        _check_min_items(self.min_items)
 
     def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
         if not len(bank.subjects):
@@ -526,7 +538,7 @@ class RankWidthStopper:
         reason = _budget(self.max_items, n_items)
         tail = (1 - self.interval) / 2
         lo, hi = bank.quantiles(log_post, bank.rank_grid, [tail, 1 - tail]).T
-        reason[hi - lo <= self.width] = "rank"
+        reason[(hi - lo <= self.width) & (np.asarray(n_items) >= self.min_items)] = "rank"
         return reason
 
 

@@ -266,3 +266,16 @@ def test_the_command_refuses_conflicting_rules_before_reading(saved, capsys):
     answers = str(saved / "answers.csv")
     assert main(["adaptive", fit, "--answers", answers, "--beats", "nobody"]) == 1
     assert "'nobody'" in capsys.readouterr().err
+
+
+def test_a_decision_waits_for_min_items_answers(bench):
+    """Against the best fitted subject the prior alone says "does not beat" with
+    P > 0.95: the rule still asks ``min_items`` items before it decides."""
+    *_, bank = bench
+    best = str(bank.subjects[np.argmax(bank.theta.mean(axis=0))])
+    prior = PriorInitializer()(bank, 1)
+    assert bank.p_beats(prior, best)[0] < 0.05
+    for min_items in (0, 5):
+        test = AdaptiveTest(bank, stop=DecisionStopper(best, min_items=min_items))
+        test.run(_answer_key(bank, -1.0, seed=7).__getitem__)
+        assert test.n_items == min_items and test.estimate()["stopped"] == "decided"
