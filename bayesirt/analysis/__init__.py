@@ -13,6 +13,8 @@
   computerised adaptive testing of new models. They live in :mod:`bayesirt.tinybench`, a
   layer above this package, and are resolved from there when first asked for (PEP 562
   module ``__getattr__``), so that importing ``bayesirt.analysis`` does not import it.
+* :func:`link_items`: a new version's items on an old fit's scale through anchor items, with
+  anchor drift (:mod:`bayesirt.analysis.linking`).
 * :func:`compare`: PSIS-LOO comparison of models fitted to the same responses, by response or
   by item (:mod:`bayesirt.analysis.compare`).
 * :func:`assess_robustness`: local dependence (Yen's Q3) with its tests, clusters of questions, and
@@ -49,6 +51,7 @@ from bayesirt.analysis.quality import (
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.analysis.scenarios import rank_stability, scenario_rankings
+from bayesirt.analysis.linking import link_items
 from bayesirt.analysis.scoring import add_subjects, item_drift, score_new
 
 __all__ = [
@@ -66,6 +69,7 @@ __all__ = [
     "information",
     "item_drift",
     "item_parameters",
+    "link_items",
     "local_dependence",
     "ppc_table",
     "ppc_unit_table",
