@@ -37,6 +37,7 @@ from bayesirt.analysis.dependence import (
     local_dependence,
     residual_clusters,
 )
+from bayesirt.analysis.linking import link_items
 from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
 from bayesirt.analysis.predict import predict_items
 from bayesirt.analysis.quality import (
@@ -51,7 +52,6 @@ from bayesirt.analysis.quality import (
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
 from bayesirt.analysis.scenarios import rank_stability, scenario_rankings
-from bayesirt.analysis.linking import link_items
 from bayesirt.analysis.scoring import add_subjects, item_drift, score_new
 
 __all__ = [
