@@ -288,6 +288,14 @@ def decision_lines(bank, theta, args, start) -> list[str]:
         "",
     ]
     for error, (shortest, saving) in matches.items():
+        if np.isnan(shortest):
+            longest = max(args.lengths)
+            lines.append(
+                f"No fixed length up to {longest} items reaches the rule's {error}: the rule "
+                f"(first row) uses at least {1 - table['mean items'].iloc[0] / longest:.0%} "
+                "fewer items on average."
+            )
+            continue
         lines.append(
             f"Shortest fixed length with an {error} at most that of the rule (first row): "
             f"{shortest:.0f} items; the rule uses {saving:.0%} fewer items on average."

@@ -29,8 +29,9 @@ need a model with the anchors' priors set from the old posterior).
 
 **Anchor drift.** An anchor whose new answers disagree with its old parameters (a leaked or
 changed question) is found by the posterior of :math:`b^*_i - b_i` and
-:math:`\log a^*_i - \log a_i`: flagged where the central ``1 - alpha`` interval of either
-excludes 0. The link is then recomputed without the flagged anchor that is furthest from 0
+:math:`\log a^*_i - \log a_i`: flagged where the central ``1 - alpha / 2`` interval of either
+excludes 0 (two tests at ``alpha / 2``: a clean anchor is flagged at most at the rate
+``alpha``). The link is then recomputed without the flagged anchor that is furthest from 0
 (in posterior sd), and again, until no anchor in use is flagged (iterative purification): a
 few anchors that drifted far would otherwise bend the link enough to make every anchor look
 drifted. ``used`` says which anchors carry the final link.
@@ -70,7 +71,8 @@ class Linking:
     anchors : pandas.DataFrame
         Per anchor (index ``item``): ``drift_b`` (posterior mean of :math:`b^* - b`),
         ``drift_b_lo``, ``drift_b_hi``, ``drift_log_a`` (of :math:`\\log a^* - \\log a`),
-        ``drift_log_a_lo``, ``drift_log_a_hi``, ``flagged``, ``used`` (in the final link).
+        ``drift_log_a_lo``, ``drift_log_a_hi`` (the central ``1 - alpha / 2`` intervals the
+        flags use), ``flagged``, ``used`` (in the final link).
     constants : pandas.DataFrame
         ``A`` and ``B`` of every draw pair.
     a, b : numpy.ndarray, shape (pairs, n_new_items)
@@ -104,7 +106,8 @@ def link_items(
     anchors : sequence of item labels, optional
         Items whose parameters carry the scale (default: every item of both fits).
     alpha : float
-        Drift is flagged where the central ``1 - alpha`` interval excludes 0.
+        Drift is flagged where the central ``1 - alpha / 2`` interval of the difference in
+        b or in log a excludes 0.
     interval : float
         Mass of the reported intervals of the linked parameters.
     n_pairs : int
@@ -156,7 +159,7 @@ def link_items(
         linked_a, linked_b = new_a / A[:, None], A[:, None] * new_b + B[:, None]
         drift_b = linked_b[:, new_cols] - ref_b
         drift_log_a = np.log(linked_a[:, new_cols]) - np.log(ref_a)
-        flagged = _excludes_zero(drift_b, alpha) | _excludes_zero(drift_log_a, alpha)
+        flagged = _excludes_zero(drift_b, alpha / 2) | _excludes_zero(drift_log_a, alpha / 2)
         if not (flagged & used).any() or used.sum() <= MIN_ANCHORS:
             break
         score = np.maximum(_z(drift_b), _z(drift_log_a))
@@ -176,8 +179,8 @@ def link_items(
     )
     anchor_table = pd.DataFrame(
         {
-            **_summary("drift_b", drift_b, alpha),
-            **_summary("drift_log_a", drift_log_a, alpha),
+            **_summary("drift_b", drift_b, alpha / 2),
+            **_summary("drift_log_a", drift_log_a, alpha / 2),
             "flagged": flagged,
             "used": used,
         },
