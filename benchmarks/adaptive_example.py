@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fit", help="a saved fit (default: fit the shipped example)")
     parser.add_argument("--beats", help="fitted model to decide against (default: median)")
-    parser.add_argument("--theta", type=float, default=0.4, help="simulated model's ability")
+    parser.add_argument("--theta", type=float, default=0.9, help="simulated model's ability")
     parser.add_argument("--lm-eval", metavar="MODEL_ARGS", help="run the items with lm-eval")
     parser.add_argument("--metric", default="acc", help="lm-eval per-document metric")
     args = parser.parse_args()
@@ -101,7 +101,8 @@ def main() -> None:
             f"{test.n_items:4d} items: θ {now['theta_mean']:+.2f} "
             f"[{now['theta_lo']:+.2f}, {now['theta_hi']:+.2f}], accuracy "
             f"{now['score_mean']:.3f} [{now['score_lo']:.3f}, {now['score_hi']:.3f}], rank "
-            f"{now['rank_lo']}-{now['rank_hi']}, P(beats {rival}) {now[f'p_beats[{rival}]']:.3f}"
+            f"{now['rank_lo']:.0f}-{now['rank_hi']:.0f}, "
+            f"P(beats {rival}) {now[f'p_beats[{rival}]']:.3f}"
         )
     verdict = test.estimate([rival])
     beats = verdict[f"p_beats[{rival}]"] >= 0.5
