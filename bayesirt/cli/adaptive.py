@@ -43,6 +43,7 @@ from bayesirt.tinybench import (
     ItemBank,
     RankWidthStopper,
     SdOrBudgetStopper,
+    VarianceSelector,
 )
 from bayesirt.tinybench.adaptive import Stopper
 
@@ -107,7 +108,8 @@ def add_command(commands: Any) -> None:
         "--select",
         choices=list(SELECTORS),
         default="variance",
-        help="next-item rule (default: %(default)s)",
+        help="next-item rule (default: %(default)s; with --beats it minimises the expected "
+        "variance of the decision instead of θ's)",
     )
     choice.add_argument(
         "--balance",
@@ -158,12 +160,17 @@ def _run_adaptive(args: argparse.Namespace) -> None:
         responses.dense(), index=responses.subjects.astype(str), columns=responses.items.astype(str)
     )
     beats = [] if args.beats is None else [args.beats]
+    # the default selector aims at the decision when there is one to make
+    select = (
+        VarianceSelector(beats=args.beats) if beats and args.select == "variance" else args.select
+    )
     rows = []
     for k, (subject, answers) in enumerate(dense.iterrows()):
         answered = answers.dropna()
         test = AdaptiveTest(
             bank,
             stop=stopper,
+            select=select,
             content=content,
             exposure=exposure,
             items=answered.index,
@@ -178,8 +185,10 @@ def _run_adaptive(args: argparse.Namespace) -> None:
                 **test.estimate(beats).to_dict(),
                 "answered": len(answered),
                 "full_accuracy": float(answered.mean()),
+                "items": list(test.history["item"]),
             }
         )
+    asked = {row["subject"]: row.pop("items") for row in rows}
     table = pd.DataFrame(rows)
     order = ["subject", "n_items", "stopped", "answered", "full_accuracy"]
     table = table[order + [c for c in table.columns if c not in order]]
@@ -189,7 +198,10 @@ def _run_adaptive(args: argparse.Namespace) -> None:
         payload = {
             "fit": str(args.fit),
             "stop": str(stopper),
-            "subjects": json.loads(table.to_json(orient="records")),
+            "subjects": [
+                {**record, "items": asked[record["subject"]]}
+                for record in json.loads(table.to_json(orient="records"))
+            ],
             "max_exposure": float(rates.max()) if len(rates) else 0.0,
             "unknown_items": [str(label) for label in unknown],
         }

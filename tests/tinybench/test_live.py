@@ -279,3 +279,14 @@ def test_a_decision_waits_for_min_items_answers(bench):
         test = AdaptiveTest(bank, stop=DecisionStopper(best, min_items=min_items))
         test.run(_answer_key(bank, -1.0, seed=7).__getitem__)
         assert test.n_items == min_items and test.estimate()["stopped"] == "decided"
+
+
+def test_the_command_uses_the_selector_asked_for(saved, capsys):
+    fit, answers = str(saved / "fit.nc"), str(saved / "answers.csv")
+    first = {}
+    for select in ("fisher", "random"):
+        args = ["adaptive", fit, "--answers", answers, "--max-items", "3", "--select", select]
+        assert main([*args, "--json"]) == 0
+        first[select] = {s["items"][0] for s in json.loads(capsys.readouterr().out)["subjects"]}
+    assert len(first["fisher"]) == 1  # the most informative item at the prior, for all
+    assert len(first["random"]) == 3
