@@ -29,8 +29,11 @@ from bayesirt.cli._common import (
     _fitted_items_only,
     _note_written,
     _open_probability,
+    _positive_float,
     _positive_int,
+    _rate,
     _read_data,
+    _whole,
     _write_csv,
 )
 from bayesirt.inference import load_fit
@@ -248,24 +251,3 @@ def _describe(stopper: Stopper) -> str:
     if isinstance(stopper, RankWidthStopper):
         return f"rank interval width <= {stopper.width}{budget}"
     return f"posterior sd <= {stopper.target_sd:g}{budget}"
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _whole(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
