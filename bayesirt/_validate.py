@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["check_positive", "check_positive_int", "check_probability"]
+__all__ = ["check_positive", "check_positive_int", "check_probability", "check_whole"]
 
 
 def check_probability(
@@ -43,3 +43,15 @@ def check_positive(name: str, value: Any) -> None:
     """Raise ``ValueError`` if ``value <= 0`` (a positive real number such as a threshold)."""
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+def check_whole(name: str, value: Any, *, minimum: int = 0) -> None:
+    """Raise ``ValueError`` unless ``value`` is a whole number (not a bool) of at least
+    ``minimum`` (an item budget, a rank width, ...).
+
+    The message reads ``"{name} must be a positive whole number, got {value!r}"`` for
+    ``minimum = 1``, else ``"{name} must be a whole number >= {minimum}, got {value!r}"``.
+    """
+    if isinstance(value, bool) or value != int(value) or value < minimum:
+        noun = "positive whole number" if minimum == 1 else f"whole number >= {minimum}"
+        raise ValueError(f"{name} must be a {noun}, got {value!r}")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tables import markdown
 
 import bayesirt
 from bayesirt.analysis import rank
@@ -111,13 +112,10 @@ def main() -> None:
         rows.append({"data": name, **compare(data, args.new, args.seed)})
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
-    for row in table.itertuples(index=False):
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
+    text = markdown(table)
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "add_subjects.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    (args.results / "add_subjects.md").write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

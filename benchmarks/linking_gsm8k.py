@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tables import markdown
 
 import bayesirt
 from bayesirt.analysis import link_items
@@ -84,15 +85,10 @@ def main() -> None:
         "joint a inside linked 90%": inside(b["a_mean"], a["a_lo"], a["a_hi"]),
         "anchors flagged": f"{int(linked.anchors['flagged'].sum())} / {len(anchors)}",
     }
-    lines = ["| " + " | ".join(row) + " |", "|" + " --- |" * len(row)]
-    lines.append(
-        "| "
-        + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values())
-        + " |"
-    )
+    text = markdown(pd.DataFrame([row]))
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "linking_gsm8k.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    (args.results / "linking_gsm8k.md").write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_softmax, softmax
 
+from bayesirt._validate import check_probability, check_whole
 from bayesirt.analysis.posterior import CHUNK_ELEMENTS, posterior_draws
 from bayesirt.data import Responses
 from bayesirt.data.validation import describe_values
@@ -434,24 +435,18 @@ class FixedSelector:
         return codes[open_.argmax(axis=1)]
 
 
+def _check_budget(max_items: int | None, min_items: int = 0) -> None:
+    if max_items is not None:
+        check_whole("max_items", max_items, minimum=1)
+    check_whole("min_items", min_items)
+
+
 def _budget(max_items: int | None, n_items: np.ndarray) -> np.ndarray:
     """``"budget"`` where ``max_items`` items were given, else ``""``."""
     reason = np.full(len(n_items), "", dtype=object)
     if max_items is not None:
         reason[np.asarray(n_items) >= max_items] = "budget"
     return reason
-
-
-def _check_max_items(max_items: int | None) -> None:
-    if max_items is None:
-        return
-    if isinstance(max_items, bool) or int(max_items) != max_items or max_items < 1:
-        raise ValueError(f"max_items must be a positive whole number, got {max_items!r}")
-
-
-def _check_min_items(min_items: int) -> None:
-    if isinstance(min_items, bool) or int(min_items) != min_items or min_items < 0:
-        raise ValueError(f"min_items must be a whole number >= 0, got {min_items!r}")
 
 
 @dataclass(frozen=True)
@@ -469,7 +464,7 @@ class SdOrBudgetStopper:
             raise ValueError("a stopper needs target_sd, max_items or both")
         if self.target_sd is not None and not (np.isfinite(self.target_sd) and self.target_sd > 0):
             raise ValueError(f"target_sd must be a positive number, got {self.target_sd!r}")
-        _check_max_items(self.max_items)
+        _check_budget(self.max_items)
 
     def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
         reason = _budget(self.max_items, n_items)
@@ -502,8 +497,7 @@ class DecisionStopper:
     def __post_init__(self) -> None:
         if not 0.5 < self.level < 1:
             raise ValueError(f"level must be in (0.5, 1), got {self.level!r}")
-        _check_max_items(self.max_items)
-        _check_min_items(self.min_items)
+        _check_budget(self.max_items, self.min_items)
 
     def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
         reason = _budget(self.max_items, n_items)
@@ -525,12 +519,9 @@ class RankWidthStopper:
     min_items: int = 5
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or int(self.width) != self.width or self.width < 0:
-            raise ValueError(f"width must be a whole number of ranks >= 0, got {self.width!r}")
-        if not 0 < self.interval < 1:
-            raise ValueError(f"interval must be in (0, 1), got {self.interval!r}")
-        _check_max_items(self.max_items)
-        _check_min_items(self.min_items)
+        check_whole("width", self.width)
+        check_probability("interval", self.interval)
+        _check_budget(self.max_items, self.min_items)
 
     def __call__(self, bank: ItemBank, log_post: np.ndarray, n_items: np.ndarray) -> np.ndarray:
         if not len(bank.subjects):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bayesirt._validate import check_probability, check_whole
 from bayesirt.data.validation import describe_values
 from bayesirt.tinybench.adaptive import (
     SELECTORS,
@@ -65,10 +66,7 @@ class ExposureControl:
     def __post_init__(self) -> None:
         if self.max_rate is not None and not 0 < self.max_rate <= 1:
             raise ValueError(f"max_rate must be in (0, 1], got {self.max_rate!r}")
-        if isinstance(self.randomesque, bool) or int(self.randomesque) != self.randomesque:
-            raise ValueError(f"randomesque must be a whole number, got {self.randomesque!r}")
-        if self.randomesque < 1:
-            raise ValueError(f"randomesque must be at least 1, got {self.randomesque!r}")
+        check_whole("randomesque", self.randomesque, minimum=1)
 
     def start(self) -> None:
         """Count one more test."""
@@ -147,8 +145,7 @@ class AdaptiveTest:
         seed: int = 0,
         subject: str = "new",
     ) -> None:
-        if not 0 < interval < 1:
-            raise ValueError(f"interval must be in (0, 1), got {interval!r}")
+        check_probability("interval", interval)
         if isinstance(select, str):
             if select not in SELECTORS:
                 raise ValueError(
@@ -207,8 +204,7 @@ class AdaptiveTest:
         before it were already asked, so a batch is the ``k`` best single choices; asking one
         at a time and recording each answer before the next choice is more efficient.
         """
-        if isinstance(k, bool) or int(k) != k or k < 1:
-            raise ValueError(f"k must be a positive whole number, got {k!r}")
+        check_whole("k", k, minimum=1)
         if self.done:
             return []
         asked = self._asked.copy()
