@@ -167,7 +167,7 @@ def _run_adaptive(args: argparse.Namespace) -> None:
     select = (
         VarianceSelector(beats=args.beats) if beats and args.select == "variance" else args.select
     )
-    rows = []
+    rows, asked = [], {}
     for k, (subject, answers) in enumerate(dense.iterrows()):
         answered = answers.dropna()
         test = AdaptiveTest(
@@ -188,10 +188,9 @@ def _run_adaptive(args: argparse.Namespace) -> None:
                 **test.estimate(beats).to_dict(),
                 "answered": len(answered),
                 "full_accuracy": float(answered.mean()),
-                "items": list(test.history["item"]),
             }
         )
-    asked = {row["subject"]: row.pop("items") for row in rows}
+        asked[subject] = list(test.history["item"])
     table = pd.DataFrame(rows)
     order = ["subject", "n_items", "stopped", "answered", "full_accuracy"]
     table = table[order + [c for c in table.columns if c not in order]]
