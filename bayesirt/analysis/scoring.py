@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, softmax
 
-from bayesirt._validate import check_probability
+from bayesirt._validate import check_positive_int, check_probability
 from bayesirt.analysis.posterior import (
     CHUNK_ELEMENTS,
     PosteriorDraws,
@@ -277,8 +277,7 @@ def add_subjects(
             f" and theta {idata.posterior['theta'].dims}"
         )
     if max_draws is not None:
-        if max_draws < 1:
-            raise ValueError(f"max_draws must be positive, got {max_draws}")
+        check_positive_int("max_draws", max_draws)
         sizes = idata.posterior.sizes
         step = -(-sizes["chain"] * sizes["draw"] // max_draws)
         idata = idata.isel(draw=slice(None, None, step)) if step > 1 else idata
