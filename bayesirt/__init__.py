@@ -1,7 +1,7 @@
 """bayesirt: Bayesian item response theory for LLM benchmark results."""
 
 from bayesirt._version import __version__
-from bayesirt.analysis import compare, rank, score_new
+from bayesirt.analysis import compare, rank, route, score_new
 from bayesirt.analysis.ppc import ppc
 from bayesirt.analysis.predict import predict_items
 from bayesirt.analysis.summary import summarize_fit
@@ -32,6 +32,7 @@ __all__ = [
     "ppc",
     "predict_items",
     "rank",
+    "route",
     "save_fit",
     "score_new",
     "simulate_responses",

@@ -6,7 +6,11 @@
   :func:`add_subjects` puts them into the fit (they join its ranking without a refit) and
   :func:`item_drift` checks that their answers still follow the fitted items.
 * :func:`predict_items`: item parameters of questions nobody has answered, predicted from
-  their content by an explanatory fit (:mod:`bayesirt.analysis.predict`).
+  their content by an explanatory fit, and :func:`predict_benchmark`: every fitted model's
+  accuracy on a benchmark known only by its questions (:mod:`bayesirt.analysis.predict`).
+* :func:`route`: each question to the model most likely to answer it, or the cheapest one
+  likely enough to, with the routing's expected accuracy and cost
+  (:mod:`bayesirt.analysis.routing`).
 * :func:`select_items`, :func:`estimate_scores`, :func:`evaluate_subsets` (with
   :class:`SubsetSelection`, :class:`SubsetEvaluation`): tiny benchmarks (subset selection,
   full-score estimation from a subset, and their evaluation); :func:`simulate_adaptive_test`:
@@ -39,7 +43,7 @@ from bayesirt.analysis.dependence import (
 )
 from bayesirt.analysis.linking import link_items
 from bayesirt.analysis.ppc import ppc_table, ppc_unit_table
-from bayesirt.analysis.predict import predict_items
+from bayesirt.analysis.predict import predict_benchmark, predict_items
 from bayesirt.analysis.quality import (
     assess_quality,
     flag_items,
@@ -51,10 +55,12 @@ from bayesirt.analysis.quality import (
 )
 from bayesirt.analysis.ranking import rank, rank_table, rank_to_json, reordered_pairs
 from bayesirt.analysis.robustness import assess_robustness, robustness_to_json
+from bayesirt.analysis.routing import Routing, route
 from bayesirt.analysis.scenarios import rank_stability, scenario_rankings
 from bayesirt.analysis.scoring import add_subjects, item_drift, score_new
 
 __all__ = [
+    "Routing",
     "SubsetEvaluation",
     "SubsetSelection",
     "add_subjects",
@@ -73,6 +79,7 @@ __all__ = [
     "local_dependence",
     "ppc_table",
     "ppc_unit_table",
+    "predict_benchmark",
     "predict_items",
     "rank",
     "rank_stability",
@@ -81,6 +88,7 @@ __all__ = [
     "reordered_pairs",
     "residual_clusters",
     "robustness_to_json",
+    "route",
     "saturated_items",
     "scenario_rankings",
     "score_new",

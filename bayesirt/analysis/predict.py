@@ -1,10 +1,10 @@
-r"""Item parameters of questions nobody has answered yet, predicted from their content.
+r"""Questions and benchmarks nobody has answered yet, predicted from their content.
 
-A fit of the explanatory 2PL (:class:`bayesirt.models.ExplanatoryTwoPL`) holds, in every
-posterior draw :math:`s`, the regression of the intercepts on the standardised features,
-:math:`(\mu_\alpha, \beta_\alpha, \sigma_\alpha)^{(s)}`, and the population of the
-log-discriminations. For a new item with features :math:`x`, standardised with the fitted
-items' mean and sd into :math:`z`, :func:`predict_items` draws from the posterior predictive
+A fit of an explanatory model holds, in every posterior draw :math:`s`, the regression of the
+item parameters on the standardised features. For the explanatory 2PL
+(:class:`bayesirt.models.ExplanatoryTwoPL`), a new item with features :math:`x`,
+standardised with the fitted items' mean and sd into :math:`z`, is drawn from the posterior
+predictive
 
 .. math::
 
@@ -19,24 +19,42 @@ The residual term is what makes the intervals honest: the features explain a sha
 :math:`R^2` of the intercepts, and the rest is as uncertain for a new item as the
 population says.
 
-The result is an item bank: an ``InferenceData`` whose posterior holds the fit's abilities
-and the predicted items' draws, so it goes wherever a fit goes as a source of item parameters:
-:func:`bayesirt.score_new` (score a new model on the predicted items),
+For the explanatory multidimensional 2PL (:class:`bayesirt.models.ExplanatoryMIRT`) the
+intercept, the general log-discrimination and each contrast are drawn the same way, in the
+stored orientation of the traits, with the benchmark effect of the item's benchmark
+(:mod:`bayesirt.models.explanatory_mirt`): for a fitted benchmark :math:`g`, its posterior
+mean parameter plus the regression on the features' deviation from the benchmark's mean
+features, :math:`\mu^{(s)}_g + (z - \bar z_g)^\top\beta^{(s)}`; for a benchmark that was
+not fitted, :math:`\mu^{(s)} + z^\top\beta^{(s)} + \tau^{(s)} u`, with one
+:math:`u \sim N(0, 1)` per draw shared by all of that benchmark's new items. Items of
+unknown origin (``benchmark=None``) each get their own :math:`u`.
+
+:func:`predict_items` returns an item bank: an ``InferenceData`` whose posterior holds the
+fit's abilities and the predicted items' draws, so it goes wherever a fit goes as a source of
+item parameters: :func:`bayesirt.score_new` (score a new model on the predicted items),
 :func:`bayesirt.analysis.select_items` (methods that use item parameters: ``fisher``,
 ``bayesian``, ``anchor`` with the IRT representation) and
-:func:`bayesirt.analysis.simulate_adaptive_test`. With ``include_fitted=True`` the fitted
-items come first with their own posterior draws, so a test can mix calibrated and predicted
-items.
+:func:`bayesirt.analysis.simulate_adaptive_test` (unidimensional banks), and
+:func:`bayesirt.analysis.route` (any bank). With ``include_fitted=True`` the fitted items
+come first with their own posterior draws, so a test can mix calibrated and predicted items.
+
+:func:`predict_benchmark` predicts every fitted subject's accuracy on a benchmark from its
+questions' text alone: in every draw the mean over the benchmark's items of
+:math:`P(y = 1 \mid \theta_j^{(s)}, \text{item}^{(s)})`, so the interval carries the
+uncertainty of the abilities, of the regression, of each item's residual and of the
+benchmark's own effect.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import expit
 
 from bayesirt._validate import check_probability
 from bayesirt.analysis.posterior import fitted_responses
@@ -44,18 +62,23 @@ from bayesirt.data import Responses
 from bayesirt.data.features import read_item_features
 from bayesirt.data.validation import describe_values
 from bayesirt.inference.io import CONFIG_ATTR, fit_config
-from bayesirt.models import ExplanatoryTwoPL, model_from_config
+from bayesirt.models import ExplanatoryMIRT, ExplanatoryTwoPL, model_from_config
 
-__all__ = ["predict_items"]
+__all__ = ["item_probabilities", "predict_benchmark", "predict_items"]
 
 #: Item parameters predicted (draws in the posterior, summaries in ``predictions``).
 PREDICTED = ("intercept", "a", "b")
+#: The models whose item parameters are regressed on features.
+EXPLANATORY = (ExplanatoryTwoPL.name, ExplanatoryMIRT.name)
+#: Attribute of an item bank: its new items, their benchmarks, the interval and the seed.
+PREDICTED_ATTR = "bayesirt_predicted_items"
 
 
 def predict_items(
     idata: az.InferenceData,
     new_item_features: pd.DataFrame,
     *,
+    benchmark: str | Mapping | pd.Series | None = None,
     interval: float = 0.9,
     include_fitted: bool = False,
     random_seed: int = 0,
@@ -65,46 +88,45 @@ def predict_items(
     Parameters
     ----------
     idata : arviz.InferenceData
-        A fit of the explanatory 2PL (model ``"2pl-explanatory"``).
+        A fit of an explanatory model (``"2pl-explanatory"`` or ``"mirt-explanatory"``).
     new_item_features : pandas.DataFrame
         One row per new item (index: label), with the fitted feature columns in the fitted
         order, made by the same transformation as the fitted items' features (see
-        :mod:`bayesirt.features`).
+        :mod:`bayesirt.data.features`).
+    benchmark : str, mapping or Series, optional
+        Multidimensional fits pooled by benchmark (``pool_by``) only: the benchmark of the new
+        items, one label for all or one per item. A fitted benchmark's items get its
+        effects; the items of a benchmark that was not fitted share one new effect per draw;
+        ``None`` (default) treats each item as of unknown origin, with its own new effect.
     interval : float in (0, 1)
         Mass of the central intervals in ``predictions``.
     include_fitted : bool
         Put the fitted items (with their posterior draws) before the new ones in the bank.
     random_seed : int
-        Seed of the residual draws :math:`\varepsilon, \varepsilon'`.
+        Seed of the residual and new benchmark draws.
 
     Returns
     -------
     arviz.InferenceData
-        ``posterior``: ``theta`` (chain, draw, subject) of the fit, and ``intercept``, ``a``,
-        ``b`` (chain, draw, item) of the bank's items. ``constant_data``: the fit's responses
-        with the new items added as items without any response. ``predictions``: for the new
-        items, ``<p>_mean``, ``<p>_sd``, ``<p>_lo``, ``<p>_hi`` (central ``interval``) of each
-        predicted parameter, dim ``item``. ``attrs``: the fit's ``bayesirt_config`` and
-        ``bayesirt_predicted_items`` (JSON: the new labels, the interval, the seed). It is an
-        item bank, not a fit: :func:`bayesirt.inference.save_fit` refuses it.
+        ``posterior``: ``theta`` (chain, draw, subject[, trait]) of the fit, and
+        ``intercept``, ``a`` (chain, draw, item[, trait]), ``b`` of the bank's items.
+        ``constant_data``: the fit's responses with the new items added as items without any
+        response. ``predictions``: for the new items, ``<p>_mean``, ``<p>_sd``, ``<p>_lo``,
+        ``<p>_hi`` (central ``interval``) of each predicted parameter. ``attrs``: the fit's
+        ``bayesirt_config`` and ``bayesirt_predicted_items`` (JSON: the new labels, their
+        benchmarks, the interval, the seed). It is an item bank, not a fit:
+        :func:`bayesirt.inference.save_fit` refuses it.
 
     Raises
     ------
     ValueError
-        If the fit is not of the explanatory model, a new label is already a fitted item, the
+        If the fit is not of an explanatory model, a new label is already a fitted item, the
         feature columns differ from the fitted ones (naming them) or a value is missing or
-        not finite, or ``interval`` is outside (0, 1).
+        not finite, ``benchmark`` is given for a fit without benchmarks or misses items, or
+        ``interval`` is outside (0, 1).
     """
     check_probability("interval", interval)
-    config = fit_config(idata) or {}
-    if config.get("model") != ExplanatoryTwoPL.name:
-        raise ValueError(
-            f"predict_items needs a fit of the {ExplanatoryTwoPL.name!r} model (item "
-            f"parameters regressed on features), got model {config.get('model')!r}"
-        )
-    responses = fitted_responses(idata)
-    responses.require_binary("predicting new items")
-    model = model_from_config(config, responses)
+    model, responses = _explanatory_model(idata)
     features = read_item_features(new_item_features)
     features.index = features.index.astype(str)
     clash = features.index.intersection(responses.items.astype(str))
@@ -113,31 +135,26 @@ def predict_items(
             f"item(s) {describe_values(clash)} are fitted items: their parameters are in the "
             "fit; predict_items is for items without responses"
         )
+    benchmarks = _new_item_benchmarks(model, features.index, benchmark)
     z = model.design.standardise(features)
 
     post = idata.posterior
     rng = np.random.default_rng(random_seed)
-    shape = (post.sizes["chain"], post.sizes["draw"], len(features))
-    keys = ("intercept", "log_a")
-    explained = {"intercept": True, "log_a": model.explain_log_a}
-    values = {}
-    for key in keys:
-        mean = post[f"mu_{key}"].values[..., None]
-        if explained[key]:
-            mean = mean + np.einsum("cdk,nk->cdn", post[f"beta_{key}"].values, z)
-        values[key] = mean + post[f"sigma_{key}"].values[..., None] * rng.standard_normal(shape)
-    a = np.exp(values["log_a"])
-    drawn = {"intercept": values["intercept"], "a": a, "b": -values["intercept"] / a}
-
-    dims = ("chain", "draw", "item")
-    new = xr.Dataset(
-        {name: (dims, drawn[name]) for name in PREDICTED},
-        coords={
-            "chain": post["chain"].values,
-            "draw": post["draw"].values,
-            "item": np.asarray(features.index),
-        },
-    )
+    if isinstance(model, ExplanatoryMIRT):
+        intercept, a = _mirt_items(model, post, z, benchmarks, rng)
+        b = -intercept / np.sqrt(np.sum(a**2, axis=-1))
+        item_dims = ("chain", "draw", "item", "trait")
+    else:
+        intercept, a = _two_pl_items(model, post, z, rng)
+        b = -intercept / a
+        item_dims = ("chain", "draw", "item")
+    drawn = {"intercept": intercept, "a": a, "b": b}
+    dims = {"intercept": item_dims[:3], "a": item_dims, "b": item_dims[:3]}
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+    coords["item"] = np.asarray(features.index)
+    if "trait" in post["a"].dims:
+        coords["trait"] = post["trait"].values
+    new = xr.Dataset({name: (dims[name], drawn[name]) for name in PREDICTED}, coords=coords)
     items = new
     if include_fitted:
         items = xr.concat([post[list(PREDICTED)], new], dim="item")
@@ -158,13 +175,218 @@ def predict_items(
     )
     out.attrs.update(
         {
-            CONFIG_ATTR: json.dumps(config),
-            "bayesirt_predicted_items": json.dumps(
-                {"items": list(features.index), "interval": interval, "random_seed": random_seed}
+            CONFIG_ATTR: json.dumps(fit_config(idata)),
+            PREDICTED_ATTR: json.dumps(
+                {
+                    "items": list(features.index),
+                    "benchmarks": None if benchmarks is None else list(benchmarks),
+                    "interval": interval,
+                    "random_seed": random_seed,
+                }
             ),
         }
     )
     return out
+
+
+def predict_benchmark(
+    idata: az.InferenceData,
+    item_features: pd.DataFrame,
+    *,
+    benchmark: str = "new benchmark",
+    interval: float = 0.9,
+    subjects=None,
+    random_seed: int = 0,
+) -> pd.DataFrame:
+    r"""Every fitted subject's accuracy on a benchmark known only by its questions' content.
+
+    In every posterior draw, the mean over the benchmark's items of the probability of a
+    correct answer, the items drawn by :func:`predict_items` (all in ``benchmark``: for a fit
+    pooled by benchmark, a name that was not fitted gives the benchmark one new effect per
+    draw, shared by its items; a fitted name places the items in that benchmark).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit of an explanatory model.
+    item_features : pandas.DataFrame
+        The benchmark's items (index: label), features made as for the fitted items.
+    benchmark : str
+        The benchmark's name (multidimensional fits pooled by benchmark only).
+    interval : float in (0, 1)
+    subjects : sequence of labels, optional
+        The subjects to predict (default: all fitted subjects).
+    random_seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``subject``; ``accuracy`` (posterior mean), ``accuracy_sd``, ``accuracy_lo``,
+        ``accuracy_hi`` (central ``interval``).
+    """
+    check_probability("interval", interval)
+    model, _ = _explanatory_model(idata)
+    bank = predict_items(
+        idata,
+        item_features,
+        benchmark=benchmark if isinstance(model, ExplanatoryMIRT) and model.pool_by else None,
+        interval=interval,
+        random_seed=random_seed,
+    )
+    subjects = bank.posterior["subject"].values if subjects is None else np.asarray(subjects)
+    draws = []
+    for start in range(0, len(subjects), 100):
+        chunk = subjects[start : start + 100]
+        draws.append(item_probabilities(bank, subjects=chunk).mean(axis=-1))
+    accuracy = np.concatenate(draws, axis=-1).reshape(-1, len(subjects))
+    tail = (1.0 - interval) / 2
+    return pd.DataFrame(
+        {
+            "accuracy": accuracy.mean(axis=0),
+            "accuracy_sd": accuracy.std(axis=0),
+            "accuracy_lo": np.quantile(accuracy, tail, axis=0),
+            "accuracy_hi": np.quantile(accuracy, 1 - tail, axis=0),
+        },
+        index=pd.Index(subjects, name="subject"),
+    )
+
+
+def item_probabilities(bank, *, subjects=None, items=None) -> np.ndarray:
+    r"""P(correct) of subjects on items in every draw of a fit or item bank,
+    :math:`\sigma(\mathbf a_i^\top\boldsymbol\theta_j + d_i)` (one trait or several):
+    array (chain, draw, subject, item), subjects and items in the order asked (default: all).
+
+    Raises
+    ------
+    ValueError
+        A subject or item label that is not in the posterior (naming it).
+    """
+    post = getattr(bank, "posterior", bank)
+    theta = post["theta"]
+    a, intercept = post["a"], post["intercept"]
+    for label, values, dim in (("subject", subjects, theta), ("item", items, a)):
+        if values is not None:
+            unknown = pd.Index(values).difference(dim[label].values)
+            if len(unknown):
+                raise ValueError(f"unknown {label}(s) {describe_values(unknown)}")
+    if subjects is not None:
+        theta = theta.sel(subject=list(subjects))
+    if items is not None:
+        a, intercept = a.sel(item=list(items)), intercept.sel(item=list(items))
+    if "trait" in theta.dims:
+        t = theta.transpose("chain", "draw", "subject", "trait").values
+        loading = a.transpose("chain", "draw", "item", "trait").values
+        logit = np.einsum("cdjk,cdik->cdji", t, loading)
+    else:
+        t = theta.transpose("chain", "draw", "subject").values
+        loading = a.transpose("chain", "draw", "item").values
+        logit = t[..., :, None] * loading[..., None, :]
+    return expit(logit + intercept.transpose("chain", "draw", "item").values[..., None, :])
+
+
+def _explanatory_model(idata):
+    """The fitted explanatory model and its responses; a clear error for other fits."""
+    config = fit_config(idata) or {}
+    if config.get("model") not in EXPLANATORY:
+        names = ", ".join(map(repr, EXPLANATORY))
+        raise ValueError(
+            f"predicting new items needs a fit of an explanatory model ({names}: item "
+            f"parameters regressed on features), got model {config.get('model')!r}"
+        )
+    responses = fitted_responses(idata)
+    responses.require_binary("predicting new items")
+    return model_from_config(config, responses), responses
+
+
+def _new_item_benchmarks(model, items: pd.Index, benchmark) -> np.ndarray | None:
+    """The benchmark label of each new item (``None``: no benchmarks, or each its own)."""
+    pooled = isinstance(model, ExplanatoryMIRT) and model.pool_by is not None
+    if benchmark is None:
+        return None
+    if not pooled:
+        raise ValueError(
+            f"benchmark={benchmark!r} needs a multidimensional explanatory fit pooled by "
+            "benchmark (pool_by); this fit has no benchmark effects"
+        )
+    if isinstance(benchmark, str):
+        return np.full(len(items), benchmark, dtype=object)
+    labels = pd.Series(benchmark) if isinstance(benchmark, Mapping) else benchmark
+    if not isinstance(labels, pd.Series):
+        raise TypeError(f"benchmark must be a label, a mapping or a Series, got {type(benchmark)}")
+    labels.index = labels.index.astype(str)
+    missing = items.difference(labels.index)
+    if len(missing):
+        raise ValueError(f"no benchmark for new item(s) {describe_values(missing)}")
+    return labels.reindex(items).astype(str).to_numpy(dtype=object)
+
+
+def _two_pl_items(model: ExplanatoryTwoPL, post, z: np.ndarray, rng):
+    """Intercept and discrimination draws (chain, draw, item) of the explanatory 2PL."""
+    shape = (post.sizes["chain"], post.sizes["draw"], len(z))
+    explained = {"intercept": True, "log_a": model.explain_log_a}
+    values = {}
+    for key in ("intercept", "log_a"):
+        mean = post[f"mu_{key}"].values[..., None]
+        if explained[key]:
+            mean = mean + np.einsum("cdk,nk->cdn", post[f"beta_{key}"].values, z)
+        values[key] = mean + post[f"sigma_{key}"].values[..., None] * rng.standard_normal(shape)
+    return values["intercept"], np.exp(values["log_a"])
+
+
+def _mirt_items(model: ExplanatoryMIRT, post, z: np.ndarray, benchmarks, rng):
+    """Intercept (chain, draw, item) and loading (chain, draw, item, trait) draws of the
+    explanatory MIRT, in the stored orientation (module docstring)."""
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    n, k = len(z), model.n_traits
+    fitted_groups = None
+    if benchmarks is not None:
+        fitted_groups = pd.Index(post[model.pool_by].values.astype(str))
+        new_groups = pd.Index(pd.unique(benchmarks)).difference(fitted_groups)
+        code = fitted_groups.get_indexer(benchmarks)
+        new_code = new_groups.get_indexer(benchmarks)
+    else:
+        new_groups = pd.RangeIndex(n)  # each item its own benchmark of unknown origin
+        code, new_code = np.full(n, -1), np.arange(n)
+    pooled = model.pool_by is not None
+    z_group = model.group_feature_means() if pooled else None
+
+    def location(key, beta):
+        """Mean (chain, draw, item, column) of a regressed parameter, benchmark effect
+        included, before the item's residual; ``beta`` is (chain, draw, feature, column)."""
+        mean = np.einsum("cdfm,nf->cdnm", beta, z)
+        contrast = key == "a_contrast"
+        base = 0.0 if contrast else post[f"mu_{key}"].values[..., None, None]
+        if not pooled:
+            return mean + base
+        tau = post[f"tau_{key}"].values[..., None, None]
+        fresh = rng.standard_normal((n_chain, n_draw, len(new_groups), beta.shape[-1]))
+        out = mean.copy()
+        unfitted = new_code >= 0
+        out[:, :, unfitted] += (base + tau * fresh)[:, :, new_code[unfitted]]
+        known = code >= 0
+        if known.any():
+            group_mean = post["mu_a_contrast_group" if contrast else f"mu_{key}_group"].values
+            if not contrast:
+                group_mean = group_mean[..., None]
+            shift = group_mean[:, :, code[known]] - np.einsum(
+                "cdfm,nf->cdnm", beta, z_group[code[known]]
+            )
+            out[:, :, known] = mean[:, :, known] + shift
+        return out
+
+    intercept, log_a = (
+        location(key, post[f"beta_{key}"].values[..., None])[..., 0]
+        + post[f"sigma_{key}"].values[..., None] * rng.standard_normal((n_chain, n_draw, n))
+        for key in ("intercept", "log_a")
+    )
+    loadings = [np.exp(log_a)[..., None]]
+    if k > 1:
+        contrast = location("a_contrast", post["beta_a_contrast"].values)
+        contrast = contrast + post["sigma_a_contrast"].values[
+            ..., None, None
+        ] * rng.standard_normal((n_chain, n_draw, n, k - 1))
+        loadings.append(contrast - post["a_contrast_offset"].values[:, :, None, :])
+    return intercept, np.concatenate(loadings, axis=-1)
 
 
 def _with_new_items(responses: Responses, new_items: pd.Index) -> Responses:

@@ -11,6 +11,9 @@ Subcommands (each described in its module)
     Tiny benchmarks (:mod:`bayesirt.cli.subsets`).
 ``adaptive FIT --answers FILE``
     Recorded results replayed as adaptive tests (:mod:`bayesirt.cli.adaptive`).
+``route FIT QUESTIONS``
+    New questions sent to the fitted models most likely to answer them, or the cheapest
+    likely enough (:mod:`bayesirt.cli.route`).
 ``report FIT ...``
     The HTML diagnostics report of saved fits (:mod:`bayesirt.cli.report`).
 ``sweep SPEC``
@@ -37,7 +40,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from bayesirt._version import __version__
-from bayesirt.cli import adaptive, analysis, fit, report, subsets, sweep
+from bayesirt.cli import adaptive, analysis, fit, report, route, subsets, sweep
 from bayesirt.cli._common import (
     DATA_OPTIONS,
     UsageError,
@@ -61,6 +64,7 @@ COMMANDS = (
     sweep.add_command,
     subsets.add_command,
     adaptive.add_command,
+    route.add_command,
     report.add_command,
 )
 

@@ -5,7 +5,7 @@ from bayesirt.data import datasets, filters
 from bayesirt.data.example import load_example
 from bayesirt.data.loaders import FORMATS, load_responses
 from bayesirt.data.responses import Responses
-from bayesirt.data.simulate import SIMULATION_MODELS, simulate_responses
+from bayesirt.data.simulate import SIMULATION_MODELS, simulate_responses, simulate_routing
 from bayesirt.data.validation import ResponsesError, ResponsesWarning
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "load_example",
     "load_responses",
     "simulate_responses",
+    "simulate_routing",
 ]

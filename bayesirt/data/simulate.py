@@ -54,11 +54,18 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit
 
+from bayesirt._validate import check_positive_int
 from bayesirt.data.responses import Responses
 from bayesirt.data.validation import ResponsesError
 from bayesirt.irt import icc
 
-__all__ = ["SIMULATION_MODELS", "simulate_graded", "simulate_responses", "simulate_scores"]
+__all__ = [
+    "SIMULATION_MODELS",
+    "simulate_graded",
+    "simulate_responses",
+    "simulate_routing",
+    "simulate_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -658,3 +665,112 @@ def _score_table(
     long = wide.rename_axis(index="subject", columns="item").stack(future_stack=True)
     frame = long.rename("response").reset_index()
     return Responses.from_long(frame, response_type=response_type), subjects, items
+
+
+def simulate_routing(
+    n_subjects: int = 60,
+    n_items: int = 240,
+    *,
+    n_features: int = 4,
+    n_traits: int = 2,
+    n_benchmarks: int = 3,
+    benchmark_sd: float = 0.5,
+    residual_sd: float = 0.3,
+    seed: int = 0,
+) -> tuple[Responses, pd.DataFrame, xr.Dataset]:
+    r"""Several benchmarks whose items' parameters follow their features: the generative model
+    of :class:`bayesirt.models.ExplanatoryMIRT`, with the truth in that model's frame.
+
+    Items are split evenly into benchmarks ``bench_1`` ... (item metadata column
+    ``benchmark``); features :math:`x_i = m_{g(i)} + N(0, I)` with benchmark centres
+    :math:`m_g \sim N(0, 0.5^2 I)`, standardised over the items into :math:`z_i`. Then
+
+    .. math::
+
+        d_i &= 0.3 + z_i^\top\beta_d + \tau u^d_{g(i)} + s\,\varepsilon^d_i, &
+        \beta_d &\sim N(0, 0.6^2),\\
+        \log a_{i1} &= z_i^\top\beta_\ell + 0.2\,\tau u^\ell_{g(i)} + 0.5\,s\,\varepsilon^\ell_i,
+        & \beta_\ell &\sim N(0, 0.15^2),\\
+        c_{ik} &= z_i^\top B_{\cdot k} + \tau u^c_{g(i)k} + s\,\varepsilon^c_{ik}
+        - \text{(item mean)}, & B &\sim N(0, 0.5^2),
+
+    :math:`\tau` = ``benchmark_sd``, :math:`s` = ``residual_sd``, all :math:`u, \varepsilon
+    \sim N(0, 1)`; abilities are standard normal draws made exactly orthonormal over the
+    subjects (mean 0, sd 1, no sample correlation), as the model identifies them.
+
+    Returns
+    -------
+    responses : Responses
+        Complete binary table, item metadata ``benchmark``.
+    features : pandas.DataFrame
+        :math:`x`, one row per item, columns ``x_1`` ...
+    truth : xarray.Dataset
+        ``theta`` (subject, trait), ``a`` (item, trait), ``intercept``, ``p`` (subject, item),
+        ``beta_intercept``, ``beta_log_a`` (feature), ``beta_a_contrast`` (feature,
+        contrast), ``benchmark`` (item).
+    """
+    for name, value in (("n_features", n_features), ("n_traits", n_traits)):
+        check_positive_int(name, value)
+    check_positive_int("n_benchmarks", n_benchmarks)
+    rng = np.random.default_rng(seed)
+    k, p = int(n_traits), int(n_features)
+    codes = np.arange(n_items) * n_benchmarks // n_items
+    x = rng.normal(0.0, 0.5, (n_benchmarks, p))[codes] + rng.standard_normal((n_items, p))
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    beta_d = rng.normal(0.0, 0.6, p)
+    beta_l = rng.normal(0.0, 0.15, p)
+    beta_c = rng.normal(0.0, 0.5, (p, k - 1))
+    tau, s = float(benchmark_sd), float(residual_sd)
+    intercept = (
+        0.3
+        + z @ beta_d
+        + tau * rng.standard_normal(n_benchmarks)[codes]
+        + s * rng.standard_normal(n_items)
+    )
+    general = np.exp(
+        z @ beta_l
+        + 0.2 * tau * rng.standard_normal(n_benchmarks)[codes]
+        + 0.5 * s * rng.standard_normal(n_items)
+    )
+    contrast = (
+        z @ beta_c
+        + tau * rng.standard_normal((n_benchmarks, k - 1))[codes]
+        + s * rng.standard_normal((n_items, k - 1))
+    )
+    a = np.column_stack([general, contrast - contrast.mean(axis=0)])
+    raw = rng.standard_normal((n_subjects, k))
+    q, _ = np.linalg.qr(raw - raw.mean(axis=0))
+    theta = q * np.sqrt(n_subjects) * np.sign(np.sum(q * raw, axis=0))
+    prob = expit(theta @ a.T + intercept)
+    y = (rng.random(prob.shape) < prob).astype(float)
+
+    subjects, items = _labels("subject", n_subjects), _labels("item", n_items)
+    benchmarks = pd.Index([f"bench_{g + 1}" for g in range(n_benchmarks)])[codes]
+    features = pd.DataFrame(
+        x, index=pd.Index(items, name="item"), columns=[f"x_{f + 1}" for f in range(p)]
+    )
+    responses = Responses.from_wide(
+        pd.DataFrame(y, index=subjects, columns=items),
+        item_meta=pd.DataFrame({"benchmark": benchmarks}, index=items),
+    )
+    traits = [f"trait_{t + 1}" for t in range(k)]
+    truth = xr.Dataset(
+        {
+            "theta": (("subject", "trait"), theta),
+            "a": (("item", "trait"), a),
+            "intercept": ("item", intercept),
+            "p": (("subject", "item"), prob),
+            "beta_intercept": ("feature", beta_d),
+            "beta_log_a": ("feature", beta_l),
+            "beta_a_contrast": (("feature", "contrast"), beta_c),
+            "benchmark": ("item", np.asarray(benchmarks)),
+        },
+        coords={
+            "subject": subjects,
+            "item": items,
+            "trait": traits,
+            "contrast": traits[1:],
+            "feature": features.columns,
+        },
+    )
+    return responses, features, truth

@@ -18,6 +18,7 @@ from bayesirt.models.beta import OrderedBeta
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet, align_traits
 from bayesirt.models.dif import DifferentialTwoPL
 from bayesirt.models.explanatory import ExplanatoryTwoPL
+from bayesirt.models.explanatory_mirt import ExplanatoryMIRT
 from bayesirt.models.graded import GradedResponse, PartialCredit
 from bayesirt.models.priors import Prior
 from bayesirt.models.registry import MODELS, get_model, model_from_config
@@ -27,6 +28,7 @@ __all__ = [
     "MODELS",
     "Bifactor",
     "DifferentialTwoPL",
+    "ExplanatoryMIRT",
     "ExplanatoryTwoPL",
     "FourPL",
     "GradedResponse",

@@ -14,6 +14,7 @@ from bayesirt.models.beta import OrderedBeta
 from bayesirt.models.correlated import Bifactor, MultidimensionalTwoPL, Testlet
 from bayesirt.models.dif import DifferentialTwoPL
 from bayesirt.models.explanatory import ExplanatoryTwoPL
+from bayesirt.models.explanatory_mirt import ExplanatoryMIRT
 from bayesirt.models.graded import GradedResponse, PartialCredit
 from bayesirt.models.priors import Prior
 from bayesirt.models.unidimensional import FourPL, OnePL, ThreePL, TwoPL
@@ -31,6 +32,7 @@ MODELS: dict[str, type[IRTModel]] = {
         Bifactor,
         MultidimensionalTwoPL,
         ExplanatoryTwoPL,
+        ExplanatoryMIRT,
         GradedResponse,
         PartialCredit,
         OrderedBeta,

@@ -7,7 +7,7 @@ import pytest
 from scipy.special import expit
 
 from bayesirt import simulate_responses
-from bayesirt.data import SIMULATION_MODELS, ResponsesError
+from bayesirt.data import SIMULATION_MODELS, ResponsesError, simulate_routing
 
 
 @pytest.mark.parametrize("model", ["1pl", "2pl", "3pl", "4pl"])
@@ -134,3 +134,25 @@ def test_unknown_model_lists_the_known_ones():
 def test_impossible_settings_are_named(settings, message):
     with pytest.raises(ResponsesError, match=message):
         simulate_responses(10, 10, seed=0, **settings)
+
+
+def test_simulate_routing_truth_is_in_the_models_frame():
+    """The multi-benchmark simulation: abilities orthonormal over the subjects, contrasts
+    summing to zero over the items, probabilities from the stored truth, answers following
+    them, benchmarks in the item metadata."""
+    responses, features, truth = simulate_routing(200, 90, n_traits=3, n_benchmarks=3, seed=2)
+    theta = truth["theta"].values
+    np.testing.assert_allclose(theta.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(theta.T @ theta / 200, np.eye(3), atol=1e-12)
+    a = truth["a"].values
+    assert (a[:, 0] > 0).all()
+    np.testing.assert_allclose(a[:, 1:].sum(axis=0), 0.0, atol=1e-10)
+    p = expit(theta @ a.T + truth["intercept"].values)
+    np.testing.assert_allclose(truth["p"].values, p)
+    dense = responses.dense()
+    assert abs(dense.mean() - p.mean()) < 0.02
+    assert list(responses.item_meta["benchmark"].unique()) == ["bench_1", "bench_2", "bench_3"]
+    assert list(features.index) == list(responses.items.astype(str))
+    assert truth["beta_a_contrast"].shape == (4, 2)
+    with pytest.raises(ValueError, match="n_traits"):
+        simulate_routing(10, 20, n_traits=0)

@@ -60,6 +60,7 @@ CASES: dict[str, list[dict]] = {
         {"traits": _half_traits},
     ],
     "2pl-explanatory": [{"item_features": _features, "explain_log_a": True}],
+    "mirt-explanatory": [{"pool_by": "benchmark", "item_features": _features, "n_traits": 3}],
     "grm": [{"pool_by": "benchmark"}],
     "gpcm": [{"pool_by": "benchmark"}],
     "beta": [{"pool_by": "benchmark"}],
