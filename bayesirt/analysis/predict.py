@@ -159,6 +159,16 @@ def predict_items(
     if include_fitted:
         items = xr.concat([post[list(PREDICTED)], new], dim="item")
     bank = items.assign(theta=post["theta"])[["theta", *PREDICTED]]
+    if "benchmark_ability" in post:  # a pooled MIRT: the subjects' benchmark abilities
+        codes = _bank_benchmark_codes(post, model.pool_by, benchmarks, len(features))
+        if include_fitted:
+            fitted_codes = post["item_benchmark"].values.reshape(-1, post.sizes["item"])[0]
+            codes = np.concatenate([fitted_codes.astype(int), codes])
+        bank = bank.assign(
+            benchmark_ability=post["benchmark_ability"],
+            sigma_benchmark_ability=post["sigma_benchmark_ability"],
+            item_benchmark=("item", codes),
+        )
 
     tail = (1.0 - interval) / 2
     summary = {}
@@ -235,9 +245,10 @@ def predict_benchmark(
     )
     subjects = bank.posterior["subject"].values if subjects is None else np.asarray(subjects)
     draws = []
-    for start in range(0, len(subjects), 100):
+    for k, start in enumerate(range(0, len(subjects), 100)):
         chunk = subjects[start : start + 100]
-        draws.append(item_probabilities(bank, subjects=chunk).mean(axis=-1))
+        prob = item_probabilities(bank, subjects=chunk, random_seed=random_seed + 1 + k)
+        draws.append(prob.mean(axis=-1))
     accuracy = np.concatenate(draws, axis=-1).reshape(-1, len(subjects))
     tail = (1.0 - interval) / 2
     return pd.DataFrame(
@@ -251,10 +262,15 @@ def predict_benchmark(
     )
 
 
-def item_probabilities(bank, *, subjects=None, items=None) -> np.ndarray:
+def item_probabilities(bank, *, subjects=None, items=None, random_seed: int = 0) -> np.ndarray:
     r"""P(correct) of subjects on items in every draw of a fit or item bank,
-    :math:`\sigma(\mathbf a_i^\top\boldsymbol\theta_j + d_i)` (one trait or several):
-    array (chain, draw, subject, item), subjects and items in the order asked (default: all).
+    :math:`\sigma(\mathbf a_i^\top\boldsymbol\theta_j + d_i)` (one trait or several), plus
+    :math:`a_{i1}\gamma_{j g(i)}` where the fit has the subjects' benchmark abilities
+    (:class:`~bayesirt.models.ExplanatoryMIRT` pooled by benchmark): for an item of a fitted
+    benchmark its posterior draws; for a predicted item of a benchmark that was not fitted a
+    draw :math:`\gamma \sim N(0, \sigma_\gamma)` per draw and subject, shared by the items of
+    that benchmark (``random_seed``). Returns an array (chain, draw, subject, item), subjects
+    and items in the order asked (default: all).
 
     Raises
     ------
@@ -281,7 +297,49 @@ def item_probabilities(bank, *, subjects=None, items=None) -> np.ndarray:
         t = theta.transpose("chain", "draw", "subject").values
         loading = a.transpose("chain", "draw", "item").values
         logit = t[..., :, None] * loading[..., None, :]
-    return expit(logit + intercept.transpose("chain", "draw", "item").values[..., None, :])
+    logit = logit + intercept.transpose("chain", "draw", "item").values[..., None, :]
+    if "benchmark_ability" in post:
+        codes = post["item_benchmark"]
+        codes = codes if items is None else codes.sel(item=list(items))
+        codes = np.asarray(codes.values).reshape(-1, codes.sizes["item"])[0].astype(int)
+        gamma = post["benchmark_ability"]
+        if subjects is not None:
+            gamma = gamma.sel(subject=list(subjects))
+        gamma = gamma.transpose("chain", "draw", "subject", ...).values
+        sigma = post["sigma_benchmark_ability"].values[..., None, None]
+        logit = logit + loading[..., 0][..., None, :] * _benchmark_shift(
+            gamma, sigma, codes, np.random.default_rng(random_seed)
+        )
+    return expit(logit)
+
+
+def _benchmark_shift(gamma, sigma, codes, rng) -> np.ndarray:
+    """Each subject's benchmark ability on each item (chain, draw, subject, item): fitted
+    benchmarks (code >= 0) from ``gamma``, a new one per item of unknown origin (code -1),
+    and one per new named benchmark (code -2 - h), shared by its items."""
+    shape = gamma.shape[:3]
+    out = np.zeros((*shape, len(codes)))
+    known = codes >= 0
+    out[..., known] = gamma[..., codes[known]]
+    unknown = codes == -1
+    out[..., unknown] = sigma * rng.standard_normal((*shape, int(unknown.sum())))
+    named = codes <= -2
+    if named.any():
+        groups, index = np.unique(codes[named], return_inverse=True)
+        out[..., named] = (sigma * rng.standard_normal((*shape, len(groups))))[..., index]
+    return out
+
+
+def _bank_benchmark_codes(post, pool_by: str, benchmarks, n: int) -> np.ndarray:
+    """``item_benchmark`` of predicted items: the fitted benchmark's code, -1 for an item of
+    unknown origin, -2 - h for the h-th benchmark that was not fitted."""
+    if benchmarks is None:
+        return np.full(n, -1)
+    fitted = pd.Index(post[pool_by].values.astype(str))
+    codes = fitted.get_indexer(benchmarks)
+    new = pd.Index(pd.unique(benchmarks[codes < 0]))
+    codes[codes < 0] = -2 - new.get_indexer(benchmarks[codes < 0])
+    return codes
 
 
 def _explanatory_model(idata):

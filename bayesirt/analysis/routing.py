@@ -143,7 +143,8 @@ def route(
     max_draws : int
         Use at most this many posterior draws (evenly thinned).
     random_seed : int
-        Seed of the predicted items' draws.
+        Seed of the predicted items' draws (and of the subjects' abilities on benchmarks that
+        were not fitted).
 
     Raises
     ------
@@ -185,7 +186,9 @@ def route(
         if labels.has_duplicates:
             raise ValueError(f"repeated question(s) {describe_values(labels[labels.duplicated()])}")
     post = _thinned(bank.posterior, max_draws)
-    prob = item_probabilities(post, subjects=list(subjects), items=list(labels))
+    prob = item_probabilities(
+        post, subjects=list(subjects), items=list(labels), random_seed=random_seed + 1
+    )
     prob = prob.reshape(-1, len(subjects), len(labels))  # (draw, subject, question)
     mean = prob.mean(axis=0)
     tail = (1.0 - interval) / 2

@@ -676,6 +676,7 @@ def simulate_routing(
     n_benchmarks: int = 3,
     benchmark_sd: float = 0.5,
     residual_sd: float = 0.3,
+    benchmark_ability_sd: float = 0.0,
     seed: int = 0,
 ) -> tuple[Responses, pd.DataFrame, xr.Dataset]:
     r"""Several benchmarks whose items' parameters follow their features: the generative model
@@ -696,7 +697,11 @@ def simulate_routing(
 
     :math:`\tau` = ``benchmark_sd``, :math:`s` = ``residual_sd``, all :math:`u, \varepsilon
     \sim N(0, 1)`; abilities are standard normal draws made exactly orthonormal over the
-    subjects (mean 0, sd 1, no sample correlation), as the model identifies them.
+    subjects (mean 0, sd 1, no sample correlation), as the model identifies them. Each subject
+    has an ability of its own on each benchmark, :math:`\gamma_{jg} = \sigma_\gamma z_{jg}`
+    (:math:`\sigma_\gamma` = ``benchmark_ability_sd``, :math:`z` standard normal centred over
+    the subjects), and :math:`\operatorname{logit} P = \mathbf a_i^\top\boldsymbol\theta_j +
+    a_{i1}\gamma_{j g(i)} + d_i`.
 
     Returns
     -------
@@ -707,7 +712,7 @@ def simulate_routing(
     truth : xarray.Dataset
         ``theta`` (subject, trait), ``a`` (item, trait), ``intercept``, ``p`` (subject, item),
         ``beta_intercept``, ``beta_log_a`` (feature), ``beta_a_contrast`` (feature,
-        contrast), ``benchmark`` (item).
+        contrast), ``benchmark`` (item), ``benchmark_ability`` (subject, benchmark).
     """
     for name, value in (("n_features", n_features), ("n_traits", n_traits)):
         check_positive_int(name, value)
@@ -741,7 +746,11 @@ def simulate_routing(
     raw = rng.standard_normal((n_subjects, k))
     q, _ = np.linalg.qr(raw - raw.mean(axis=0))
     theta = q * np.sqrt(n_subjects) * np.sign(np.sum(q * raw, axis=0))
-    prob = expit(theta @ a.T + intercept)
+    gamma = np.zeros((n_subjects, n_benchmarks))
+    if benchmark_ability_sd > 0:  # drawn only when asked for: other settings keep their data
+        gamma = benchmark_ability_sd * rng.standard_normal((n_subjects, n_benchmarks))
+        gamma -= gamma.mean(axis=0)
+    prob = expit(theta @ a.T + gamma[:, codes] * a[:, 0] + intercept)
     y = (rng.random(prob.shape) < prob).astype(float)
 
     subjects, items = _labels("subject", n_subjects), _labels("item", n_items)
@@ -764,6 +773,7 @@ def simulate_routing(
             "beta_log_a": ("feature", beta_l),
             "beta_a_contrast": (("feature", "contrast"), beta_c),
             "benchmark": ("item", np.asarray(benchmarks)),
+            "benchmark_ability": (("subject", "benchmark_label"), gamma),
         },
         coords={
             "subject": subjects,
@@ -771,6 +781,7 @@ def simulate_routing(
             "trait": traits,
             "contrast": traits[1:],
             "feature": features.columns,
+            "benchmark_label": [f"bench_{g + 1}" for g in range(n_benchmarks)],
         },
     )
     return responses, features, truth

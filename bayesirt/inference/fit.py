@@ -382,12 +382,20 @@ ADVI_WINDOW = 500
 class _LossPlateau:
     r"""Stop ADVI when the loss has stopped falling.
 
-    After every :data:`ADVI_WINDOW` Adam steps the mean loss (negative ELBO, one Monte Carlo
-    draw per step) of the last window is compared with the window before; the fit stops once
-    the decrease is smaller than twice its standard error
-    :math:`\sqrt{s_1^2 / W + s_2^2 / W}`, i.e. once the remaining improvement cannot be told
-    from the noise of the ELBO estimate. The rule has no scale to tune: it behaves the same
-    for a 30 × 200 table and for millions of responses.
+    After every :data:`ADVI_WINDOW` Adam steps the median loss (negative ELBO, one Monte Carlo
+    draw per step) of the last window is compared with the median of the window before; the
+    fit stops once the decrease is smaller than twice its standard error
+    :math:`\sqrt{\pi/2}\,\sqrt{s_1^2 / W + s_2^2 / W}` (the large-sample standard error of a
+    median), with :math:`s` the robust standard deviation :math:`1.4826\,\mathrm{MAD}` of the
+    loss in each window, i.e. once the remaining improvement cannot be told from the noise of
+    the ELBO estimate. The rule has no scale to tune: it behaves the same for a 30 × 200 table
+    and for millions of responses.
+
+    Medians, not means: early in a fit a single Monte Carlo draw can give a loss many times
+    the typical one. With means and variances such spikes made the standard error so large
+    that a loss still falling steeply passed for settled: on the metabench matrix (300 × 693,
+    ``mirt-explanatory``) the fit stopped after 999 steps at a loss of 978,000, where 6,000
+    steps reach 95,000.
     """
 
     def __init__(self, window: int = ADVI_WINDOW) -> None:
@@ -399,8 +407,9 @@ class _LossPlateau:
         if i % w or len(losses) < 2 * w:
             return
         before, last = np.asarray(losses[-2 * w : -w]), np.asarray(losses[-w:])
-        decrease = before.mean() - last.mean()
-        stderr = np.sqrt(before.var() / w + last.var() / w)
+        decrease = np.median(before) - np.median(last)
+        spread = [1.4826 * np.median(np.abs(x - np.median(x))) for x in (before, last)]
+        stderr = np.sqrt(np.pi / 2) * np.sqrt((spread[0] ** 2 + spread[1] ** 2) / w)
         if decrease < 2.0 * stderr:
             self.converged = True
             raise StopIteration

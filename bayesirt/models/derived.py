@@ -12,10 +12,10 @@ __all__ = ["COMPOSED_VARIABLES", "CONSTANT_VARIABLES", "DERIVED_VARIABLES", "der
 #: Posterior variables computed from others after sampling: never sampled, stored or checked.
 DERIVED_VARIABLES = ("b",)
 #: Data that a model keeps in its posterior, the same in every draw: each item's cluster code in
-#: the clustered models, each subject's group code in the DIF model (so that their pointwise
-#: functions need only the posterior). They are not parameters, and the convergence check
-#: leaves them out: their R-hat is 0/0.
-CONSTANT_VARIABLES = ("item_cluster", "dif_code")
+#: the clustered models, each subject's group code in the DIF model, each item's benchmark code
+#: in the explanatory MIRT (so that their pointwise functions need only the posterior). They
+#: are not parameters, and the convergence check leaves them out: their R-hat is 0/0.
+CONSTANT_VARIABLES = ("item_cluster", "dif_code", "item_benchmark")
 #: Variables stored for reading but made of sampled parameters that the convergence check
 #: covers, and padded with NaN where an item has fewer entries: the graded response model's
 #: ``intercepts`` (item × threshold), made of ``intercept`` and ``log_gap``.

@@ -27,11 +27,27 @@ benchmark effect:
     \;-\; \tfrac1n \textstyle\sum_{i'}(\dots)_{i'k},
 
 all :math:`u, \varepsilon \sim N(0, 1)`, :math:`\beta, B \sim N(0, s_\beta)` per standard
-deviation of a feature. The text decides which kind of subject an item favours (through the
-contrasts) as well as how hard and how discriminating it is; the benchmark effects
-:math:`\tau u_g` carry what the text of a benchmark's items does not explain about the
-benchmark as a whole. They are exchangeable, so a benchmark nobody has fitted gets a new
-:math:`u_g \sim N(0, 1)`: that is how :func:`bayesirt.analysis.predict_benchmark` predicts
+deviation of a feature. With benchmarks, every subject also has an ability of its own on each
+benchmark, on the general trait's scale (the testlet construction of
+:mod:`~bayesirt.models.correlated`, one "testlet" per benchmark):
+
+.. math::
+
+    \operatorname{logit} P(y_{ij} = 1) = \mathbf a_i^\top\boldsymbol\theta_j
+    + a_{i1}\gamma_{j g(i)} + d_i, \qquad \gamma_{jg} = \sigma_\gamma z_{jg},
+
+:math:`z_{\cdot g}` zero-sum normal over the subjects (``benchmark_ability``, subject ×
+benchmark). The traits are what the benchmarks share, item by item; :math:`\gamma` is what a
+model does better or worse on a whole benchmark than its traits say (a model tuned on
+mathematics), which the per-benchmark best model of a pool exploits and few traits cannot
+hold. On a benchmark nobody fitted, :math:`\gamma_{j,\text{new}} \sim N(0, \sigma_\gamma)`:
+predictions of accuracy there carry it as uncertainty.
+
+The text decides which kind of subject an item favours (through the contrasts) as well as
+how hard and how discriminating it is; the benchmark effects :math:`\tau u_g` carry what
+the text of a benchmark's items does not explain about the benchmark as a whole. They are
+exchangeable, so a benchmark nobody has fitted gets a new :math:`u_g \sim N(0, 1)`: that is
+how :func:`bayesirt.analysis.predict_benchmark` predicts
 accuracy on an unseen benchmark with an honest interval, and how
 :func:`bayesirt.analysis.predict_items` places new questions of a fitted benchmark.
 
@@ -59,7 +75,10 @@ Posterior variables beyond the MIRT's: ``beta_intercept``, ``beta_log_a`` (featu
 ``beta_a_contrast`` (feature, contrast), ``mu_a_contrast_group`` (group, contrast) and
 ``a_contrast_offset`` (contrast: the removed item mean, in the stored orientation),
 ``sigma_a_contrast``, ``tau_a_contrast``; with ``pool_by`` the benchmark means
-``mu_intercept_group``, ``mu_log_a_group`` and scales ``tau_intercept``, ``tau_log_a``.
+``mu_intercept_group``, ``mu_log_a_group``, scales ``tau_intercept``, ``tau_log_a``, the
+subjects' ``benchmark_ability`` (subject, benchmark) with its scale
+``sigma_benchmark_ability``, and ``item_benchmark`` (item: each item's benchmark code,
+constant over draws).
 """
 
 from __future__ import annotations
@@ -114,6 +133,7 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         "beta_log_a": Prior("Normal", mu=0.0, sigma=0.5),
         "beta_a_contrast": Prior("Normal", mu=0.0, sigma=0.5),
         "tau_a_contrast": Prior("HalfNormal", sigma=0.5),
+        "sigma_benchmark_ability": Prior("HalfNormal", sigma=0.5),
     }
     internal_variables: ClassVar[tuple[str, ...]] = (
         *MultidimensionalTwoPL.internal_variables,
@@ -122,6 +142,7 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         "beta_a_contrast_z",
         "a_contrast_group_z",
         "a_contrast_z",
+        "benchmark_ability_z",
     )
     supports_minibatch: ClassVar[bool] = False
 
@@ -252,12 +273,10 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         return pt.concatenate([general[:, None], contrast], axis=1), orientation
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
-        """The MIRT's likelihood; a dense masked matrix product where the table is mostly
-        observed (module docstring)."""
+        """Loadings, intercepts, the subjects' benchmark abilities (with ``pool_by``) and the
+        likelihood: a dense masked matrix product where the table is mostly observed, else
+        a sum over the observed pairs (module docstring)."""
         r = self.responses
-        if len(self._answers[0]) < DENSE_FROM * r.n_subjects * r.n_items:
-            super()._add_likelihood(theta, subject_index, item_index)
-            return
         a, orientation = self._add_loadings()
         pm.Deterministic("a", a @ orientation, dims=("item", "trait"))
         pm.Deterministic("theta", theta @ orientation, dims=("subject", "trait"))
@@ -265,10 +284,42 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
             "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
+        shift = None
+        if self.pool_by is not None:
+            pm.Deterministic("item_benchmark", pt.as_tensor(self._codes), dims="item")
+            sigma = self._prior("sigma_benchmark_ability")
+            z = pm.ZeroSumNormal("benchmark_ability_z", sigma=1.0, dims=(self.pool_by, "subject"))
+            gamma = pm.Deterministic(
+                "benchmark_ability", (sigma * z).T, dims=("subject", self.pool_by)
+            )
+            shift = (gamma, a[:, 0])
         subjects, items, outcome = (np.asarray(x) for x in self._answers)
-        table = np.zeros((r.n_subjects, r.n_items))
-        mask = np.zeros((r.n_subjects, r.n_items))
-        table[subjects, items] = outcome
-        mask[subjects, items] = 1.0
-        logit = theta @ a.T + intercept[None, :]
-        pm.Potential("loglik", pt.sum(mask * (table * logit - pt.softplus(logit))))
+        if len(subjects) >= DENSE_FROM * r.n_subjects * r.n_items:
+            table = np.zeros((r.n_subjects, r.n_items))
+            mask = np.zeros((r.n_subjects, r.n_items))
+            table[subjects, items] = outcome
+            mask[subjects, items] = 1.0
+            logit = theta @ a.T + intercept[None, :]
+            if shift is not None:
+                logit = logit + shift[0][:, self._codes] * shift[1][None, :]
+            pm.Potential("loglik", pt.sum(mask * (table * logit - pt.softplus(logit))))
+            return
+        logit = pt.sum(a[item_index] * theta[subject_index], axis=1) + intercept[item_index]
+        if shift is not None:
+            codes = self._codes[np.asarray(self._answers[1])]
+            logit = logit + shift[0][subject_index, codes] * shift[1][item_index]
+        y = pm.Data("y", outcome.astype(np.int8), dims="obs")
+        pm.Potential("loglik", pt.sum(y * logit - pt.softplus(logit)))
+
+    @classmethod
+    def _logit(cls, posterior, subject_index, item_index):
+        """The MIRT's logit plus, for a fit pooled by benchmark, the subject's ability on the
+        item's benchmark times the item's general discrimination."""
+        logit = super()._logit(posterior, subject_index, item_index)
+        if "benchmark_ability" not in posterior:
+            return logit
+        codes = np.asarray(posterior["item_benchmark"].values).reshape(-1, posterior.sizes["item"])
+        codes = codes[0].astype(int)[item_index]
+        gamma = posterior["benchmark_ability"].transpose("chain", "draw", "subject", ...).values
+        general = posterior["a"].transpose("chain", "draw", "item", "trait").values[..., 0]
+        return logit + gamma[:, :, subject_index, codes] * general[:, :, item_index]

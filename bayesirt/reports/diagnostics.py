@@ -80,10 +80,12 @@ def advi_stopping_rule(max_steps: int | None = None) -> str:
     w = ADVI_WINDOW
     return (
         f"ADVI takes Adam steps on its loss (the negative ELBO, one Monte Carlo draw per step). "
-        f"From step {2 * w:,} on, every {w:,} steps, the mean loss of the last {w:,} steps is "
-        f"compared with the mean of the {w:,} steps before; the optimisation stops as soon as "
-        "the decrease is less than twice its standard error √(s₁²/W + s₂²/W), where W = "
-        f"{w:,} and s₁, s₂ are the standard deviations of the loss in the two windows. A fit "
+        f"From step {2 * w:,} on, every {w:,} steps, the median loss of the last {w:,} steps "
+        f"is compared with the median of the {w:,} steps before; the optimisation stops as soon "
+        "as the decrease is less than twice its standard error √(π/2)·√(s₁²/W + s₂²/W), where "
+        f"W = {w:,} and s₁, s₂ are the robust standard deviations (1.4826 × the median "
+        "absolute deviation) of the loss in the two windows, so that a rare huge loss of one "
+        "Monte Carlo draw does not pass a falling loss for a settled one. A fit "
         f"that reaches its {max_steps:,} steps (advi_iterations) without stopping is "
         "reported as not converged: its loss was still falling."
     )
