@@ -341,9 +341,15 @@ def main() -> None:
         mean = table.groupby("router", sort=False)[["accuracy", "gap_closed", "ece"]].mean()
         print(markdown(mean.reset_index()), flush=True)
         print(json.dumps(out["routing"]["timings"]), flush=True)
+        _write(out)
     if args.only in (None, "unseen"):
         out["unseen"] = unseen(answers, text, benchmark, features, args)
         print(markdown(pd.DataFrame(out["unseen"]["rows"])), flush=True)
+        _write(out)
+
+
+def _write(out: dict) -> None:
+    """The results so far, so that a run stopped in its second part keeps its first."""
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, default=float))
 

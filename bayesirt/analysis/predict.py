@@ -396,17 +396,17 @@ def _mirt_items(model: ExplanatoryMIRT, post, z: np.ndarray, benchmarks, rng):
     explanatory MIRT, in the stored orientation (module docstring)."""
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     n, k = len(z), model.n_traits
-    fitted_groups = None
-    if benchmarks is not None:
-        fitted_groups = pd.Index(post[model.pool_by].values.astype(str))
-        new_groups = pd.Index(pd.unique(benchmarks)).difference(fitted_groups)
-        code = fitted_groups.get_indexer(benchmarks)
-        new_code = new_groups.get_indexer(benchmarks)
-    else:
-        new_groups = pd.RangeIndex(n)  # each item its own benchmark of unknown origin
-        code, new_code = np.full(n, -1), np.arange(n)
     pooled = model.pool_by is not None
-    z_group = model.group_feature_means() if pooled else None
+    if pooled:
+        code = _bank_benchmark_codes(post, model.pool_by, benchmarks, n)
+        # one new effect per benchmark that was not fitted; an item of unknown origin (-1)
+        # is a benchmark of its own
+        key = np.where(code == -1, -2 - len(z) - np.arange(n), code)
+        unfitted = code < 0
+        new_groups, inverse = np.unique(key[unfitted], return_inverse=True)
+        new_code = np.full(n, -1)
+        new_code[unfitted] = inverse
+        z_group = model.group_feature_means()
 
     def location(key, beta):
         """Mean (chain, draw, item, column) of a regressed parameter, benchmark effect
