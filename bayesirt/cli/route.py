@@ -93,6 +93,11 @@ def _run_route(args: argparse.Namespace) -> None:
         raise UsageError("--plot draws the accuracy-cost curve, which needs --costs")
     costs = None if args.costs is None else _read_costs(args.costs)
     table = pd.read_csv(args.questions)
+    if "item" not in table.columns:
+        raise UsageError(
+            f"QUESTIONS: {args.questions} has no 'item' column with the questions' labels (its "
+            f"columns: {', '.join(map(str, table.columns))})"
+        )
     benchmark = None
     if args.benchmark is not None:
         if args.benchmark not in table.columns:
@@ -100,7 +105,7 @@ def _run_route(args: argparse.Namespace) -> None:
                 f"--benchmark: no column {args.benchmark!r} in {args.questions} (its columns: "
                 f"{', '.join(map(str, table.columns))})"
             )
-        benchmark = table.set_index("item")[args.benchmark] if "item" in table else None
+        benchmark = table.set_index("item")[args.benchmark]
         table = table.drop(columns=args.benchmark)
     features = read_item_features(table)
     idata = load_fit(args.fit)

@@ -136,6 +136,10 @@ def test_bad_input_fails_in_one_line(capsys, files, tmp_path):
         capsys, "route", files["fit"], questions, "--benchmark", "source", "--costs", negative
     )
     assert_one_line_error(status, err, "non-negative", "subject_00")
+    unlabelled = tmp_path / "unlabelled.csv"
+    pd.read_csv(questions).rename(columns={"item": "question"}).to_csv(unlabelled, index=False)
+    status, _, err = run(capsys, "route", files["fit"], unlabelled)
+    assert status == 2 and "has no 'item' column" in err
     wrong = tmp_path / "wrong.csv"
     pd.read_csv(questions).drop(columns="x_2").to_csv(wrong, index=False)
     status, _, err = run(capsys, "route", files["fit"], wrong, "--benchmark", "source")
