@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["json_number"]
+import pandas as pd
+
+__all__ = ["json_number", "json_records"]
 
 
 def json_number(value: Any) -> float | None:
@@ -18,3 +20,11 @@ def json_number(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of ``frame`` as dicts, every float through :func:`json_number`."""
+    return [
+        {k: (json_number(v) if isinstance(v, float) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]

@@ -227,6 +227,14 @@ def _pair_probability(idata, posterior):
     return probability
 
 
+def thinned(data, max_draws: int):
+    """``data`` (an InferenceData or a posterior Dataset) with at most ``max_draws`` draws in
+    all: every k-th draw of each chain, the smallest such k."""
+    sizes = (data.posterior if hasattr(data, "posterior") else data).sizes
+    step = -(-sizes["chain"] * sizes["draw"] // max_draws)
+    return data.isel(draw=slice(None, None, step)) if step > 1 else data
+
+
 def fitted_responses(idata) -> Responses:
     """The responses a model was fitted to, rebuilt from ``idata.constant_data``
     (:func:`bayesirt.inference.io.responses_from_fit`; its :class:`ValueError` says how to get

@@ -140,8 +140,11 @@ def predict_items(
 
     post = idata.posterior
     rng = np.random.default_rng(random_seed)
+    codes = None  # the new items' benchmark codes in a fit pooled by benchmark
+    if isinstance(model, ExplanatoryMIRT) and model.pool_by is not None:
+        codes = _bank_benchmark_codes(post, model.pool_by, benchmarks, len(features))
     if isinstance(model, ExplanatoryMIRT):
-        intercept, a = _mirt_items(model, post, z, benchmarks, rng)
+        intercept, a = _mirt_items(model, post, z, codes, rng)
         b = -intercept / np.sqrt(np.sum(a**2, axis=-1))
         item_dims = ("chain", "draw", "item", "trait")
     else:
@@ -160,7 +163,6 @@ def predict_items(
         items = xr.concat([post[list(PREDICTED)], new], dim="item")
     bank = items.assign(theta=post["theta"])[["theta", *PREDICTED]]
     if "benchmark_ability" in post:  # a pooled MIRT: the subjects' benchmark abilities
-        codes = _bank_benchmark_codes(post, model.pool_by, benchmarks, len(features))
         if include_fitted:
             fitted_codes = post["item_benchmark"].values.reshape(-1, post.sizes["item"])[0]
             codes = np.concatenate([fitted_codes.astype(int), codes])
@@ -391,14 +393,14 @@ def _two_pl_items(model: ExplanatoryTwoPL, post, z: np.ndarray, rng):
     return values["intercept"], np.exp(values["log_a"])
 
 
-def _mirt_items(model: ExplanatoryMIRT, post, z: np.ndarray, benchmarks, rng):
+def _mirt_items(model: ExplanatoryMIRT, post, z: np.ndarray, code, rng):
     """Intercept (chain, draw, item) and loading (chain, draw, item, trait) draws of the
-    explanatory MIRT, in the stored orientation (module docstring)."""
+    explanatory MIRT, in the stored orientation (module docstring); ``code`` is each new
+    item's benchmark code (:func:`_bank_benchmark_codes`; ``None`` without benchmarks)."""
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     n, k = len(z), model.n_traits
     pooled = model.pool_by is not None
     if pooled:
-        code = _bank_benchmark_codes(post, model.pool_by, benchmarks, n)
         # one new effect per benchmark that was not fitted; an item of unknown origin (-1)
         # is a benchmark of its own
         key = np.where(code == -1, -2 - len(z) - np.arange(n), code)

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayesirt._json import json_number
+from bayesirt._json import json_number, json_records
 from bayesirt._validate import check_positive_int, check_probability
+from bayesirt.analysis.posterior import thinned
 from bayesirt.analysis.predict import item_probabilities, predict_items
 from bayesirt.data.validation import describe_values
 
@@ -83,8 +84,8 @@ class Routing:
             "cost": None
             if self.cost is None
             else {k: json_number(v) for k, v in self.cost.items()},
-            "questions": _records(self.choices.reset_index()),
-            "curve": None if self.curve is None else _records(self.curve),
+            "questions": json_records(self.choices.reset_index()),
+            "curve": None if self.curve is None else json_records(self.curve),
         }
 
     def plot_curve(self, ax=None):
@@ -185,7 +186,7 @@ def route(
         bank, labels = fit, pd.Index(np.asarray(questions).astype(str))
         if labels.has_duplicates:
             raise ValueError(f"repeated question(s) {describe_values(labels[labels.duplicated()])}")
-    post = _thinned(bank.posterior, max_draws)
+    post = thinned(bank.posterior, max_draws)
     prob = item_probabilities(
         post, subjects=list(subjects), items=list(labels), random_seed=random_seed + 1
     )
@@ -280,23 +281,3 @@ def _costs(costs, fitted: np.ndarray) -> pd.Series:
     if len(unknown):
         raise ValueError(f"costs name model(s) not in the fit: {describe_values(unknown)}")
     return series
-
-
-def _thinned(post, max_draws: int):
-    """The posterior with at most ``max_draws`` draws in all, evenly thinned per chain."""
-    per_chain = max(1, max_draws // post.sizes["chain"])
-    step = max(1, -(-post.sizes["draw"] // per_chain))
-    return post.isel(draw=slice(None, None, step))
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts of JSON-safe values."""
-    return [
-        {
-            key: json_number(value)
-            if isinstance(value, float | np.floating)
-            else (value.item() if isinstance(value, np.generic) else value)
-            for key, value in row.items()
-        }
-        for row in frame.to_dict(orient="records")
-    ]

@@ -37,6 +37,7 @@ from bayesirt.analysis.posterior import (
     PosteriorDraws,
     fitted_responses,
     posterior_draws,
+    thinned,
 )
 from bayesirt.analysis.ranks import rank_probabilities, rank_quantile
 from bayesirt.data import Responses
@@ -278,9 +279,7 @@ def add_subjects(
         )
     if max_draws is not None:
         check_positive_int("max_draws", max_draws)
-        sizes = idata.posterior.sizes
-        step = -(-sizes["chain"] * sizes["draw"] // max_draws)
-        idata = idata.isel(draw=slice(None, None, step)) if step > 1 else idata
+        idata = thinned(idata, max_draws)
     fitted = fitted_responses(idata)
     scored = score_new(idata, responses, n_nodes=n_nodes, random_seed=random_seed, **scoring)
     theta = idata.posterior["theta"]

@@ -597,8 +597,16 @@ class MultidimensionalTwoPL(_LogitPairs, _Logistic):
         return coords
 
     def _add_likelihood(self, theta, subject_index, item_index) -> None:
-        """Loadings, intercepts and the likelihood; stores ``a`` and ``theta`` with the
-        exploratory contrasts in their reference orientation (the likelihood is unchanged)."""
+        """Loadings, intercepts and the likelihood."""
+        a, intercept = self._add_item_parameters(theta)
+        logit = pt.sum(a[item_index] * theta[subject_index], axis=1) + intercept[item_index]
+        y, scale = _observed(self)
+        pm.Potential("loglik", scale * pt.sum(y * logit - pt.softplus(logit)))
+
+    def _add_item_parameters(self, theta):
+        """Loadings and intercepts as the likelihood uses them; stores ``a``, ``theta`` (the
+        exploratory contrasts in their reference orientation: the likelihood is unchanged)
+        and ``intercept``."""
         a, orientation = self._add_loadings()
         pm.Deterministic("a", a @ orientation, dims=("item", "trait"))
         pm.Deterministic("theta", theta @ orientation, dims=("subject", "trait"))
@@ -606,9 +614,7 @@ class MultidimensionalTwoPL(_LogitPairs, _Logistic):
             "intercept", information=self._intercept_information(), start=self._intercept_start()
         )
         pm.Deterministic("intercept", intercept, dims="item")
-        logit = pt.sum(a[item_index] * theta[subject_index], axis=1) + intercept[item_index]
-        y, scale = _observed(self)
-        pm.Potential("loglik", scale * pt.sum(y * logit - pt.softplus(logit)))
+        return a, intercept
 
     def _add_abilities(self):
         """Abilities (subject, trait), before the contrasts' signs: orthonormal

@@ -148,6 +148,42 @@ class FeatureDesign:
         return (features.to_numpy(dtype=float) - self.center) / self.scale
 
 
+def checked_design(
+    item_features: pd.DataFrame | dict[str, Any], items: pd.Index
+) -> tuple[FeatureDesign, dict[str, Any]]:
+    """The design of the fitted items' features, given as a table or in their stored form
+    (:func:`features_to_dict`), checked against ``items``; and the stored form."""
+    if isinstance(item_features, dict):
+        item_features = features_from_dict(item_features)
+    features = check_item_features(item_features, items)
+    return FeatureDesign.from_features(features), features_to_dict(features)
+
+
+def require_normal_priors(priors: dict[str, Prior], keys: tuple[str, ...]) -> None:
+    """The regression's priors must be Normal (the QR coordinates and the integrated means
+    need it); raise naming the first that is not."""
+    for key in keys:
+        if priors[key].distribution != "Normal":
+            raise ValueError(f"prior {key} must be Normal, got {priors[key]!r}")
+
+
+def qr_coefficients(name: str, design: FeatureDesign, prior: Prior):
+    r"""Regression coefficients :math:`\beta \sim N(m, s)`, one per feature (per standard
+    deviation of it), sampled as :math:`\gamma = R^*\beta` (``<name>_qr``; module docstring);
+    adds ``<name>`` (:math:`\beta`, dim ``feature``) to the posterior and returns
+    :math:`\gamma`, so that :math:`Q^*\gamma = Z\beta` are the fitted values."""
+    m = float(prior.params.get("mu", 0.0)) * np.ones(len(design.columns))
+    s = float(prior.params["sigma"])
+    gamma = pm.MvNormal(
+        f"{name}_qr",
+        mu=design.r @ m,
+        chol=s * np.linalg.cholesky(design.r @ design.r.T),
+        dims="feature",
+    )
+    pm.Deterministic(name, pt.as_tensor(np.linalg.inv(design.r)) @ gamma, dims="feature")
+    return gamma
+
+
 def features_to_dict(features: pd.DataFrame) -> dict[str, Any]:
     """JSON-able form of a feature table (stored in the fit's configuration)."""
     return {
@@ -221,14 +257,10 @@ class ExplanatoryTwoPL(TwoPL):
                 "to the item features as one-hot columns (one group left out)"
             )
         super().__init__(responses, priors=priors)
-        for key in ("mu_intercept", "mu_log_a", "beta_intercept", "beta_log_a"):
-            if self.priors[key].distribution != "Normal":
-                raise ValueError(f"prior {key} must be Normal, got {self.priors[key]!r}")
-        if isinstance(item_features, dict):
-            item_features = features_from_dict(item_features)
-        features = check_item_features(item_features, responses.items)
-        self.design = FeatureDesign.from_features(features)
-        self.item_features = features_to_dict(features)
+        require_normal_priors(
+            self.priors, ("mu_intercept", "mu_log_a", "beta_intercept", "beta_log_a")
+        )
+        self.design, self.item_features = checked_design(item_features, responses.items)
         self.explain_log_a = bool(explain_log_a)
 
     def __repr__(self) -> str:
@@ -257,21 +289,9 @@ class ExplanatoryTwoPL(TwoPL):
         r"""Item parameter :math:`x_i = \mu + z_i^\top\beta + \sigma\varepsilon_i` in the
         coordinates of the module docstring; adds ``beta_<key>``, ``r2_<key>``,
         ``<key>_mean`` and ``mu_<key>`` to the posterior and returns :math:`x`."""
-        design = self.design
         n_items = self.responses.n_items
-        beta_prior = self.priors[f"beta_{key}"].params
-        m_beta = float(beta_prior.get("mu", 0.0)) * np.ones(len(design.columns))
-        s_beta = float(beta_prior["sigma"])
-        gamma = pm.MvNormal(
-            f"beta_{key}_qr",
-            mu=design.r @ m_beta,
-            chol=s_beta * np.linalg.cholesky(design.r @ design.r.T),
-            dims="feature",
-        )
-        pm.Deterministic(
-            f"beta_{key}", pt.as_tensor(np.linalg.inv(design.r)) @ gamma, dims="feature"
-        )
-        fitted = pt.as_tensor(design.q) @ gamma
+        gamma = qr_coefficients(f"beta_{key}", self.design, self.priors[f"beta_{key}"])
+        fitted = pt.as_tensor(self.design.q) @ gamma
 
         items = hierarchical_item_vector(
             key,

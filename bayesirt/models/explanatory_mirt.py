@@ -91,10 +91,9 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayesirt.data import Responses
-from bayesirt.data.features import check_item_features
 from bayesirt.models._hierarchy import hierarchical_item_vector
-from bayesirt.models.correlated import MultidimensionalTwoPL
-from bayesirt.models.explanatory import FeatureDesign, features_from_dict, features_to_dict
+from bayesirt.models.correlated import MultidimensionalTwoPL, _observed
+from bayesirt.models.explanatory import checked_design, qr_coefficients, require_normal_priors
 from bayesirt.models.priors import Prior
 
 __all__ = ["ExplanatoryMIRT"]
@@ -156,14 +155,11 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         pool_by: str | None = None,
     ) -> None:
         super().__init__(responses, priors=priors, pool_by=pool_by, n_traits=n_traits)
-        for key in ("mu_intercept", "mu_log_a", "beta_intercept", "beta_log_a", "beta_a_contrast"):
-            if self.priors[key].distribution != "Normal":
-                raise ValueError(f"prior {key} must be Normal, got {self.priors[key]!r}")
-        if isinstance(item_features, dict):
-            item_features = features_from_dict(item_features)
-        features = check_item_features(item_features, responses.items)
-        self.design = FeatureDesign.from_features(features)
-        self.item_features = features_to_dict(features)
+        require_normal_priors(
+            self.priors,
+            ("mu_intercept", "mu_log_a", "beta_intercept", "beta_log_a", "beta_a_contrast"),
+        )
+        self.design, self.item_features = checked_design(item_features, responses.items)
         codes = np.zeros(responses.n_items, dtype=int) if pool_by is None else self._group_codes
         counts = np.bincount(codes).astype(float)
         #: Per benchmark, the mean of the QR coordinates of its items' features.
@@ -191,36 +187,12 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         return coords
 
     # ------------------------------------------------------------------ build
-    def _coefficients(self, name: str, columns: int | None = None):
-        r"""Regression coefficients :math:`\beta \sim N(m, s)` per standard deviation of a
-        feature, sampled as :math:`\gamma = R^*\beta` (``<name>_qr``, a vector) or, for a
-        matrix, as standard normals ``<name>_z`` mapped by :math:`R^{*-1}`; returns the
-        fitted values :math:`Q^*\gamma = Z\beta` per item and :math:`\beta`."""
-        design = self.design
-        prior = self.priors[name].params
-        m, s = float(prior.get("mu", 0.0)), float(prior["sigma"])
-        k = len(design.columns)
-        if columns is None:
-            gamma = pm.MvNormal(
-                f"{name}_qr",
-                mu=design.r @ (m * np.ones(k)),
-                chol=s * np.linalg.cholesky(design.r @ design.r.T),
-                dims="feature",
-            )
-            beta = pm.Deterministic(
-                name, pt.as_tensor(np.linalg.inv(design.r)) @ gamma, dims="feature"
-            )
-            return gamma, beta
-        z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=(k, columns))
-        beta = m + s * z
-        return pt.as_tensor(design.r) @ beta, beta
-
     def _item_parameter(
         self, key: str, *, information: np.ndarray, start: np.ndarray | None = None
     ):
         """The intercept and general log-discrimination as regressions with benchmark effects
         (module docstring); ``start`` as in the MIRT."""
-        gamma, _ = self._coefficients(f"beta_{key}")
+        gamma = qr_coefficients(f"beta_{key}", self.design, self.priors[f"beta_{key}"])
         q_group = pt.as_tensor(self._q_group_mean)
         within = pt.as_tensor(self.design.q) @ gamma - (q_group @ gamma)[self._codes]
         if start is None:
@@ -249,8 +221,12 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         general = pt.exp(self._item_parameter("log_a", information=self._log_a_information()))
         if k == 1:
             return general[:, None], pt.eye(1)
-        fitted, beta = self._coefficients("beta_a_contrast", columns=k - 1)
-        fitted = pt.as_tensor(self.design.q) @ fitted
+        # the contrasts' coefficients (feature, contrast): independent normals, so the QR
+        # coordinates of each column are R* times them
+        prior = self.priors["beta_a_contrast"].params
+        z = pm.Normal("beta_a_contrast_z", 0.0, 1.0, shape=(len(self.design.columns), k - 1))
+        beta = float(prior.get("mu", 0.0)) + float(prior["sigma"]) * z
+        fitted = pt.as_tensor(self.design.q @ self.design.r) @ beta
         sigma = self._prior("sigma_a_contrast")
         raw = fitted + sigma * pm.Normal("a_contrast_z", 0.0, 1.0, shape=(r.n_items, k - 1))
         group_effect = None
@@ -277,13 +253,7 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         likelihood: a dense masked matrix product where the table is mostly observed, else
         a sum over the observed pairs (module docstring)."""
         r = self.responses
-        a, orientation = self._add_loadings()
-        pm.Deterministic("a", a @ orientation, dims=("item", "trait"))
-        pm.Deterministic("theta", theta @ orientation, dims=("subject", "trait"))
-        intercept = self._item_parameter(
-            "intercept", information=self._intercept_information(), start=self._intercept_start()
-        )
-        pm.Deterministic("intercept", intercept, dims="item")
+        a, intercept = self._add_item_parameters(theta)
         shift = None
         if self.pool_by is not None:
             pm.Deterministic("item_benchmark", pt.as_tensor(self._codes), dims="item")
@@ -308,8 +278,8 @@ class ExplanatoryMIRT(MultidimensionalTwoPL):
         if shift is not None:
             codes = self._codes[np.asarray(self._answers[1])]
             logit = logit + shift[0][subject_index, codes] * shift[1][item_index]
-        y = pm.Data("y", outcome.astype(np.int8), dims="obs")
-        pm.Potential("loglik", pt.sum(y * logit - pt.softplus(logit)))
+        y, scale = _observed(self)
+        pm.Potential("loglik", scale * pt.sum(y * logit - pt.softplus(logit)))
 
     @classmethod
     def _logit(cls, posterior, subject_index, item_index):

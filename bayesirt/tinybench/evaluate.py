@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from bayesirt._json import json_number
+from bayesirt._json import json_records
 from bayesirt._validate import check_probability
 from bayesirt.analysis.posterior import posterior_draws
 from bayesirt.data import Responses
@@ -107,16 +107,9 @@ class SubsetEvaluation:
         """Plain-Python form for JSON: settings, summary and per-seed table."""
         return {
             "settings": self.settings,
-            "summary": _records(self.summary()),
-            "table": _records(self.table),
+            "summary": json_records(self.summary()),
+            "table": json_records(self.table),
         }
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {k: (json_number(v) if isinstance(v, float) else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
 
 
 def evaluate_subsets(
