@@ -36,7 +36,15 @@ accuracy on the other four, as it is and mapped linearly (the map fitted by leav
 the four training benchmarks out in turn, coefficients averaged), and, for reference only,
 the linear map fitted on the left-out benchmark's own accuracies (it uses the answers).
 
+With ``--answered K`` (default 10; 0 skips it) each left-out benchmark is also predicted from
+its text plus ``K`` of its questions (drawn with seed 0) answered by every LLM: the fit
+includes them as a benchmark of their own, and the accuracy on the benchmark's other questions
+is predicted as that of new items of a fitted benchmark. Baselines: each LLM's accuracy on the
+``K`` answered questions, and a linear map of it and the mean accuracy elsewhere (learned on
+the training benchmarks, ``K`` questions of each drawn the same way).
+
     python benchmarks/routing_metabench.py [--llms N] [--traits K] [--only routing|unseen]
+        [--answered K]
 
 Results are written to ``benchmarks/results/routing_metabench.json`` and printed as Markdown.
 """
@@ -260,56 +268,80 @@ def routing(answers, text, benchmark, features, args) -> dict:
 
 
 def unseen(answers, text, benchmark, features, args) -> dict:
-    rng_llms = _llm_sample(answers.index, [], args.llms)
+    llms = _llm_sample(answers.index, [], args.llms)
     rows = []
-    accuracy = {
-        name: answers.loc[rng_llms, benchmark.index[benchmark == name]].mean(axis=1)
-        for name in BENCHMARKS
-    }
     for left_out in BENCHMARKS:
-        others = [b for b in BENCHMARKS if b != left_out]
-        train = benchmark.index[benchmark != left_out]
         test = benchmark.index[benchmark == left_out]
-        fit, seconds = fit_advi(
-            responses_of(answers.loc[rng_llms, train], benchmark),
-            "mirt-explanatory",
-            item_features=features.loc[train],
-            n_traits=args.traits,
+        answered = pd.Index(
+            np.random.default_rng(0).choice(test, size=args.answered, replace=False)
         )
-        started = time.perf_counter()
-        pred = predict_benchmark(fit, features.loc[test], benchmark=left_out)
-        predict_seconds = time.perf_counter() - started
-        observed = accuracy[left_out].loc[pred.index]
-        covered = (pred["accuracy_lo"] <= observed) & (observed <= pred["accuracy_hi"])
+        for shown in (pd.Index([]), answered) if args.answered else (pd.Index([]),):
+            rows.append(_unseen_row(answers.loc[llms], benchmark, features, left_out, shown, args))
+            print(markdown(pd.DataFrame(rows[-1:])), flush=True)
+    return {"fitted_llms": len(llms), "rows": rows}
 
-        elsewhere = pd.concat([accuracy[b] for b in others], axis=1).mean(axis=1)
+
+def _unseen_row(answers, benchmark, features, left_out, answered, args) -> dict:
+    """Accuracy on the left-out benchmark's unanswered questions, predicted from their text
+    by a fit on the other benchmarks plus the ``answered`` questions (a benchmark of their
+    own), against the baselines of the module docstring."""
+    others = [b for b in BENCHMARKS if b != left_out]
+    train = benchmark.index[(benchmark != left_out) | benchmark.index.isin(answered)]
+    test = benchmark.index[(benchmark == left_out) & ~benchmark.index.isin(answered)]
+    fit, seconds = fit_advi(
+        responses_of(answers[train], benchmark),
+        "mirt-explanatory",
+        item_features=features.loc[train],
+        n_traits=args.traits,
+    )
+    started = time.perf_counter()
+    pred = predict_benchmark(fit, features.loc[test], benchmark=left_out)
+    predict_seconds = time.perf_counter() - started
+    observed = answers.loc[pred.index, test].mean(axis=1)
+    covered = (pred["accuracy_lo"] <= observed) & (observed <= pred["accuracy_hi"])
+    accuracy = {b: answers[benchmark.index[benchmark == b]].mean(axis=1) for b in others}
+    elsewhere = pd.concat(accuracy.values(), axis=1).mean(axis=1)
+    row = {
+        "left out": left_out,
+        "answered": len(answered),
+        "predicted items": len(test),
+        "observed mean": float(observed.mean()),
+        "MIRT MAE": float((pred["accuracy"] - observed).abs().mean()),
+        "MIRT 90% coverage": float(covered.mean()),
+        "MIRT interval width": float((pred["accuracy_hi"] - pred["accuracy_lo"]).mean()),
+        "mean elsewhere MAE": float((elsewhere - observed).abs().mean()),
+    }
+    # the maps are learned on the training benchmarks alone, each left out in turn
+    rng = np.random.default_rng(0)
+    if len(answered) == 0:
         slopes = []
-        for inner in others:  # the map learned on the training benchmarks alone
+        for inner in others:
             rest = pd.concat([accuracy[b] for b in others if b != inner], axis=1).mean(axis=1)
             slopes.append(np.polyfit(rest, accuracy[inner], 1))
         slope, intercept = np.mean(slopes, axis=0)
-        own = np.polyfit(elsewhere, accuracy[left_out], 1)
-        rows.append(
-            {
-                "left out": left_out,
-                "items": len(test),
-                "observed mean": float(observed.mean()),
-                "MIRT MAE": float((pred["accuracy"] - observed).abs().mean()),
-                "MIRT 90% coverage": float(covered.mean()),
-                "MIRT interval width": float((pred["accuracy_hi"] - pred["accuracy_lo"]).mean()),
-                "mean elsewhere MAE": float((elsewhere - accuracy[left_out]).abs().mean()),
-                "linear map MAE": float(
-                    (intercept + slope * elsewhere - accuracy[left_out]).abs().mean()
-                ),
-                "own-answers map MAE (reference)": float(
-                    (np.polyval(own, elsewhere) - accuracy[left_out]).abs().mean()
-                ),
-                "fit s": seconds,
-                "predict s": predict_seconds,
-            }
+        row["linear map MAE"] = float((intercept + slope * elsewhere - observed).abs().mean())
+        own = np.polyfit(elsewhere, observed, 1)
+        row["own-answers map MAE (reference)"] = float(
+            (np.polyval(own, elsewhere) - observed).abs().mean()
         )
-        print(markdown(pd.DataFrame(rows[-1:])), flush=True)
-    return {"fitted_llms": len(rng_llms), "rows": rows}
+    else:
+        few = answers.loc[pred.index, answered].mean(axis=1)
+        coefficients = []
+        for inner in others:  # [1, own few answers, mean elsewhere] -> accuracy on the rest
+            items = benchmark.index[benchmark == inner]
+            shown = rng.choice(items, size=len(answered), replace=False)
+            rest_items = items.difference(pd.Index(shown))
+            rest = pd.concat([accuracy[b] for b in others if b != inner], axis=1).mean(axis=1)
+            x = np.column_stack([np.ones(len(rest)), answers[shown].mean(axis=1), rest])
+            y = answers[rest_items].mean(axis=1)
+            coefficients.append(np.linalg.lstsq(x, y, rcond=None)[0])
+        c = np.mean(coefficients, axis=0)
+        row["own answered MAE"] = float((few - observed).abs().mean())
+        row["answered + elsewhere map MAE"] = float(
+            (c[0] + c[1] * few + c[2] * elsewhere - observed).abs().mean()
+        )
+    row["fit s"], row["predict s"] = seconds, predict_seconds
+    return row
 
 
 def _llm_sample(llms: pd.Index, keep: list[str], n: int | None) -> pd.Index:
@@ -328,6 +360,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20, help="neighbours of the kNN router")
     parser.add_argument("--pools", type=int, default=5, help="pools of 20 LLMs (seeds 0..)")
     parser.add_argument("--only", choices=("routing", "unseen"), default=None)
+    parser.add_argument(
+        "--answered", type=int, default=10, help="answered questions of a left-out benchmark"
+    )
     args = parser.parse_args()
 
     answers, text, benchmark = load_matrix()
@@ -349,9 +384,11 @@ def main() -> None:
 
 
 def _write(out: dict) -> None:
-    """The results so far, so that a run stopped in its second part keeps its first."""
+    """The results so far, so that a run stopped in its second part keeps its first (and a
+    run of one part keeps the other's earlier results)."""
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2, default=float))
+    earlier = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**earlier, **out}, indent=2, default=float))
 
 
 if __name__ == "__main__":

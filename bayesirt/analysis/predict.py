@@ -21,13 +21,14 @@ population says.
 
 For the explanatory multidimensional 2PL (:class:`bayesirt.models.ExplanatoryMIRT`) the
 intercept, the general log-discrimination and each contrast are drawn the same way, in the
-stored orientation of the traits, with the benchmark effect of the item's benchmark
-(:mod:`bayesirt.models.explanatory_mirt`): for a fitted benchmark :math:`g`, its posterior
-mean parameter plus the regression on the features' deviation from the benchmark's mean
-features, :math:`\mu^{(s)}_g + (z - \bar z_g)^\top\beta^{(s)}`; for a benchmark that was
-not fitted, :math:`\mu^{(s)} + z^\top\beta^{(s)} + \tau^{(s)} u`, with one
-:math:`u \sim N(0, 1)` per draw shared by all of that benchmark's new items. Items of
-unknown origin (``benchmark=None``) each get their own :math:`u`.
+stored orientation of the traits, from the regression on the features' deviation from
+their benchmark's mean features :math:`\bar z_g` (:mod:`bayesirt.models.explanatory_mirt`):
+for a fitted benchmark :math:`g`, its posterior mean parameter plus
+:math:`(z - \bar z_g)^\top\beta^{(s)}`; for a benchmark that was not fitted,
+:math:`\mu^{(s)} + (z - \bar z_{\text{new}})^\top\beta^{(s)} + \tau^{(s)} u`, with
+:math:`\bar z_{\text{new}}` the mean of its new items and one :math:`u \sim N(0, 1)` per
+draw shared by all of them. Items of unknown origin (``benchmark=None``) each get their own
+:math:`u` and deviate from the mean of the fitted benchmarks' mean features.
 
 :func:`predict_items` returns an item bank: an ``InferenceData`` whose posterior holds the
 fit's abilities and the predicted items' draws, so it goes wherever a fit goes as a source of
@@ -400,38 +401,40 @@ def _mirt_items(model: ExplanatoryMIRT, post, z: np.ndarray, code, rng):
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     n, k = len(z), model.n_traits
     pooled = model.pool_by is not None
+    z_group = model.group_feature_means()
+    centre = np.broadcast_to(z_group[0], z.shape).copy()  # one benchmark: its mean
     if pooled:
         # one new effect per benchmark that was not fitted; an item of unknown origin (-1)
         # is a benchmark of its own
         key = np.where(code == -1, -2 - len(z) - np.arange(n), code)
-        unfitted = code < 0
+        unfitted, known = code < 0, code >= 0
         new_groups, inverse = np.unique(key[unfitted], return_inverse=True)
         new_code = np.full(n, -1)
         new_code[unfitted] = inverse
-        z_group = model.group_feature_means()
+        # features enter as deviations from the benchmark's mean: a fitted benchmark's,
+        # a new one's own, and the mean benchmark's for an item of unknown origin
+        centre[known] = z_group[code[known]]
+        centre[code == -1] = z_group.mean(axis=0)
+        for h in np.unique(new_code[code <= -2]):
+            members = new_code == h
+            centre[members] = z[members].mean(axis=0)
 
     def location(key, beta):
         """Mean (chain, draw, item, column) of a regressed parameter, benchmark effect
         included, before the item's residual; ``beta`` is (chain, draw, feature, column)."""
-        mean = np.einsum("cdfm,nf->cdnm", beta, z)
+        out = np.einsum("cdfm,nf->cdnm", beta, z - centre)
         contrast = key == "a_contrast"
         base = 0.0 if contrast else post[f"mu_{key}"].values[..., None, None]
         if not pooled:
-            return mean + base
+            return out + base
         tau = post[f"tau_{key}"].values[..., None, None]
         fresh = rng.standard_normal((n_chain, n_draw, len(new_groups), beta.shape[-1]))
-        out = mean.copy()
-        unfitted = new_code >= 0
         out[:, :, unfitted] += (base + tau * fresh)[:, :, new_code[unfitted]]
-        known = code >= 0
         if known.any():
             group_mean = post["mu_a_contrast_group" if contrast else f"mu_{key}_group"].values
             if not contrast:
                 group_mean = group_mean[..., None]
-            shift = group_mean[:, :, code[known]] - np.einsum(
-                "cdfm,nf->cdnm", beta, z_group[code[known]]
-            )
-            out[:, :, known] = mean[:, :, known] + shift
+            out[:, :, known] += group_mean[:, :, code[known]]
         return out
 
     intercept, log_a = (

@@ -684,15 +684,17 @@ def simulate_routing(
 
     Items are split evenly into benchmarks ``bench_1`` ... (item metadata column
     ``benchmark``); features :math:`x_i = m_{g(i)} + N(0, I)` with benchmark centres
-    :math:`m_g \sim N(0, 0.5^2 I)`, standardised over the items into :math:`z_i`. Then
+    :math:`m_g \sim N(0, 0.5^2 I)`, standardised over the items into :math:`z_i`, which
+    enter as deviations :math:`w_i = z_i - \bar z_{g(i)}` from their benchmark's mean (the
+    centres tell the benchmarks apart, as prompt formats do, and carry no signal). Then
 
     .. math::
 
-        d_i &= 0.3 + z_i^\top\beta_d + \tau u^d_{g(i)} + s\,\varepsilon^d_i, &
+        d_i &= 0.3 + w_i^\top\beta_d + \tau u^d_{g(i)} + s\,\varepsilon^d_i, &
         \beta_d &\sim N(0, 0.6^2),\\
-        \log a_{i1} &= z_i^\top\beta_\ell + 0.2\,\tau u^\ell_{g(i)} + 0.5\,s\,\varepsilon^\ell_i,
+        \log a_{i1} &= w_i^\top\beta_\ell + 0.2\,\tau u^\ell_{g(i)} + 0.5\,s\,\varepsilon^\ell_i,
         & \beta_\ell &\sim N(0, 0.15^2),\\
-        c_{ik} &= z_i^\top B_{\cdot k} + \tau u^c_{g(i)k} + s\,\varepsilon^c_{ik}
+        c_{ik} &= w_i^\top B_{\cdot k} + \tau u^c_{g(i)k} + s\,\varepsilon^c_{ik}
         - \text{(item mean)}, & B &\sim N(0, 0.5^2),
 
     :math:`\tau` = ``benchmark_sd``, :math:`s` = ``residual_sd``, all :math:`u, \varepsilon
@@ -722,23 +724,24 @@ def simulate_routing(
     codes = np.arange(n_items) * n_benchmarks // n_items
     x = rng.normal(0.0, 0.5, (n_benchmarks, p))[codes] + rng.standard_normal((n_items, p))
     z = (x - x.mean(axis=0)) / x.std(axis=0)
+    within = z - np.stack([z[codes == g].mean(axis=0) for g in range(n_benchmarks)])[codes]
     beta_d = rng.normal(0.0, 0.6, p)
     beta_l = rng.normal(0.0, 0.15, p)
     beta_c = rng.normal(0.0, 0.5, (p, k - 1))
     tau, s = float(benchmark_sd), float(residual_sd)
     intercept = (
         0.3
-        + z @ beta_d
+        + within @ beta_d
         + tau * rng.standard_normal(n_benchmarks)[codes]
         + s * rng.standard_normal(n_items)
     )
     general = np.exp(
-        z @ beta_l
+        within @ beta_l
         + 0.2 * tau * rng.standard_normal(n_benchmarks)[codes]
         + 0.5 * s * rng.standard_normal(n_items)
     )
     contrast = (
-        z @ beta_c
+        within @ beta_c
         + tau * rng.standard_normal((n_benchmarks, k - 1))[codes]
         + s * rng.standard_normal((n_items, k - 1))
     )

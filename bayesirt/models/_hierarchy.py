@@ -85,7 +85,6 @@ def hierarchical_item_vector(
     information: np.ndarray,
     start: np.ndarray,
     loc: Any = 0.0,
-    group_loc: Any = 0.0,
     codes: np.ndarray | None = None,
     dims: str | None = None,
 ) -> HierarchicalItems:
@@ -97,14 +96,12 @@ def hierarchical_item_vector(
 
     .. math::
 
-        \mu \sim N(m_0, s_0), \quad \mu_g = \mu + m_g + \tau z_g, \quad z_g \sim N(0, 1),
+        \mu \sim N(m_0, s_0), \quad \mu_g = \mu + \tau z_g, \quad z_g \sim N(0, 1),
         \quad x_i = \mu_{g(i)} + \ell_i + \sigma\varepsilon_i, \quad
         \varepsilon_i \sim N(0, 1).
 
-    :math:`\ell` is ``loc`` (0, or a regression on item features), which must sum to zero
-    within every group; :math:`m_g` is ``group_loc`` (0, or the regression at the group's
-    mean features, so that :math:`m_{g(i)} + \ell_i` is the regression at item :math:`i`'s
-    own features).
+    :math:`\ell` is ``loc`` (0, or a regression on item features centred within the group),
+    which must sum to zero within every group.
 
     Sampled in other coordinates with exactly the same joint distribution. With many items
     the data pin the *sample* mean :math:`\bar x_g` of each group tightly, and the usual
@@ -210,14 +207,13 @@ def hierarchical_item_vector(
     mu = priors[f"mu_{key}"].create(f"mu_{key}")
     tau = priors[f"tau_{key}"].create(f"tau_{key}")
     noise = sigma**2 / counts
-    centre = mu + group_loc
     u = pm.Normal(f"{key}_mean_z", 0.0, 1.0, dims=dims)
-    sample_means = pm.Deterministic(f"{key}_mean", centre + pt.sqrt(tau**2 + noise) * u, dims=dims)
+    sample_means = pm.Deterministic(f"{key}_mean", mu + pt.sqrt(tau**2 + noise) * u, dims=dims)
     shrink = tau**2 / (tau**2 + noise)
     w = pm.Normal(f"mu_{key}_group_z", 0.0, 1.0, dims=dims)
     pm.Deterministic(
         f"mu_{key}_group",
-        centre + shrink * (sample_means - centre) + pt.sqrt(shrink * noise) * w,
+        mu + shrink * (sample_means - mu) + pt.sqrt(shrink * noise) * w,
         dims=dims,
     )
     return HierarchicalItems(sample_means[codes] + deviations, deviations)

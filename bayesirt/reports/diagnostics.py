@@ -81,8 +81,10 @@ def advi_stopping_rule(max_steps: int | None = None) -> str:
     return (
         f"ADVI takes Adam steps on its loss (the negative ELBO, one Monte Carlo draw per step). "
         f"From step {2 * w:,} on, every {w:,} steps, the median loss of the last {w:,} steps "
-        f"is compared with the median of the {w:,} steps before; the optimisation stops as soon "
-        "as the decrease is less than twice its standard error √(π/2)·√(s₁²/W + s₂²/W), where "
+        f"is compared with the median of the {w:,} steps that end halfway through the run so "
+        "far (so that a slow, steady decrease is not mistaken for noise); the optimisation "
+        "stops as soon as the decrease is less than twice its standard error "
+        "√(π/2)·√(s₁²/W + s₂²/W), where "
         f"W = {w:,} and s₁, s₂ are the robust standard deviations (1.4826 × the median "
         "absolute deviation) of the loss in the two windows, so that a rare huge loss of one "
         "Monte Carlo draw does not pass a falling loss for a settled one. A fit "

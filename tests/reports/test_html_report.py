@@ -254,13 +254,15 @@ def _settings(idata) -> dict:
 
 def test_advi_stopping_rule_text_is_the_codes_rule():
     """The words of :func:`advi_stopping_rule` against what ``_LossPlateau`` does: from step
-    2·W on, every W steps, stop once the mean loss fell by less than twice its standard
-    error between the last two windows of W steps (W = ADVI_WINDOW)."""
+    2·W on, every W steps, stop once the median loss fell by less than twice its standard
+    error between the window of W steps that ends halfway through the run and the last one
+    (W = ADVI_WINDOW)."""
     w = ADVI_WINDOW
     text = advi_stopping_rule(12_345)
     assert f"every {w:,} steps" in text and f"From step {2 * w:,} on" in text
     assert f"the last {w:,} steps" in text and f"W = {w:,}" in text
     assert "less than twice its standard error" in text and "median" in text
+    assert "halfway through the run" in text
     assert "12,345 steps" in text
     assert "0.1%" not in text and "10%" not in text  # the old, wrong rule
 
@@ -282,6 +284,12 @@ def test_advi_stopping_rule_text_is_the_codes_rule():
     assert not stops(flat[: 2 * w - 1], 2 * w - 1)
     assert not stops(flat, 2 * w + 1)  # ... "every W steps"
     assert stops(flat, 3 * w)
+    # "halfway": a slow, steady fall less than the noise from one window to the next, but
+    # more than it over the second half of the run, goes on
+    slow = np.concatenate([wiggle + 10.0 - k * 1.5 * stderr for k in range(4)])
+    assert not stops(slow, 4 * w)
+    settled = np.concatenate([slow[:w], *[slow[w : 2 * w]] * 3])  # flat from step W on
+    assert stops(settled, 4 * w)
     # rare huge losses of single draws do not pass a steeply falling loss for a settled one
     spiky = np.concatenate([wiggle + 20.0, wiggle + 10.0])
     spiky[::50] = 1e6
