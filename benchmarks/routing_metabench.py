@@ -312,7 +312,6 @@ def _unseen_row(answers, benchmark, features, left_out, answered, args) -> dict:
         "mean elsewhere MAE": float((elsewhere - observed).abs().mean()),
     }
     # the maps are learned on the training benchmarks alone, each left out in turn
-    rng = np.random.default_rng(0)
     if len(answered) == 0:
         slopes = []
         for inner in others:
@@ -326,6 +325,7 @@ def _unseen_row(answers, benchmark, features, left_out, answered, args) -> dict:
         )
     else:
         few = answers.loc[pred.index, answered].mean(axis=1)
+        rng = np.random.default_rng(0)
         coefficients = []
         for inner in others:  # [1, own few answers, mean elsewhere] -> accuracy on the rest
             items = benchmark.index[benchmark == inner]
