@@ -37,6 +37,7 @@ with ``dif_slopes=True``.
     python benchmarks/audit.py --only real
     python benchmarks/audit.py --only dif --dif-seeds 8
     python benchmarks/audit.py --only slopes --slope-seeds 4
+    python benchmarks/audit.py --only simulated --fits /tmp/audit_fits   # keep the fits, reuse them
 
 Results are appended to ``results/audit.json``.
 """
@@ -49,11 +50,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import arviz as az
 import numpy as np
 import pandas as pd
 
 import bayesirt
 from bayesirt.analysis.audit import audit
+from bayesirt.analysis.posterior import fitted_responses
 from bayesirt.data.sources import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,10 +65,26 @@ RESULTS = ROOT / "benchmarks" / "results" / "audit.json"
 ALPHA = 0.05
 
 
-def _fit(responses):
+#: Folder of saved fits (``--fits``), reused by a later run on the same answers.
+FITS: Path | None = None
+
+
+def _fit(responses, name: str):
+    """The default fit of ``responses`` and its seconds; with ``--fits``, a fit saved there
+    under ``name`` is reused when its answers are these (its seconds are those of the run
+    that made it, NaN when that run did not record them)."""
+    path = FITS / f"{name}.nc" if FITS is not None else None
+    if path is not None and path.exists():
+        idata = az.from_netcdf(path)
+        if fitted_responses(idata).to_wide().equals(responses.to_wide()):
+            return idata, float(idata.attrs.get("benchmark_fit_seconds", np.nan))
     started = time.perf_counter()
     idata = bayesirt.fit(responses, model="2pl", random_seed=1, progressbar=False)
-    return idata, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if path is not None:
+        idata.attrs["benchmark_fit_seconds"] = seconds
+        idata.to_netcdf(path)
+    return idata, seconds
 
 
 def _planted(seed: int, rng: np.random.Generator) -> dict:
@@ -80,7 +99,7 @@ def _planted(seed: int, rng: np.random.Generator) -> dict:
     wide.loc[a, rng.choice(hard_old, size=60, replace=False)] = 1.0
     wide.loc[b, rng.choice(hard, size=30, replace=False)] = 1.0
     data = bayesirt.Responses.from_wide(wide, item_meta=release.rename("release").to_frame())
-    idata, fit_seconds = _fit(data)
+    idata, fit_seconds = _fit(data, f"planted_{seed}")
     started = time.perf_counter()
     result = audit(idata, item_groups="release", alpha=ALPHA)
     audit_seconds = time.perf_counter() - started
@@ -120,7 +139,7 @@ def _null(seed: int) -> dict:
         np.where(np.arange(responses.n_items) % 2 == 0, "old", "new"), index=responses.items
     )
     data = responses.with_item_meta(release.rename("release").to_frame())
-    idata, _ = _fit(data)
+    idata, _ = _fit(data, f"null_{seed}")
     result = audit(idata, item_groups="release", alpha=ALPHA)
     subjects, groups = result["subjects"], result["groups"]
     return {
@@ -312,7 +331,7 @@ def real(names) -> dict:
         if name == "alpacaeval2":
             meta = pd.read_csv(SHARED / "alpacaeval2/items.csv", index_col="item")
             responses = responses.with_item_meta(meta[["category"]])
-        idata, fit_seconds = _fit(responses)
+        idata, fit_seconds = _fit(responses, name)
         started = time.perf_counter()
         result = audit(idata, item_groups=groups, alpha=ALPHA)
         audit_seconds = time.perf_counter() - started
@@ -349,7 +368,12 @@ def main() -> None:
     parser.add_argument("--slope-seeds", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--real", nargs="*", choices=list(REAL), default=list(REAL))
+    parser.add_argument("--fits", type=Path, help="folder to save fits in and reuse them from")
     args = parser.parse_args()
+    global FITS
+    FITS = args.fits
+    if FITS is not None:
+        FITS.mkdir(parents=True, exist_ok=True)
     record: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds")}
     if args.only in (None, "simulated"):
         record["simulated"] = simulated(args.seeds)

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis.audit import _sampled_p_values, audit, audit_json
@@ -42,8 +43,9 @@ def contaminated():
 def audits(contaminated):
     """The audit with 20 seeds. A sampled p-value depends on the one posterior draw it is
     taken at, and the draws depend on the fit (its run length adapts to the machine's speed),
-    so the planted subject's flags are rates over seeds: at one seed they were raised in
-    0.875-0.95 (excess) and 0.95-0.975 (group) of 40 seeds in each of three fits."""
+    so the planted subject's flags are rates over seeds: 20 of 20 by the excess and by the
+    group's screen (0.875-0.95 and 0.95-0.975 of 40 seeds in each of three fits before the
+    statistics were made orthogonal to the ability)."""
     idata, _, _ = contaminated
     return [audit(idata, item_groups="release", random_seed=seed) for seed in range(20)]
 
@@ -52,9 +54,9 @@ def test_person_fit_flags_the_planted_subject(contaminated, audits):
     _, subject, planted = contaminated
     tables = [result["subjects"].set_index("subject") for result in audits]
     assert all(table.loc[subject, "p_value"] < 0.01 for table in tables)
-    assert np.mean([table.loc[subject, "flagged_excess"] for table in tables]) >= 0.5
+    assert np.mean([table.loc[subject, "flagged_excess"] for table in tables]) >= 0.8
     clean = pd.concat([table.drop(index=subject) for table in tables])
-    # calibrated at 5% (the fit flagged 3.5-3.7% of clean subjects in three fits)
+    # calibrated at 5% (measured: 3.5% by the fit, 2.2% by the excess; earlier fits 3.5-3.7%)
     assert clean["flagged"].mean() <= 0.1 and clean["flagged_excess"].mean() <= 0.1
     subjects = tables[0]
     assert audits[0]["subjects"]["subject"].iloc[0] == subject  # the worst fit comes first
@@ -69,10 +71,11 @@ def test_person_fit_flags_the_planted_subject(contaminated, audits):
 def test_the_screen_flags_the_contaminated_group_only(contaminated, audits):
     _, subject, planted = contaminated
     tables = [result["groups"].set_index(["subject", "group"]) for result in audits]
-    assert np.mean([table.loc[(subject, "old"), "flagged"] for table in tables]) >= 0.7
+    assert np.mean([table.loc[(subject, "old"), "flagged"] for table in tables]) >= 0.85
     assert np.mean([table.loc[(subject, "new"), "flagged"] for table in tables]) <= 0.2
     clean = pd.concat([table.drop(index=subject, level="subject") for table in tables])
-    # nominal 5%; measured 7.2-7.5% (the planted answers make those items look easier to all)
+    # nominal 5%; measured 9.0% (7.2-7.5% before the statistics were made orthogonal to the
+    # ability): the planted answers make those items look easier to all
     assert clean["flagged"].mean() <= 0.12
     groups, table = audits[0]["groups"], tables[0]
     assert (
@@ -112,28 +115,60 @@ def test_json_has_the_documented_shape(contaminated):
     assert first["subject"] == subject
 
 
-def test_sampled_p_values_are_uniform_when_the_answers_follow_the_draw():
-    """Answers drawn from the probabilities at the subject's draw: every p-value uniform (the
-    property that makes the sampled posterior p-value calibrated); answers with planted
-    right answers to hard items: small p for the fit, large for the number right and the
-    excess of surprising right answers."""
-    rng = np.random.default_rng(0)
-    n_units, n_items = 3000, 40
-    p = rng.uniform(0.05, 0.95, size=(n_units, n_items))
-    y = (rng.uniform(size=p.shape) < p).astype(float)
+def _leaderboard(rng, n_units=3000, n_items=40):
+    """2PL probabilities of ``n_units`` subjects (abilities N(0, 1)) on items of their own."""
+    a = rng.uniform(0.5, 2.0, size=(n_units, n_items))
+    b = rng.normal(size=(n_units, n_items))
+    theta = rng.normal(size=(n_units, 1))
+    return a, b, theta
+
+
+def _p_values(p, a, y, orthogonal=True):
+    n_units, n_items = p.shape
     codes = np.repeat(np.arange(n_units), n_items)
-    clean = _sampled_p_values(p.ravel(), y.ravel(), [codes], n_units, rng)
-    assert set(clean) == {"fit", "right", "excess"}
-    for values in clean.values():
-        assert np.quantile(values, [0.1, 0.5, 0.9]) == pytest.approx([0.1, 0.5, 0.9], abs=0.03)
-        assert 0.04 <= (values < 0.05).mean() <= 0.06
-    hard = np.argsort(p, axis=1)[:, :8]  # each unit's 8 hardest items answered right
-    np.put_along_axis(y, hard, 1.0, axis=1)
-    planted = _sampled_p_values(p.ravel(), y.ravel(), [codes], n_units, rng)
-    assert (planted["fit"] < 0.05).mean() > 0.5
-    assert (planted["right"] > 0.95).mean() > 0.5
-    # aimed at this pattern, the excess finds it more often than the fit does
-    assert (planted["excess"] > 0.95).mean() > (planted["fit"] < 0.05).mean()
+    scores = a.reshape(-1, 1) if orthogonal else np.zeros((p.size, 0))
+    rng = np.random.default_rng(1)
+    return _sampled_p_values(p.ravel(), scores, y.ravel(), [codes], np.arange(n_units), rng)
+
+
+def test_sampled_p_values_are_uniform_when_the_answers_follow_the_draw():
+    """Answers drawn from the probabilities at the subject's draw: every p-value uniform, with
+    the statistics made orthogonal to the ability's score or not (the property that makes the
+    sampled posterior p-value calibrated)."""
+    rng = np.random.default_rng(0)
+    a, b, theta = _leaderboard(rng)
+    p = expit(a * (theta - b))
+    y = (rng.uniform(size=p.shape) < p).astype(float)
+    for orthogonal in (True, False):
+        clean = _p_values(p, a, y, orthogonal)
+        assert set(clean) == {"fit", "right", "excess"}
+        for name in ("fit", "excess"):
+            values = clean[name]
+            assert np.quantile(values, [0.1, 0.5, 0.9]) == pytest.approx([0.1, 0.5, 0.9], abs=0.03)
+            assert 0.04 <= (values < 0.05).mean() <= 0.06
+
+
+def test_the_statistics_see_past_an_ability_raised_by_planted_answers():
+    """Each unit's 8 hardest of 40 items answered right, the probabilities taken at the
+    ability those answers imply (its maximum likelihood, where a fit's draws centre): the
+    fit and the excess of surprising right answers find the pattern, and more often once
+    they are orthogonal to the ability's score (which absorbs the shift of the ability)."""
+    rng = np.random.default_rng(0)
+    a, b, theta = _leaderboard(rng)
+    y = (rng.uniform(size=a.shape) < expit(a * (theta - b))).astype(float)
+    np.put_along_axis(y, np.argsort(-b, axis=1)[:, :8], 1.0, axis=1)
+    estimate = np.zeros_like(theta)
+    for _ in range(50):  # Newton's method for each unit's ability, with a N(0, 1) prior
+        p = expit(a * (estimate - b))
+        gradient = (a * (y - p)).sum(axis=1, keepdims=True) - estimate
+        curvature = (a**2 * p * (1 - p)).sum(axis=1, keepdims=True) + 1.0
+        estimate += gradient / curvature
+    p = expit(a * (estimate - b))
+    plain, orthogonal = _p_values(p, a, y, False), _p_values(p, a, y, True)
+    # measured: fit 0.876 against 0.738, excess 0.834 against 0.741 (3,000 units: sd 0.01)
+    assert (orthogonal["fit"] < 0.05).mean() > (plain["fit"] < 0.05).mean() + 0.08
+    assert (orthogonal["excess"] > 0.95).mean() > (plain["excess"] > 0.95).mean() + 0.06
+    assert (orthogonal["fit"] < 0.05).mean() > 0.5
 
 
 def test_bad_options_are_named(contaminated):
