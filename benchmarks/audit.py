@@ -12,11 +12,12 @@ alternately (item metadata ``release``). Two subjects, drawn at random, are cont
   hardest half): a weaker planting.
 
 Each data set is fitted with the defaults (2PL until converged) and audited at ``alpha =
-0.05``. The other 58 subjects are clean. **Null.** ``--seeds`` more data sets with nothing
-planted (``seed=200 + k``): the share of subjects and of (subject, group) pairs flagged.
-Every rate is given for the flags of the audit (person fit by sampled posterior p-values),
-with the suffix ``_by_ppp`` for the conservative posterior predictive p-values at the same
-level, and ``_by_excess`` for the excess of surprising right answers (``flagged_excess``).
+0.05``. The other 58 subjects are clean. **Null.** ``--null-seeds`` (default ``--seeds``)
+more data sets with nothing planted (``seed=200 + k``): the share of subjects and of
+(subject, group) pairs flagged. Every rate is given for the flags of the audit (person fit
+by sampled posterior p-values), with the suffix ``_by_ppp`` for the conservative posterior
+predictive p-values at the same level, and ``_by_excess`` for the excess of surprising right
+answers (``flagged_excess``).
 
 **Planted DIF.** For each of ``--dif-seeds`` seeds, a simulated 2PL of 400 subjects (two
 families of 200, alternating) × 200 items (``seed=300 + k``) in which 20 random items are 0.8
@@ -155,10 +156,10 @@ def _null(seed: int) -> dict:
     }
 
 
-def simulated(n_seeds: int) -> dict:
+def simulated(n_seeds: int, n_null: int) -> dict:
     rng = np.random.default_rng(22)
     planted = [_planted(100 + k, rng) for k in range(n_seeds)]
-    null = [_null(200 + k) for k in range(n_seeds)]
+    null = [_null(200 + k) for k in range(n_null)]
     frame = pd.DataFrame(planted)
     return {
         "planted": planted,
@@ -367,6 +368,7 @@ def main() -> None:
     parser.add_argument("--dif-seeds", type=int, default=8)
     parser.add_argument("--slope-seeds", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--null-seeds", type=int, help="null data sets (default: --seeds)")
     parser.add_argument("--real", nargs="*", choices=list(REAL), default=list(REAL))
     parser.add_argument("--fits", type=Path, help="folder to save fits in and reuse them from")
     args = parser.parse_args()
@@ -376,7 +378,7 @@ def main() -> None:
         FITS.mkdir(parents=True, exist_ok=True)
     record: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds")}
     if args.only in (None, "simulated"):
-        record["simulated"] = simulated(args.seeds)
+        record["simulated"] = simulated(args.seeds, args.null_seeds or args.seeds)
         summary = {k: v for k, v in record["simulated"].items() if k not in ("planted", "null")}
         print(json.dumps(summary, indent=1), flush=True)
     if args.only in (None, "real"):

@@ -1,7 +1,7 @@
 """Coverage of the Bayesian estimator's intervals for every design of the tiny-benchmark
 harness (issue 24), on real leaderboards.
 
-The same subsampling, splits, ADVI fits, budgets and seeds as ``subsets_real.py`` (whose
+The same subsampling, splits, fits (``--method``), budgets and seeds as ``subsets_real.py`` (whose
 tables, made before the calibration became conformal, are the "before" numbers), but only
 the Bayesian estimator: for every selection method (adaptive tests included) and budget,
 the share of held-out models whose full-benchmark accuracy lies in the calibrated 90%
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from subsets_real import DATASETS, add_arguments, advi_fit, prepare
+from subsets_real import DATASETS, add_arguments, fit_label, harness_fit, prepare
 
 from bayesirt.analysis import SubsetEvaluation, evaluate_subsets
 
@@ -75,7 +75,7 @@ def run(name: str, args) -> str:
     n_splits = args.splits or SPLITS.get(name, 1)
     evaluations, fit_seconds = [], []
     for split_seed in range(n_splits):
-        fit = advi_fit(args, split_seed, {}, fit_seconds)
+        fit = harness_fit(args, split_seed, {}, fit_seconds)
         evaluations.append(
             evaluate_subsets(
                 responses,
@@ -127,7 +127,7 @@ def markdown(name, n_all, settings, summary, record, args) -> str:
     head = (
         f"### {name}\n\n{n_all} subjects in the file"
         + (f", {args.max_subjects} kept at random" if n_all > args.max_subjects else "")
-        + f"; per split {settings['n_train']} fitted (2PL, ADVI), "
+        + f"; per split {settings['n_train']} fitted (2PL, {fit_label(args)}), "
         f"{settings['n_calibration']} calibration and {settings['n_test']} test models; "
         f"{settings['n_items']} items; {settings['n_splits']} split(s); seeds "
         f"{settings['seeds']}; whole run {record['total_seconds'] / 60:.1f} min.\n\n"

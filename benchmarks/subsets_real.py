@@ -1,12 +1,13 @@
 """Tiny benchmarks on real leaderboards: error of the estimated full score vs the budget.
 
 For each data set: subsample the subjects (models), hold out a share for testing, fit the 2PL
-by ADVI on the rest, then run :func:`bayesirt.analysis.evaluate_subsets` over selection
-methods × estimators × budgets × seeds; then compare adaptive tests with fixed subsets at a
-posterior sd of 0.3 for the held-out models, two ways: each model's adaptive test stops at
-sd 0.3 (items used), and the shortest length at which the *mean* posterior sd over the models
-is at most 0.3, for adaptive tests of that length and for fixed subsets. Writes the tables
-of each data set to ``--results``/``subsets_<name>.md`` (``benchmarks/results``, described in
+on the rest (``--method``: ADVI by default, or NUTS until converged), then run
+:func:`bayesirt.analysis.evaluate_subsets` over selection methods × estimators × budgets ×
+seeds; then compare adaptive tests with fixed subsets at a posterior sd of 0.3 for the held-out
+models, two ways: each model's adaptive test stops at sd 0.3 (items used), and the shortest
+length at which the *mean* posterior sd over the models is at most 0.3, for adaptive tests of
+that length and for fixed subsets. Writes the tables of each data set to
+``--results``/``subsets_<name>.md`` (``benchmarks/results``, described in
 ``benchmarks/README.md``), and under ``--out`` one JSON file with every number and one
 error-vs-budget figure per data set.
 
@@ -86,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-share", type=float, default=0.2)
     parser.add_argument("--max-test", type=int, default=200)
     parser.add_argument("--splits", type=int, default=None, help="default: SPLITS or 1")
+    parser.add_argument("--method", choices=["advi", "nuts"], default="advi", help="2PL fit")
     parser.add_argument("--advi-iterations", type=int, default=10_000)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bayesirt_subsets"))
@@ -126,7 +128,7 @@ def run(name: str, args) -> str:
     evaluations, adaptive, lengths_per_split, fit_seconds = [], [], [], []
     for split_seed in range(n_splits):
         fitted = {}
-        fit = advi_fit(args, split_seed, fitted, fit_seconds)
+        fit = harness_fit(args, split_seed, fitted, fit_seconds)
         evaluation = evaluate_subsets(
             responses,
             fit=fit,
@@ -182,20 +184,34 @@ def run(name: str, args) -> str:
     return markdown(name, n_all, evaluation, record, args)
 
 
-def advi_fit(args, seed: int, fitted: dict, seconds: list):
-    """``fit(training)`` by ADVI that keeps the fit in ``fitted`` and its time in ``seconds``."""
+def fit_label(args) -> str:
+    """How the harness fitted the 2PL, for the tables."""
+    if args.method == "nuts":
+        return "NUTS until converged"
+    return f"ADVI {args.advi_iterations} steps, {args.draws} draws"
+
+
+def harness_fit(args, seed: int, fitted: dict, seconds: list):
+    """``fit(training)`` of the 2PL by ``args.method`` (``"advi"``: ``args.advi_iterations``
+    steps at most, ``args.draws`` draws; ``"nuts"``: the default fit, sampled until it
+    converges) that keeps the fit in ``fitted`` and its time in ``seconds``."""
 
     def fit(training: bayesirt.Responses):
         t = time.perf_counter()
+        options = {}
+        if args.method == "advi":
+            options = {
+                "draws": args.draws,
+                "chains": 1,
+                "advi_iterations": args.advi_iterations,
+            }
         fitted["idata"] = bayesirt.fit(
             training,
             model="2pl",
-            method="advi",
-            draws=args.draws,
-            chains=1,
-            advi_iterations=args.advi_iterations,
+            method=args.method,
             random_seed=seed,
             progressbar=False,
+            **options,
         )
         seconds.append(time.perf_counter() - t)
         return fitted["idata"]
@@ -255,11 +271,11 @@ def markdown(name: str, n_all: int, evaluation, record: dict, args) -> str:
     head = (
         f"### {name}\n\n{n_all} subjects in the file"
         + (f", {args.max_subjects} kept at random" if n_all > args.max_subjects else "")
-        + f"; per split {settings['n_train']} fitted (2PL, ADVI {args.advi_iterations} steps, "
-        f"{args.draws} draws), {settings['n_calibration']} calibration and {settings['n_test']} "
+        + f"; per split {settings['n_train']} fitted (2PL, {fit_label(args)}), "
+        f"{settings['n_calibration']} calibration and {settings['n_test']} "
         f"test subjects; {settings['n_items']} items; {settings['n_splits']} split(s) "
         f"({settings['split']}); seeds {settings['seeds']}; {settings['bayes_draws']} posterior "
-        f"draws for the estimators. ADVI fit {record['fit_seconds']:.0f} s, whole run "
+        f"draws for the estimators. Fit {record['fit_seconds']:.0f} s, whole run "
         f"{record['total_seconds'] / 60:.1f} min (2 shared, loaded cores).\n"
     )
     parts = [

@@ -296,9 +296,9 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     accuracy the subject would have scored on these exact items; or, for
     ``target="expected"``, :math:`\tilde y_i^{(s)} = P_i(\tilde\theta^{(s)}; \psi_i^{(s)})`:
     the posterior of its expected accuracy. The interval is the central quantiles of the
-    :math:`A^{(s)}`; the estimate is their posterior mean, the same for both targets and
-    computed from the expected accuracies (the Bernoulli draws would only add Monte Carlo
-    noise to it).
+    :math:`A^{(s)}`. The estimate is their posterior mean at :math:`\tau = 0` (the model's
+    own), the same for both targets and computed from the expected accuracies (the Bernoulli
+    draws would only add Monte Carlo noise to it).
 
     :math:`\tau \ge 0` is a *model discrepancy*: the ability that drives the unanswered items
     may differ from the one the answered items measure by a shift :math:`\tau z` (a
@@ -307,7 +307,13 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     them). :math:`\tau = 0`, the model alone, unless calibration subjects are given; then
     :math:`\tau` is :func:`calibrate_discrepancy`'s (infinite, and the interval all of [0, 1],
     when no :math:`\tau` up to :data:`TAU_MAX` covers enough calibration subjects, or there
-    are too few of them for the level). The extra columns give ``discrepancy``
+    are too few of them for the level). :math:`\tau` widens the interval and leaves the
+    estimate alone: it is chosen for the intervals' coverage, and averaging the sigmoid over
+    :math:`\tau z` would pull every estimate towards the middle of the scale by an amount that
+    nothing fitted to the estimate's error (on AlpacaEval 2, 3 splits × 3 seeds of
+    ``benchmarks/subsets_coverage.py``, the mean absolute error was 0.028 with the
+    :math:`\tau` mean and 0.024 with the model's, 0.043 against 0.029 in the runs with
+    :math:`\tau > 0.3`). The extra columns give ``discrepancy``
     (:math:`\tau`), the model-alone interval ``model_lo``, ``model_hi`` (:math:`\tau = 0`),
     the ability (``theta_mean``, ``theta_sd``) and the posterior rank among the fitted
     subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new` reports them;
@@ -331,7 +337,7 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
         lo, hi = np.zeros(len(data.subjects)), np.ones(len(data.subjects))
     accuracy = realised if data.target == "realised" else expected
     return data.table(
-        expected.mean(axis=0),
+        model[0].mean(axis=0),
         lo=lo,
         hi=hi,
         sd=accuracy.std(axis=0),

@@ -229,9 +229,12 @@ def test_calibrated_discrepancy_restores_the_coverage(design, shift_sd, tau_rang
     # the defining property: the calibration subjects themselves are covered at 90%
     own = estimate_scores(idata, calibration, selection=selection, calibration=calibration)
     assert own["discrepancy"].iloc[0] == tau and _coverage(own, calibration) >= 0.9
-    # and τ changes neither p-IRT nor the model's interval
+    # and τ changes neither p-IRT, nor the model's interval, nor the estimate (it widens the
+    # interval only: the mean over τz would pull the estimates towards the middle)
     plain = estimate_scores(idata, new, selection=selection)
     np.testing.assert_array_equal(plain[["lo", "hi"]], result[["model_lo", "model_hi"]])
+    np.testing.assert_array_equal(plain["estimate"], result["estimate"])
+    assert ((result["lo"] <= result["estimate"]) & (result["estimate"] <= result["hi"])).all()
 
 
 def test_calibration_covers_on_average_even_with_few_calibration_subjects(design):
