@@ -143,8 +143,10 @@ def _null(seed: int) -> dict:
     idata, _ = _fit(data, f"null_{seed}")
     result = audit(idata, item_groups="release", alpha=ALPHA)
     subjects, groups = result["subjects"], result["groups"]
+    ability = idata.posterior["theta"].mean(("chain", "draw")).to_series()
     return {
         "seed": seed,
+        "ability": [round(float(t), 3) for t in ability.loc[subjects["subject"]]],
         "flagged": float(subjects["flagged"].mean()),
         "ppp_flagged": float((subjects["ppp"] < ALPHA).mean()),
         "excess_flagged": float(subjects["flagged_excess"].mean()),
@@ -156,6 +158,29 @@ def _null(seed: int) -> dict:
     }
 
 
+def _by_ability_quintile(null: list[dict]) -> dict:
+    """Share of the null subjects flagged by person fit and by the excess, per quintile of
+    their fitted ability (posterior mean), lowest first."""
+    frame = pd.DataFrame(
+        {
+            key: np.concatenate([run[key] for run in null])
+            for key in ("ability", "p_values", "p_excess")
+        }
+    )
+    quintile = pd.qcut(frame["ability"], 5, labels=False)
+    by = frame.groupby(quintile)
+    return {
+        "null_flagged_by_ability_quintile": by["p_values"]
+        .apply(lambda p: (p < ALPHA).mean())
+        .round(3)
+        .tolist(),
+        "null_excess_flagged_by_ability_quintile": by["p_excess"]
+        .apply(lambda p: (p > 1 - ALPHA).mean())
+        .round(3)
+        .tolist(),
+    }
+
+
 def simulated(n_seeds: int, n_null: int) -> dict:
     rng = np.random.default_rng(22)
     planted = [_planted(100 + k, rng) for k in range(n_seeds)]
@@ -164,9 +189,10 @@ def simulated(n_seeds: int, n_null: int) -> dict:
     return {
         "planted": planted,
         "null": [
-            {k: v for k, v in run.items() if k not in ("p_values", "ppp", "p_excess")}
+            {k: v for k, v in run.items() if k not in ("p_values", "ppp", "p_excess", "ability")}
             for run in null
         ],
+        **_by_ability_quintile(null),
         "a_detected": float(frame["a_flagged"].mean()),
         "a_detected_by_ppp": float(frame["a_ppp_flagged"].mean()),
         "a_detected_by_excess": float(frame["a_excess_flagged"].mean()),
