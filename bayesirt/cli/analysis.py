@@ -293,7 +293,8 @@ def _run_audit(args: argparse.Namespace) -> None:
     flagged = int(subjects["flagged"].sum())
     print(
         f"person fit of {len(subjects)} subjects, worst first (person_fit: posterior mean "
-        f"l_z; p_value: sampled posterior p-value, flagged below {args.alpha:g}; ppp: "
+        f"l_z; p_value: sampled posterior p-value of l_z less its part that moves with the "
+        f"ability, flagged below {args.alpha:g}; ppp: "
         f"posterior predictive p-value, conservative; excess: surprising right answers, "
         f"flagged where p_excess is above {1 - args.alpha:g}): {flagged} flagged, "
         f"{int(subjects['flagged_excess'].sum())} by their excess"

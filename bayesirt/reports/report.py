@@ -393,7 +393,8 @@ def _person_fit_section(result: dict[str, pd.DataFrame]) -> tuple[str, Markup]:
     body = [
         f"<p>{len(flagged)} of {len(subjects)} subjects flagged: their answers fit the model "
         "worse than its own replications do (sampled posterior p-value of the standardised "
-        f"log-likelihood l<sub>z</sub> below {alpha:g}; under the model a clean subject is "
+        "log-likelihood l<sub>z</sub>, less its part that moves with the ability, below "
+        f"{alpha:g}; under the model a clean subject is "
         f"flagged with probability {alpha:g}, so about {alpha * len(subjects):.1f} of "
         f"{len(subjects)} are expected by chance). Failing easy questions while solving hard "
         "ones (a model that has seen some of the questions) lowers l<sub>z</sub>; the "
