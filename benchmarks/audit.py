@@ -66,15 +66,11 @@ RESULTS = ROOT / "benchmarks" / "results" / "audit.json"
 ALPHA = 0.05
 
 
-#: Folder of saved fits (``--fits``), reused by a later run on the same answers.
-FITS: Path | None = None
-
-
-def _fit(responses, name: str):
-    """The default fit of ``responses`` and its seconds; with ``--fits``, a fit saved there
-    under ``name`` is reused when its answers are these (its seconds are those of the run
-    that made it, NaN when that run did not record them)."""
-    path = FITS / f"{name}.nc" if FITS is not None else None
+def _fit(responses, name: str, fits: Path | None):
+    """The default fit of ``responses`` and its seconds; with a folder ``fits`` (``--fits``),
+    a fit saved there under ``name`` is reused when its answers are these (its seconds are
+    those of the run that made it, NaN when that run did not record them)."""
+    path = fits / f"{name}.nc" if fits is not None else None
     if path is not None and path.exists():
         idata = az.from_netcdf(path)
         if fitted_responses(idata).to_wide().equals(responses.to_wide()):
@@ -88,7 +84,7 @@ def _fit(responses, name: str):
     return idata, seconds
 
 
-def _planted(seed: int, rng: np.random.Generator) -> dict:
+def _planted(seed: int, rng: np.random.Generator, fits: Path | None) -> dict:
     responses, truth = bayesirt.simulate_responses(60, 400, seed=seed)
     wide = responses.to_wide()
     items = wide.columns
@@ -100,7 +96,7 @@ def _planted(seed: int, rng: np.random.Generator) -> dict:
     wide.loc[a, rng.choice(hard_old, size=60, replace=False)] = 1.0
     wide.loc[b, rng.choice(hard, size=30, replace=False)] = 1.0
     data = bayesirt.Responses.from_wide(wide, item_meta=release.rename("release").to_frame())
-    idata, fit_seconds = _fit(data, f"planted_{seed}")
+    idata, fit_seconds = _fit(data, f"planted_{seed}", fits)
     started = time.perf_counter()
     result = audit(idata, item_groups="release", alpha=ALPHA)
     audit_seconds = time.perf_counter() - started
@@ -134,13 +130,13 @@ def _planted(seed: int, rng: np.random.Generator) -> dict:
     }
 
 
-def _null(seed: int) -> dict:
+def _null(seed: int, fits: Path | None) -> dict:
     responses, _ = bayesirt.simulate_responses(60, 400, seed=seed)
     release = pd.Series(
         np.where(np.arange(responses.n_items) % 2 == 0, "old", "new"), index=responses.items
     )
     data = responses.with_item_meta(release.rename("release").to_frame())
-    idata, _ = _fit(data, f"null_{seed}")
+    idata, _ = _fit(data, f"null_{seed}", fits)
     result = audit(idata, item_groups="release", alpha=ALPHA)
     subjects, groups = result["subjects"], result["groups"]
     ability = idata.posterior["theta"].mean(("chain", "draw")).to_series()
@@ -181,10 +177,10 @@ def _by_ability_quintile(null: list[dict]) -> dict:
     }
 
 
-def simulated(n_seeds: int, n_null: int) -> dict:
+def simulated(n_seeds: int, n_null: int, fits: Path | None = None) -> dict:
     rng = np.random.default_rng(22)
-    planted = [_planted(100 + k, rng) for k in range(n_seeds)]
-    null = [_null(200 + k) for k in range(n_null)]
+    planted = [_planted(100 + k, rng, fits) for k in range(n_seeds)]
+    null = [_null(200 + k, fits) for k in range(n_null)]
     frame = pd.DataFrame(planted)
     return {
         "planted": planted,
@@ -350,7 +346,7 @@ REAL = {
 }
 
 
-def real(names) -> dict:
+def real(names, fits: Path | None = None) -> dict:
     out = {}
     for name in names:
         source, options, groups = REAL[name]
@@ -358,7 +354,7 @@ def real(names) -> dict:
         if name == "alpacaeval2":
             meta = pd.read_csv(SHARED / "alpacaeval2/items.csv", index_col="item")
             responses = responses.with_item_meta(meta[["category"]])
-        idata, fit_seconds = _fit(responses, name)
+        idata, fit_seconds = _fit(responses, name, fits)
         started = time.perf_counter()
         result = audit(idata, item_groups=groups, alpha=ALPHA)
         audit_seconds = time.perf_counter() - started
@@ -398,17 +394,15 @@ def main() -> None:
     parser.add_argument("--real", nargs="*", choices=list(REAL), default=list(REAL))
     parser.add_argument("--fits", type=Path, help="folder to save fits in and reuse them from")
     args = parser.parse_args()
-    global FITS
-    FITS = args.fits
-    if FITS is not None:
-        FITS.mkdir(parents=True, exist_ok=True)
+    if args.fits is not None:
+        args.fits.mkdir(parents=True, exist_ok=True)
     record: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds")}
     if args.only in (None, "simulated"):
-        record["simulated"] = simulated(args.seeds, args.null_seeds or args.seeds)
+        record["simulated"] = simulated(args.seeds, args.null_seeds or args.seeds, args.fits)
         summary = {k: v for k, v in record["simulated"].items() if k not in ("planted", "null")}
         print(json.dumps(summary, indent=1), flush=True)
     if args.only in (None, "real"):
-        record["real"] = real(args.real)
+        record["real"] = real(args.real, args.fits)
     if args.only in (None, "dif"):
         record["dif"] = dif(args.dif_seeds)
         summary = {k: v for k, v in record["dif"].items() if k not in ("planted", "null")}

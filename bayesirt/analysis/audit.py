@@ -479,12 +479,12 @@ def _sampled_p_values(
         sparse.csr_matrix((np.ones(n_obs), (codes, columns)), shape=(n_units, n_obs))
         for codes in units
     )
-    subject_of = sparse.csr_matrix((np.ones(n_obs), (units[0], columns)), shape=(n_subjects, n_obs))
+    subject_of = membership[:n_subjects]  # the first units are the subjects over all answers
     n_dims = scores.shape[1]
     pq = p * (1.0 - p)
     outer = pq[:, None, None] * scores[:, :, None] * scores[:, None, :]
     information = (subject_of @ outer.reshape(n_obs, -1)).reshape(n_subjects, n_dims, n_dims)
-    inverse = np.linalg.pinv(information)[unit_subject] if n_dims else information[unit_subject]
+    inverse = np.linalg.pinv(information)[unit_subject]
     weights = {"fit": np.log(p) - np.log1p(-p), "right": np.ones(n_obs), "excess": 1.0 / p}
     projection = {  # c_u, (unit, dimension)
         name: np.einsum("ukl,ul->uk", inverse, membership @ ((pq * w)[:, None] * scores))
