@@ -21,10 +21,10 @@ the point estimators) and ``n_answered``:
   Z^{\text{p-IRT}}` with :math:`\lambda = \hat b^2 / (\hat b^2 + \hat v / (\kappa |O|))`;
 * ``bayes``: the posterior predictive of the full-benchmark accuracy, item parameters
   integrated out, :math:`A^{(s)} = \frac{1}{N}[\sum_{i \in O} y_i + \sum_{i \in I \setminus
-  O} \tilde y_i^{(s)}]` per posterior draw :math:`s`, with a credible interval widened by a
-  model discrepancy :math:`\tau` that calibration subjects set by split conformal
-  prediction (:func:`calibrate_discrepancy`), and the posterior rank among the fitted
-  subjects.
+  O} \tilde y_i^{(s)}]` per posterior draw :math:`s`, with a credible interval that
+  calibration subjects set by split conformal prediction (:func:`calibrate_discrepancy`:
+  widened by a model discrepancy :math:`\tau`, or narrowed where the model alone covers more
+  than it should), and the posterior rank among the fitted subjects.
 
 Each estimator's docstring gives its formulas in full.
 """
@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,7 @@ from bayesirt.tinybench.design import RANDOM_DESIGNS, SubsetSelection
 __all__ = [
     "ESTIMATORS",
     "EstimationData",
+    "IntervalCalibration",
     "calibrate_discrepancy",
     "estimate_bayes",
     "estimate_gpirt",
@@ -72,9 +73,18 @@ MAP_GRID = np.linspace(-6.0, 6.0, 1201)
 VALIDATION_STEP = 5
 #: Largest discrepancy sd τ (θ scale, where the fitted abilities have sd 1) that the
 #: calibration of the Bayesian intervals considers, and its bisection steps (resolution
-#: TAU_MAX / 2**CALIBRATION_STEPS).
+#: TAU_MAX / 2**CALIBRATION_STEPS; the same number of steps finds the interval mass of the
+#: subjects the model alone covers, to a resolution of 2**-CALIBRATION_STEPS of it).
 TAU_MAX = 2.0
-CALIBRATION_STEPS = 10
+CALIBRATION_STEPS = 12
+
+
+class IntervalCalibration(NamedTuple):
+    """The calibrated Bayesian interval (:func:`calibrate_discrepancy`): the central
+    ``mass`` of the accuracy draws at discrepancy sd ``discrepancy``."""
+
+    discrepancy: float
+    mass: float
 
 
 @dataclass(frozen=True)
@@ -304,44 +314,54 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     may differ from the one the answered items measure by a shift :math:`\tau z` (a
     unidimensional model fitted to real leaderboards misses such subject-specific
     deviations, and a design that concentrates on a few informative items extrapolates
-    them). :math:`\tau = 0`, the model alone, unless calibration subjects are given; then
-    :math:`\tau` is :func:`calibrate_discrepancy`'s (infinite, and the interval all of [0, 1],
-    when no :math:`\tau` up to :data:`TAU_MAX` covers enough calibration subjects, or there
-    are too few of them for the level). :math:`\tau` widens the interval and leaves the
-    estimate alone: it is chosen for the intervals' coverage, and averaging the sigmoid over
-    :math:`\tau z` would pull every estimate towards the middle of the scale by an amount that
-    nothing fitted to the estimate's error (on AlpacaEval 2, 3 splits × 3 seeds of
-    ``benchmarks/subsets_coverage.py``, the mean absolute error was 0.028 with the
-    :math:`\tau` mean and 0.024 with the model's, 0.043 against 0.029 in the runs with
-    :math:`\tau > 0.3`). The extra columns give ``discrepancy``
-    (:math:`\tau`), the model-alone interval ``model_lo``, ``model_hi`` (:math:`\tau = 0`),
-    the ability (``theta_mean``, ``theta_sd``) and the posterior rank among the fitted
-    subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new` reports them;
-    ranking by ability is ranking by expected full-benchmark accuracy, which increases with
-    :math:`\theta` in every draw.
+    them). :math:`\tau = 0`, the model alone, unless calibration subjects are given; then the
+    interval is :func:`calibrate_discrepancy`'s: at :math:`\tau > 0` when the model alone
+    covers too few calibration subjects, narrower than the model's (a central mass below
+    ``interval`` at :math:`\tau = 0`) when it covers more than it needs to, and all of
+    [0, 1] (:math:`\tau = \infty`) when no :math:`\tau` up to :data:`TAU_MAX` covers enough
+    calibration subjects, or there are too few of them for the level. The calibration
+    changes the interval and leaves the estimate alone: it is chosen for the intervals'
+    coverage, and averaging the sigmoid over :math:`\tau z` would pull every estimate
+    towards the middle of the scale by an amount that nothing fitted to the estimate's error
+    (on AlpacaEval 2, 3 splits × 3 seeds of ``benchmarks/subsets_coverage.py``, the mean
+    absolute error was 0.028 with the :math:`\tau` mean and 0.024 with the model's, 0.043
+    against 0.029 in the runs with :math:`\tau > 0.3`). The extra columns give
+    ``discrepancy`` (:math:`\tau`) and ``interval_mass`` (the central mass of the draws that
+    the interval is), the model-alone interval ``model_lo``, ``model_hi`` (:math:`\tau = 0`,
+    mass ``interval``), the ability (``theta_mean``, ``theta_sd``) and the posterior rank
+    among the fitted subjects (``rank_mean``, ``rank_lo``, ``rank_hi``), as :func:`score_new`
+    reports them; ranking by ability is ranking by expected full-benchmark accuracy, which
+    increases with :math:`\theta` in every draw.
     """
     draws = data.draws("bayes")
     scored = _cut_posterior(data, data.answers, data.subjects)
     theta = scored["theta"].values.reshape(draws.n_samples, len(data.subjects))
-    tau = 0.0 if data.calibration is None else calibrate_discrepancy(data)
+    calibration = (
+        IntervalCalibration(0.0, data.interval)
+        if data.calibration is None
+        else calibrate_discrepancy(data)
+    )
     model = _accuracy_draws(draws, theta, data.answers, 0.0, data.seed)
-    model_lo, model_hi = _central(model[0 if data.target == "expected" else 1], data.interval)
+    which = 1 if data.target == "realised" else 0
+    model_lo, model_hi = _central(model[which], data.interval)
+    tau = calibration.discrepancy
     if tau == 0:
         expected, realised = model
-        lo, hi = model_lo, model_hi
+        lo, hi = _central(model[which], calibration.mass)
     elif math.isfinite(tau):
         expected, realised = _accuracy_draws(draws, theta, data.answers, tau, data.seed)
-        lo, hi = _central(realised if data.target == "realised" else expected, data.interval)
+        lo, hi = _central((expected, realised)[which], data.interval)
     else:  # no τ covers enough calibration subjects: the interval is every accuracy
         expected, realised = model
         lo, hi = np.zeros(len(data.subjects)), np.ones(len(data.subjects))
-    accuracy = realised if data.target == "realised" else expected
+    accuracy = (expected, realised)[which]
     return data.table(
         model[0].mean(axis=0),
         lo=lo,
         hi=hi,
         sd=accuracy.std(axis=0),
         discrepancy=np.full(len(data.subjects), tau),
+        interval_mass=np.full(len(data.subjects), calibration.mass),
         model_lo=model_lo,
         model_hi=model_hi,
         theta_mean=scored["theta_mean"].values,
@@ -352,46 +372,63 @@ def estimate_bayes(data: EstimationData) -> pd.DataFrame:
     )
 
 
-def calibrate_discrepancy(data: EstimationData) -> float:
-    r"""The discrepancy sd :math:`\tau` that gives the intervals their coverage, by split
-    conformal prediction over the nested family of intervals indexed by :math:`\tau`.
+def calibrate_discrepancy(data: EstimationData) -> IntervalCalibration:
+    r"""The Bayesian interval that has its coverage, by split conformal prediction over a
+    nested family of intervals.
 
     The calibration subjects are not in the fit (as the new subjects are not) and answered
     the same design (for an adaptive test: their own tests, run the same way); their
-    full-benchmark accuracy :math:`T_k` is known. With :math:`[L_k(\tau), U_k(\tau)]` the
-    ``interval`` of :func:`estimate_bayes` computed from their design answers alone, each
-    calibration subject gets the score
+    full-benchmark accuracy :math:`T_k` is known. The family is indexed by
+    :math:`s \in [-1, \text{TAU\_MAX}]`, with :math:`1 - \alpha` the level
+    (``interval``):
+
+    * :math:`s \le 0`: the central :math:`(1 - \alpha)(1 + s)` of the model's own accuracy
+      draws (:math:`\tau = 0`; :math:`s = 0` is the model's interval);
+    * :math:`s > 0`: the central :math:`1 - \alpha` of the draws at discrepancy sd
+      :math:`\tau = s` (:func:`estimate_bayes`).
+
+    Every interval contains those of smaller :math:`s` (the quantiles of one set of draws
+    spread with the mass, and the draws :math:`z` and the Bernoulli draws are common to every
+    :math:`\tau`). Computed from its design answers alone, each calibration subject's
+    intervals :math:`[L_k(s), U_k(s)]` give it the score
 
     .. math::
 
-        \tau_k = \min\{\tau \ge 0 : L_k(\tau) \le T_k \le U_k(\tau)\},
+        s_k = \min\{s : L_k(s) \le T_k \le U_k(s)\},
 
-    found by bisection on :math:`[0, \text{TAU\_MAX}]` (:data:`TAU_MAX`,
-    :data:`CALIBRATION_STEPS` steps; :math:`\infty` for a subject not covered even at
-    :data:`TAU_MAX`). The intervals widen with :math:`\tau` (the draws :math:`z` and the
-    Bernoulli draws are common to every :math:`\tau`), so a subject is covered at
-    :math:`\tau` exactly when its score is at most :math:`\tau`. With :math:`K` calibration
-    subjects and level :math:`1 - \alpha` (``interval``),
+    found by bisection (:data:`CALIBRATION_STEPS` steps on :math:`[-1, 0]` or on
+    :math:`[0, \text{TAU\_MAX}]`; :math:`\infty` for a subject not covered even at
+    :data:`TAU_MAX`), so that a subject is covered at :math:`s` exactly when its score is at
+    most :math:`s`. With :math:`K` calibration subjects,
 
     .. math::
 
-        \hat\tau = \tau_{(\lceil (K + 1)(1 - \alpha) \rceil)},
+        \hat s = s_{(\lceil (K + 1)(1 - \alpha) \rceil)},
 
     the :math:`\lceil (K + 1)(1 - \alpha) \rceil`-th smallest score. If the new subject and
     the calibration subjects are exchangeable (drawn from the same population and given the
     same design), its score is equally likely to take any rank among the :math:`K + 1`, so
     its interval covers with probability at least :math:`1 - \alpha`, whatever the model's
     misfit and however the design chose the items (nested conformal prediction; Vovk et al.
-    2005, Gupta, Kuchibhotla & Ramdas 2022), and at most :math:`1 - \alpha + 1/(K + 1)`
-    when the scores are distinct. The smallest :math:`\tau` with an empirical coverage of
-    :math:`1 - \alpha` on the calibration subjects, :math:`\tau_{(\lceil K(1 - \alpha)
-    \rceil)}`, covers only :math:`\lceil K(1 - \alpha) \rceil / (K + 1)` on average: 0.82
-    with 10 calibration subjects at 90%, 0.86 with 20.
+    2005, Gupta, Kuchibhotla & Ramdas 2022), and exactly :math:`\lceil (K + 1)(1 -
+    \alpha) \rceil / (K + 1)` when the scores are distinct: 0.9 with 9 calibration subjects
+    at 90%, 0.9005 with 200. The smallest :math:`s` with an empirical coverage of :math:`1 -
+    \alpha` on the calibration subjects, :math:`s_{(\lceil K(1 - \alpha) \rceil)}`,
+    covers only :math:`\lceil K(1 - \alpha) \rceil / (K + 1)` on average: 0.82 with 10
+    calibration subjects at 90%, 0.86 with 20.
 
-    :math:`\hat\tau = 0` when the model's own intervals already cover, and :math:`\infty`
-    when more than that share of the calibration subjects is not covered even at
-    :data:`TAU_MAX`, or when there are too few of them for the level (:math:`K + 1 < 1 /
-    \alpha`, fewer than 9 at 90%): the interval is then the whole of [0, 1].
+    The part below :math:`s = 0` keeps the scores distinct. Without it every subject that the
+    model alone covers would score 0, and with few calibration subjects the rank would
+    often fall among scores that are not: on AlpacaEval 2 (9 calibration models, a design
+    whose model-alone intervals cover 0.91), the interval was the model's own when all nine
+    scored 0 (probability :math:`0.91^9 \approx 0.43`) and otherwise widened to the largest
+    positive score, which together covered 0.95 of held-out models.
+
+    Returns the discrepancy :math:`\tau = \max(\hat s, 0)` and the central mass
+    :math:`(1 - \alpha)(1 + \min(\hat s, 0))`; :math:`\tau = \infty` (the interval is the
+    whole of [0, 1]) when more than a share :math:`\alpha` of the calibration subjects is
+    not covered even at :data:`TAU_MAX`, or when there are too few of them for the level
+    (:math:`K + 1 < 1 / \alpha`, fewer than 9 at 90%).
     """
     answers, truth = data.calibration
     keep = np.isfinite(truth)
@@ -401,28 +438,45 @@ def calibrate_discrepancy(data: EstimationData) -> float:
         raise ValueError("the calibration subjects have no answer to the benchmark's items")
     rank = math.ceil((n + 1) * data.interval - 1e-9)
     if rank > n:
-        return math.inf
+        return IntervalCalibration(math.inf, data.interval)
     draws = data.draws("bayes")
     labels = pd.Index([f"calibration {k}" for k in range(n)])
     scored = _cut_posterior(data, answers, labels)
     theta = scored["theta"].values.reshape(draws.n_samples, n)
+    which = 1 if data.target == "realised" else 0
 
-    def covered(tau: np.ndarray) -> np.ndarray:
-        accuracy = _accuracy_draws(draws, theta, answers, tau, data.seed)[
-            0 if data.target == "expected" else 1
-        ]
-        lo, hi = _central(accuracy, data.interval)
+    def covered_by_mass(draws_at: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        lo, hi = _central(draws_at, mass)
         return (lo <= truth) & (truth <= hi)
 
-    at_zero = covered(np.zeros(n))
-    at_max = covered(np.full(n, TAU_MAX))
-    lo, hi = np.zeros(n), np.full(n, TAU_MAX)
-    for _ in range(CALIBRATION_STEPS):
-        mid = 0.5 * (lo + hi)
-        inside = covered(mid)
-        lo, hi = np.where(inside, lo, mid), np.where(inside, mid, hi)
-    scores = np.where(at_zero, 0.0, np.where(at_max, hi, np.inf))
-    return float(np.sort(scores)[rank - 1])
+    def bisect(inside, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """The upper end of the bisection bracket of the least ``s`` in [lo, hi] with
+        ``inside(s)`` (``inside`` is monotone: once true, true for every larger ``s``)."""
+        for _ in range(CALIBRATION_STEPS):
+            mid = 0.5 * (lo + hi)
+            ok = inside(mid)
+            lo, hi = np.where(ok, lo, mid), np.where(ok, mid, hi)
+        return hi
+
+    model = _accuracy_draws(draws, theta, answers, 0.0, data.seed)[which]
+
+    def by_mass(s: np.ndarray) -> np.ndarray:
+        return covered_by_mass(model, data.interval * (1.0 + s))
+
+    at_zero = by_mass(np.zeros(n))
+    below = bisect(by_mass, np.full(n, -1.0), np.zeros(n))
+
+    def by_tau(s: np.ndarray) -> np.ndarray:
+        shifted = _accuracy_draws(draws, theta, answers, s, data.seed)[which]
+        return covered_by_mass(shifted, np.full(n, data.interval))
+
+    at_max = by_tau(np.full(n, TAU_MAX))
+    above = bisect(by_tau, np.zeros(n), np.full(n, TAU_MAX))
+    scores = np.where(at_zero, below, np.where(at_max, above, np.inf))
+    s_hat = float(np.sort(scores)[rank - 1])
+    if s_hat <= 0:
+        return IntervalCalibration(0.0, data.interval * (1.0 + s_hat))
+    return IntervalCalibration(s_hat, data.interval)
 
 
 def _cut_posterior(data: EstimationData, answers: np.ndarray, labels: pd.Index):
@@ -438,17 +492,37 @@ def _cut_posterior(data: EstimationData, answers: np.ndarray, labels: pd.Index):
     return score_new(data.idata, new, interval=data.interval, random_seed=data.seed)
 
 
-def _central(draws: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
-    tail = (1.0 - mass) / 2
-    lo, hi = np.quantile(draws, [tail, 1.0 - tail], axis=0)
-    return lo, hi
+def _central(draws: np.ndarray, mass) -> tuple[np.ndarray, np.ndarray]:
+    """Central interval of ``draws`` (rows: draws) of ``mass``: a number, or one per column."""
+    tail = (1.0 - np.asarray(mass, dtype=float)) / 2
+    if tail.ndim == 0:
+        lo, hi = np.quantile(draws, [tail, 1.0 - tail], axis=0)
+        return lo, hi
+    ordered = np.sort(draws, axis=0)
+    return _sorted_quantile(ordered, tail), _sorted_quantile(ordered, 1.0 - tail)
+
+
+def _sorted_quantile(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Column ``j``'s quantile ``q[j]`` of the sorted columns ``ordered``, interpolated
+    linearly between order statistics as :func:`numpy.quantile` does by default."""
+    position = q * (ordered.shape[0] - 1)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, ordered.shape[0] - 1)
+    columns = np.arange(ordered.shape[1])
+    weight = position - below
+    return (1 - weight) * ordered[below, columns] + weight * ordered[above, columns]
 
 
 def _accuracy_draws(
-    draws: PosteriorDraws, theta: np.ndarray, answers: np.ndarray, tau: float, seed: int
+    draws: PosteriorDraws,
+    theta: np.ndarray,
+    answers: np.ndarray,
+    tau: float | np.ndarray,
+    seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected and realised full-benchmark accuracy per draw and subject (see
-    :func:`estimate_bayes`); the random numbers depend on ``seed`` only, not on ``tau``."""
+    :func:`estimate_bayes`), at one ``tau`` or one per subject; the random numbers depend on
+    ``seed`` only, not on ``tau``."""
     unseen = np.isnan(answers).astype(float)
     answered = np.nansum(answers, axis=1)
     n_samples, n_new = theta.shape

@@ -59,7 +59,9 @@ class SubsetEvaluation:
         estimated full accuracy), ``kendall_tau`` (estimated vs full-benchmark ranking of the
         test subjects), ``coverage`` (share of test subjects whose full accuracy lies in the
         interval; NaN for point estimators), ``coverage_model`` (the same for the model's own
-        interval, without the calibrated discrepancy), ``discrepancy`` (the calibrated τ),
+        interval, without the calibration), ``discrepancy`` (the calibrated τ) and
+        ``interval_mass`` (the calibrated interval's central mass of the accuracy draws,
+        below the nominal level where the model alone covers more than it should),
         ``interval_width`` and ``interval_width_model`` (mean width of the two intervals:
         the price of the calibration), ``theta_sd`` (mean posterior sd of θ, Bayesian estimator),
         ``n_answered`` (mean items answered), ``n_test``,
@@ -84,6 +86,7 @@ class SubsetEvaluation:
             "coverage",
             "coverage_model",
             "discrepancy",
+            "interval_mass",
             "interval_width",
             "interval_width_model",
             "theta_sd",
@@ -316,6 +319,9 @@ def _metrics(frame: pd.DataFrame, truth: np.ndarray) -> dict:
         "coverage": coverage,
         "coverage_model": coverage_model,
         "discrepancy": float(frame["discrepancy"].mean()) if "discrepancy" in frame else np.nan,
+        "interval_mass": (
+            float(frame["interval_mass"].mean()) if "interval_mass" in frame else np.nan
+        ),
         "interval_width": width,
         "interval_width_model": width_model,
         "theta_sd": float(frame["theta_sd"].mean()) if "theta_sd" in frame else np.nan,

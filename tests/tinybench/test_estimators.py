@@ -260,6 +260,37 @@ def test_calibration_covers_on_average_even_with_few_calibration_subjects(design
     assert model < 0.75
 
 
+def test_calibration_narrows_intervals_that_cover_more_than_they_should():
+    """Item draws far noisier than the truth, so the model's own intervals over-cover
+    (about 0.94). With 9 calibration subjects, the interval is narrowed below the nominal
+    mass often enough that the other subjects are covered 0.9 on average. Without the scores
+    below zero most calibration sets would score all 0 and keep the model's intervals, and
+    the others would widen to their largest positive score: 0.95 together."""
+    responses, truth = simulate_benchmark(300, 120, seed=5)
+    idata = truth_fit(truth, n_draw=50, item_noise=1.0)(responses)
+    selection = select_items(idata, method="random", budget=12)
+    pool = _two_ability_subjects(truth, selection.items, 400, shift_sd=0.0, seed=3, prefix="p")
+    model = _coverage(
+        estimate_scores(idata, pool, selection=selection), pool, "model_lo", "model_hi"
+    )
+    rng = np.random.default_rng(0)
+    coverage, mass = [], []
+    for _ in range(60):
+        chosen = rng.permutation(pool.subjects)
+        calibration, new = pool.subset(subjects=chosen[:9]), pool.subset(subjects=chosen[9:109])
+        result = estimate_scores(idata, new, selection=selection, calibration=calibration)
+        coverage.append(_coverage(result, new))
+        mass.append(result["interval_mass"].iloc[0])
+        if mass[-1] < 0.9:  # a narrowed interval is the model's, at a smaller mass
+            assert (result["discrepancy"] == 0).all()
+            assert (result["model_lo"] <= result["lo"]).all()
+            assert (result["hi"] <= result["model_hi"]).all()
+    narrowed = np.mean(np.array(mass) < 0.9)
+    print(f"\nmodel {model:.3f}, calibrated {np.mean(coverage):.3f}, narrowed {narrowed:.2f}")
+    assert model >= 0.93
+    assert 0.88 <= np.mean(coverage) <= 0.92
+
+
 def test_too_few_calibration_subjects_give_the_whole_range(design):
     idata, truth, selection = design
     calibration = _two_ability_subjects(truth, selection.items, 8, shift_sd=0.0, seed=4, prefix="c")
