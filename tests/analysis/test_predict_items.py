@@ -3,16 +3,20 @@ its formula, interval coverage, errors, and the bank in the analyses."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy.special import expit
 
 import bayesirt
 from bayesirt.analysis import predict_items, select_items, simulate_adaptive_test
+from bayesirt.analysis.predict import _new_benchmark_effects
 from bayesirt.data import Responses
-from bayesirt.models import ExplanatoryTwoPL
+from bayesirt.models import ExplanatoryTwoPL, Prior
 from bayesirt.testing import fake_fit
 from bayesirt.tinybench import SdOrBudgetStopper
 
@@ -175,3 +179,99 @@ def test_errors_name_the_bad_input(fit):
     plain.attrs["bayesirt_config"] = '{"model": "2pl"}'
     with pytest.raises(ValueError, match=r"'2pl-explanatory'.*'2pl'"):
         predict_items(plain, new)
+
+
+# ------------------------------------------------- the effects of a benchmark nobody fitted
+#: Four benchmark sample means (logit scale), like metabench's intercepts, their items and
+#: the residual sd of the items.
+LEVELS, SIZES, RESIDUAL = np.array([0.7, -0.05, 0.7, -0.25]), np.array([100, 249, 102, 136]), 1.0
+LEVEL_PRIORS = {
+    "mu_intercept": Prior("Normal", mu=0.0, sigma=2.0),
+    "tau_intercept": Prior("HalfNormal", sigma=1.0),
+    "tau_a_contrast": Prior("HalfNormal", sigma=0.5),
+}
+
+
+def _pooled_posterior(levels: np.ndarray, contrasts: np.ndarray) -> xr.Dataset:
+    """The variables of a pooled explanatory MIRT that a new benchmark's effects depend on:
+    ``levels`` (chain, draw, benchmark) sample means of the intercepts, ``contrasts``
+    (chain, draw, benchmark, contrast) the contrasts' benchmark effects."""
+    codes = np.repeat(np.arange(len(SIZES)), SIZES)
+    return xr.Dataset(
+        {
+            "intercept_mean": (("chain", "draw", "benchmark"), levels),
+            "sigma_intercept": (("chain", "draw"), np.full(levels.shape[:2], RESIDUAL)),
+            "mu_a_contrast_group": (("chain", "draw", "benchmark", "contrast"), contrasts),
+            "item_benchmark": (("item",), codes),
+        }
+    )
+
+
+_POOLED = SimpleNamespace(priors=LEVEL_PRIORS, pool_by="benchmark")
+
+
+def _by_importance(levels: np.ndarray, noise: np.ndarray, mu_prior, tau_sd, n=2_000_000):
+    """Draws of a new benchmark's effect μ + τu given the effects ``levels``, by weighting
+    2,000,000 prior draws of (μ, τ) by their likelihood and resampling (``mu_prior`` None:
+    μ = 0)."""
+    rng = np.random.default_rng(7)
+    tau = np.abs(rng.normal(0.0, tau_sd, n))
+    mu = np.zeros(n) if mu_prior is None else rng.normal(*mu_prior, n)
+    v = tau[:, None] ** 2 + noise
+    log_w = -0.5 * (np.log(v) + (levels - mu[:, None]) ** 2 / v).sum(axis=1)
+    w = np.exp(log_w - log_w.max())
+    pick = rng.choice(n, size=200_000, p=w / w.sum())
+    return mu[pick] + tau[pick] * rng.standard_normal(len(pick))
+
+
+def test_a_new_benchmark_effect_follows_its_exact_predictive():
+    """The effect of a benchmark nobody fitted, drawn with (μ, τ) from their conditional
+    posterior given the fitted benchmarks' effects, against the same predictive by importance
+    sampling from the priors: quantiles agree, for the intercept (μ integrated out) and the
+    contrasts (μ = 0). Four benchmarks say little about τ, and the predictive's tails are
+    far wider than the normal at the scale's best value."""
+    shape = (4, 2000)
+    contrast = np.array([[0.3, -0.2], [-0.4, 0.1], [0.05, 0.5], [0.2, -0.3]])
+    post = _pooled_posterior(
+        np.broadcast_to(LEVELS, (*shape, 4)).copy(),
+        np.broadcast_to(contrast, (*shape, 4, 2)).copy(),
+    )
+    rng = np.random.default_rng(0)
+    q = [0.05, 0.25, 0.5, 0.75, 0.95]
+    cases = [
+        ("intercept", LEVELS, RESIDUAL**2 / SIZES, (0.0, 2.0), 1.0),
+        ("a_contrast", contrast.ravel(), np.zeros(8), None, 0.5),
+    ]
+    exact = {}
+    for key, levels, noise, mu_prior, tau_sd in cases:
+        drawn = _new_benchmark_effects(_POOLED, post, key, (1, 1), rng).ravel()
+        exact[key] = _by_importance(levels, noise, mu_prior, tau_sd)
+        print(key, np.quantile(drawn, q).round(3), np.quantile(exact[key], q).round(3))
+        np.testing.assert_allclose(np.quantile(drawn, q), np.quantile(exact[key], q), atol=0.06)
+    # plugging in the scale's best value (the sd of the four levels) is far narrower
+    plug_in = LEVELS.mean() + 1.645 * LEVELS.std(ddof=1) * np.sqrt(1 + 1 / 4)
+    print(f"plug-in 95% quantile {plug_in:.3f}")
+    assert np.quantile(exact["intercept"], 0.95) > plug_in + 0.3
+
+
+def test_a_new_benchmark_effect_covers_at_the_nominal_rate():
+    """Benchmark levels drawn from the model's priors, 300 leaderboards of four benchmarks
+    each (one per chain): the central 90% of the drawn effects of a fifth benchmark covers its
+    true level in 0.9 of them."""
+    n_boards, n_draws = 300, 60
+    rng = np.random.default_rng(1)
+    mu, tau = rng.normal(0.0, 2.0, n_boards), np.abs(rng.normal(0.0, 1.0, n_boards))
+    noise = RESIDUAL / np.sqrt(SIZES)
+    levels = mu[:, None] + np.sqrt(tau[:, None] ** 2 + noise**2) * rng.standard_normal(
+        (n_boards, 4)
+    )
+    new_level = mu + tau * rng.standard_normal(n_boards)
+    post = _pooled_posterior(
+        np.repeat(levels[:, None, :], n_draws, axis=1), np.zeros((n_boards, n_draws, 4, 1))
+    )
+    drawn = _new_benchmark_effects(_POOLED, post, "intercept", (1, 50), rng)
+    drawn = drawn.reshape(n_boards, -1)
+    lo, hi = np.quantile(drawn, [0.05, 0.95], axis=1)
+    covered = np.mean((lo <= new_level) & (new_level <= hi))
+    print(f"\ncovered {covered:.3f}")
+    assert 0.86 <= covered <= 0.94

@@ -134,9 +134,13 @@ def test_new_questions_follow_the_predictive_formula(fit, simulated):
     gap = np.abs(drawn.mean(axis=(0, 1)) - by_hand.mean(axis=(0, 1)))
     assert np.all(gap < 4.5 * spread.mean() / np.sqrt(n))
     shared = (drawn - by_hand).mean(axis=-1)  # the benchmark effect, common to its items
+    within = (drawn - by_hand - shared[..., None]).std()
+    np.testing.assert_allclose(within, residual * np.sqrt(1 - 1 / one.sum()), rtol=0.1)
+    # its scale is drawn from its conditional given the fitted benchmarks' effects (checked
+    # against the exact predictive in tests/analysis/test_predict_items.py): with a handful of
+    # benchmarks, wider than mean-field ADVI's scale alone says
     tau2, sigma2 = (post[f"{k}_intercept"].values ** 2 for k in ("tau", "sigma"))
-    expected_sd = np.sqrt(tau2.mean() + sigma2.mean() / one.sum())
-    np.testing.assert_allclose(shared.std(), expected_sd, rtol=0.15)
+    assert shared.std() > 1.2 * np.sqrt(tau2.mean() + sigma2.mean() / one.sum())
     # a question of unknown origin also carries a new benchmark effect: wider
     unknown = predict_items(fit, features.loc[test], random_seed=2).posterior["intercept"]
     assert (
