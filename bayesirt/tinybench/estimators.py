@@ -493,24 +493,24 @@ def _cut_posterior(data: EstimationData, answers: np.ndarray, labels: pd.Index):
 
 
 def _central(draws: np.ndarray, mass) -> tuple[np.ndarray, np.ndarray]:
-    """Central interval of ``draws`` (rows: draws) of ``mass``: a number, or one per column."""
-    tail = (1.0 - np.asarray(mass, dtype=float)) / 2
-    if tail.ndim == 0:
-        lo, hi = np.quantile(draws, [tail, 1.0 - tail], axis=0)
-        return lo, hi
+    """Central interval of ``draws`` (rows: draws, columns: subjects) of ``mass``: a number,
+    or one per column. Quantiles interpolate linearly between order statistics, as
+    :func:`numpy.quantile` does by default, and equal neighbours give exactly their value,
+    so that an accuracy among the draws is inside the interval whatever the mass and
+    however it was given (the calibration relies on that)."""
     ordered = np.sort(draws, axis=0)
+    tail = np.broadcast_to((1.0 - np.asarray(mass, dtype=float)) / 2, ordered.shape[1:])
     return _sorted_quantile(ordered, tail), _sorted_quantile(ordered, 1.0 - tail)
 
 
 def _sorted_quantile(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Column ``j``'s quantile ``q[j]`` of the sorted columns ``ordered``, interpolated
-    linearly between order statistics as :func:`numpy.quantile` does by default."""
+    """Column ``j``'s quantile ``q[j]`` of the sorted columns ``ordered``."""
     position = q * (ordered.shape[0] - 1)
     below = np.floor(position).astype(int)
     above = np.minimum(below + 1, ordered.shape[0] - 1)
     columns = np.arange(ordered.shape[1])
-    weight = position - below
-    return (1 - weight) * ordered[below, columns] + weight * ordered[above, columns]
+    low, high = ordered[below, columns], ordered[above, columns]
+    return low + (high - low) * (position - below)
 
 
 def _accuracy_draws(
