@@ -262,10 +262,10 @@ def test_calibration_covers_on_average_even_with_few_calibration_subjects(design
 
 def test_calibration_narrows_intervals_that_cover_more_than_they_should():
     """Item draws far noisier than the truth, so the model's own intervals over-cover
-    (about 0.94). With 9 calibration subjects, the interval is narrowed below the nominal
-    mass often enough that the other subjects are covered 0.9 on average. Without the scores
-    below zero most calibration sets would score all 0 and keep the model's intervals, and
-    the others would widen to their largest positive score: 0.95 together."""
+    (about 0.94). With 9 calibration subjects (60 draws of them), the interval is narrowed
+    below the nominal mass often enough that the other subjects are covered 0.9 on average.
+    Without the scores below zero most calibration sets would score all 0 and keep the
+    model's intervals, and the others would widen to their largest positive score: 0.958."""
     responses, truth = simulate_benchmark(300, 120, seed=5)
     idata = truth_fit(truth, n_draw=50, item_noise=1.0)(responses)
     selection = select_items(idata, method="random", budget=12)
@@ -288,7 +288,7 @@ def test_calibration_narrows_intervals_that_cover_more_than_they_should():
     narrowed = np.mean(np.array(mass) < 0.9)
     print(f"\nmodel {model:.3f}, calibrated {np.mean(coverage):.3f}, narrowed {narrowed:.2f}")
     assert model >= 0.93
-    assert 0.88 <= np.mean(coverage) <= 0.92
+    assert 0.87 <= np.mean(coverage) <= 0.93  # ±2.5 standard errors; the old rule: 0.958
 
 
 def test_too_few_calibration_subjects_give_the_whole_range(design):
