@@ -7,8 +7,8 @@ the Bayesian estimator: for every selection method (adaptive tests included) and
 the share of held-out models whose full-benchmark accuracy lies in the calibrated 90%
 interval and in the model's own (τ = 0), the mean width of both, the calibrated τ, the
 calibrated interval's central mass of the draws (below 0.9 where it is narrowed) and the
-MAE, pooled over seeds and splits (``--splits``; AlpacaEval has 12 test models per split, so
-it gets more splits).
+MAE, pooled over seeds and splits (``--splits``, default :data:`SPLITS`: AlpacaEval has 9
+calibration and 12 test models per split, so it gets more).
 
     python benchmarks/subsets_coverage.py                        # the three data sets
     python benchmarks/subsets_coverage.py --datasets truthfulqa

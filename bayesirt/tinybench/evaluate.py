@@ -307,6 +307,11 @@ def _coverage(
     return float(((lo <= truth[ok]) & (truth[ok] <= hi)).mean()), float((hi - lo).mean())
 
 
+def _column_mean(frame: pd.DataFrame, column: str) -> float:
+    """Mean of a column that only the Bayesian estimator reports (NaN for the others)."""
+    return float(frame[column].mean()) if column in frame else np.nan
+
+
 def _metrics(frame: pd.DataFrame, truth: np.ndarray) -> dict:
     estimate = frame["estimate"].to_numpy()
     ok = np.isfinite(estimate) & np.isfinite(truth)
@@ -318,13 +323,11 @@ def _metrics(frame: pd.DataFrame, truth: np.ndarray) -> dict:
         "kendall_tau": float(tau),
         "coverage": coverage,
         "coverage_model": coverage_model,
-        "discrepancy": float(frame["discrepancy"].mean()) if "discrepancy" in frame else np.nan,
-        "interval_mass": (
-            float(frame["interval_mass"].mean()) if "interval_mass" in frame else np.nan
-        ),
+        "discrepancy": _column_mean(frame, "discrepancy"),
+        "interval_mass": _column_mean(frame, "interval_mass"),
         "interval_width": width,
         "interval_width_model": width_model,
-        "theta_sd": float(frame["theta_sd"].mean()) if "theta_sd" in frame else np.nan,
+        "theta_sd": _column_mean(frame, "theta_sd"),
         "n_answered": float(frame["n_answered"].mean()),
         "n_test": int(ok.sum()),
     }

@@ -212,6 +212,17 @@ def _coverage(frame, responses, lo="lo", hi="hi"):
     return float(((frame[lo] <= accuracy) & (accuracy <= frame[hi])).mean())
 
 
+def _calibrated_draws(idata, selection, pool, n_calibration, n_draws=60):
+    """``n_draws`` random splits of ``pool`` (seed 0) into ``n_calibration`` calibration
+    subjects and 100 new ones: each split's calibrated estimates and its new subjects."""
+    rng = np.random.default_rng(0)
+    for _ in range(n_draws):
+        chosen = rng.permutation(pool.subjects)
+        calibration = pool.subset(subjects=chosen[:n_calibration])
+        new = pool.subset(subjects=chosen[n_calibration : n_calibration + 100])
+        yield estimate_scores(idata, new, selection=selection, calibration=calibration), new
+
+
 @pytest.mark.parametrize(("shift_sd", "tau_range"), [(0.0, (0.0, 0.25)), (0.8, (0.4, 1.2))])
 def test_calibrated_discrepancy_restores_the_coverage(design, shift_sd, tau_range):
     idata, truth, selection = design
@@ -244,12 +255,8 @@ def test_calibration_covers_on_average_even_with_few_calibration_subjects(design
     the 10 (the 9th smallest score instead of the 10th) would cover about 9/11 = 0.82."""
     idata, truth, selection = design
     pool = _two_ability_subjects(truth, selection.items, 400, shift_sd=0.8, seed=3, prefix="p")
-    rng = np.random.default_rng(0)
     coverage, taus = [], []
-    for _ in range(60):
-        chosen = rng.permutation(pool.subjects)
-        calibration, new = pool.subset(subjects=chosen[:10]), pool.subset(subjects=chosen[10:110])
-        result = estimate_scores(idata, new, selection=selection, calibration=calibration)
+    for result, new in _calibrated_draws(idata, selection, pool, n_calibration=10):
         coverage.append(_coverage(result, new))
         taus.append(result["discrepancy"].iloc[0])
     print(f"\ncoverage {np.mean(coverage):.3f}, tau {np.median(taus):.2f}")
@@ -273,12 +280,8 @@ def test_calibration_narrows_intervals_that_cover_more_than_they_should():
     model = _coverage(
         estimate_scores(idata, pool, selection=selection), pool, "model_lo", "model_hi"
     )
-    rng = np.random.default_rng(0)
     coverage, mass = [], []
-    for _ in range(60):
-        chosen = rng.permutation(pool.subjects)
-        calibration, new = pool.subset(subjects=chosen[:9]), pool.subset(subjects=chosen[9:109])
-        result = estimate_scores(idata, new, selection=selection, calibration=calibration)
+    for result, new in _calibrated_draws(idata, selection, pool, n_calibration=9):
         coverage.append(_coverage(result, new))
         mass.append(result["interval_mass"].iloc[0])
         if mass[-1] < 0.9:  # a narrowed interval is the model's, at a smaller mass
